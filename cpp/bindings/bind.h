@@ -1,0 +1,34 @@
+// The pieces of the pocketcnn._core module, one function per source file, and the helpers they
+// share for turning Python objects into tensors. The bindings are thin: they convert, check what
+// only Python can check (types, dtypes), release the GIL, and call the C++ core.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "pocketcnn/tensor.h"
+
+namespace pocketcnn::bindings {
+
+namespace py = pybind11;
+
+void bind_tensor(py::module_& m);    // bind_tensor.cpp: Tensor, grad mode, threads
+void bind_nn_ops(py::module_& m);    // bind_nn_ops.cpp: conv2d, pooling, flatten, linear
+void bind_math_ops(py::module_& m);  // bind_math_ops.cpp: activations, losses, arithmetic
+
+// A pocketcnn Tensor from a Tensor (shared, not copied) or anything numpy can turn into a numeric
+// array. A C-contiguous, writeable float32 array is wrapped without a copy; anything else numeric
+// (float64, ints, bools, non-contiguous views) is copied to float32. Raises TypeError naming
+// `what` for non-numeric input.
+Tensor to_tensor(py::handle obj, const char* what);
+// None -> undefined Tensor, else to_tensor.
+Tensor to_optional_tensor(py::handle obj, const char* what);
+// Integer class labels (a 1-D array of ints) as int64; raises TypeError for non-integer dtypes
+// and ValueError for other than 1-D.
+std::vector<int64_t> to_labels(py::handle obj, const char* what);
+
+}  // namespace pocketcnn::bindings

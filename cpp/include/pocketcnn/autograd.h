@@ -1,0 +1,64 @@
+// The autograd tape: every differentiable op that sees an input requiring grad records a Node
+// holding its inputs and a closure that maps the output's gradient to the inputs' gradients.
+// Tensor::backward() walks the nodes in reverse topological order, sums gradients of tensors used
+// more than once, accumulates into leaves' .grad, and frees each node's saved tensors as it goes.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pocketcnn/tensor.h"
+
+namespace pocketcnn {
+
+// Maps the gradient of the node's output to one gradient per input, in input order. An entry may
+// be left undefined when needs_grad[i] is false (skip that work). A closure must never capture the
+// op's output tensor itself (that would be a reference cycle through grad_fn), and should capture
+// only detach()ed tensors (inputs are already held in Node::inputs): save `t.detach()`.
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output,
+                                                     const std::vector<bool>& needs_grad)>;
+
+struct Node {
+  std::string name;              // op name, for error messages and debugging
+  std::vector<Tensor> inputs;    // edges of the graph
+  std::vector<bool> needs_grad;  // needs_grad[i]: inputs[i] requires a gradient
+  BackwardFn backward;           // captures what the op saved for backward
+  Shape output_shape;            // to check gradient shapes
+  bool released = false;         // set once backward has run (without retain_graph)
+
+  // Drops the saved tensors and inputs so the graph's memory is freed right after backward.
+  void release();
+  ~Node();
+};
+
+// Gradient mode is per thread, like PyTorch's.
+bool grad_enabled();
+void set_grad_enabled(bool enabled);
+
+// RAII guard: records nothing in its scope.
+class NoGradGuard {
+ public:
+  NoGradGuard() : previous_(grad_enabled()) { set_grad_enabled(false); }
+  ~NoGradGuard() { set_grad_enabled(previous_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when grad mode is on and any defined input requires grad: the op must record a node.
+bool any_requires_grad(const std::vector<Tensor>& inputs);
+
+// Records `output` as produced by an op from `inputs` if any_requires_grad(inputs); otherwise does
+// nothing. Returns `output` for convenience. The closure receives dL/d(output) with output's shape
+// and must return dL/d(input) (input's shape) for each input i with needs_grad[i].
+Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs,
+              BackwardFn backward);
+
+// Runs backward from `root` with the given gradient (see Tensor::backward).
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+}  // namespace pocketcnn

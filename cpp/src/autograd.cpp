@@ -1,0 +1,185 @@
+#include "pocketcnn/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "pocketcnn/error.h"
+
+namespace pocketcnn {
+
+namespace {
+thread_local bool t_grad_enabled = true;
+
+// dst += src, elementwise; shapes are equal.
+void accumulate(float* dst, const float* src, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+// Nodes reachable from `root`, ordered so that every node comes before the nodes of its inputs.
+// Owning pointers: releasing one node's inputs must not destroy a node still to be visited.
+std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> post_order;
+  std::unordered_set<Node*> visited{root.get()};
+  // Iterative DFS: deep graphs (long chains of small ops) must not overflow the C++ stack.
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    Node* node = stack.back().first.get();
+    size_t& next_input = stack.back().second;
+    if (next_input < node->inputs.size()) {
+      const Tensor& in = node->inputs[next_input++];
+      if (in.defined() && in.grad_fn() && visited.insert(in.grad_fn().get()).second) {
+        stack.emplace_back(in.grad_fn(), 0);
+      }
+    } else {
+      post_order.push_back(std::move(stack.back().first));
+      stack.pop_back();
+    }
+  }
+  return {post_order.rbegin(), post_order.rend()};
+}
+
+void accumulate_leaf_grad(const Tensor& leaf, const Tensor& g) {
+  Tensor existing = leaf.grad();
+  if (!existing.defined()) {
+    const_cast<Tensor&>(leaf).set_grad(g.clone());  // clone: g may alias a saved or user tensor
+  } else {
+    accumulate(existing.data(), g.data(), g.numel());
+  }
+}
+}  // namespace
+
+void Node::release() {
+  backward = nullptr;
+  inputs.clear();
+  released = true;
+}
+
+Node::~Node() {
+  // Destroying a long chain recursively (node -> input tensor -> its node -> ...) would overflow
+  // the stack, so nodes that would die with this one are taken over and destroyed in a loop.
+  std::vector<std::shared_ptr<Node>> dying;
+  auto take_inputs = [&dying](std::vector<Tensor>& inputs) {
+    for (Tensor& t : inputs) {
+      if (!t.defined() || t.impl_ptr().use_count() != 1) continue;
+      std::shared_ptr<Node>& producer = t.impl()->grad_fn;
+      if (producer && producer.use_count() == 1) dying.push_back(std::move(producer));
+    }
+    inputs.clear();
+  };
+  take_inputs(inputs);
+  while (!dying.empty()) {
+    std::shared_ptr<Node> node = std::move(dying.back());
+    dying.pop_back();
+    take_inputs(node->inputs);
+  }
+}
+
+bool grad_enabled() {
+  return t_grad_enabled;
+}
+void set_grad_enabled(bool enabled) {
+  t_grad_enabled = enabled;
+}
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Tensor& t : inputs) {
+    if (t.defined() && t.requires_grad()) return true;
+  }
+  return false;
+}
+
+Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs,
+              BackwardFn backward) {
+  if (!any_requires_grad(inputs)) return output;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = inputs;
+  node->needs_grad.reserve(inputs.size());
+  for (const Tensor& t : inputs) node->needs_grad.push_back(t.defined() && t.requires_grad());
+  node->backward = std::move(backward);
+  node->output_shape = output.shape();
+  Tensor out = output;
+  out.set_grad_fn(std::move(node));
+  out.impl()->requires_grad = true;
+  return out;
+}
+
+void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+  PCNN_CHECK_TYPE(root.defined(), "backward() on an undefined tensor");
+  if (!root.requires_grad()) {
+    throw StateError(
+        "backward(): this tensor does not require grad and has no grad_fn (did you create the "
+        "inputs with requires_grad=True, or compute it under no_grad?)");
+  }
+  Tensor grad = grad_in;
+  if (!grad.defined()) {
+    PCNN_CHECK(root.numel() == 1,
+               "backward(): grad can be implicitly created only for a one-element tensor, got "
+               "shape ",
+               shape_str(root.shape()), "; pass grad= explicitly");
+    grad = Tensor::full(root.shape(), 1.0f);
+  } else {
+    PCNN_CHECK(grad.shape() == root.shape(), "backward(): grad has shape ", shape_str(grad.shape()),
+               " but the tensor has shape ", shape_str(root.shape()));
+  }
+  if (root.is_leaf()) {
+    accumulate_leaf_grad(root, grad);
+    return;
+  }
+  const std::shared_ptr<Node>& root_node = root.grad_fn();
+  if (root_node->released) {
+    throw StateError(
+        "backward(): trying to backward through the graph a second time; its saved tensors were "
+        "freed after the first backward (pass retain_graph=True the first time)");
+  }
+
+  std::vector<std::shared_ptr<Node>> order = reverse_topological_order(root_node);
+  std::unordered_map<Node*, Tensor> pending;  // summed gradient of each node's output
+  pending[root_node.get()] = grad;
+  for (const std::shared_ptr<Node>& node : order) {
+    auto it = pending.find(node.get());
+    if (it == pending.end()) continue;  // nothing flows here (cannot happen in a connected graph)
+    Tensor g = it->second;
+    pending.erase(it);
+    if (node->released) {
+      throw StateError(str_cat("backward(): node ", node->name,
+                               " was already freed by an earlier backward (retain_graph=False)"));
+    }
+    std::vector<Tensor> input_grads = node->backward(g, node->needs_grad);
+    if (input_grads.size() != node->inputs.size()) {
+      throw StateError(str_cat("internal error: ", node->name, " backward returned ",
+                               input_grads.size(), " gradients for ", node->inputs.size(),
+                               " inputs"));
+    }
+    for (size_t i = 0; i < node->inputs.size(); ++i) {
+      if (!node->needs_grad[i]) continue;
+      const Tensor& in = node->inputs[i];
+      const Tensor& gi = input_grads[i];
+      if (!gi.defined()) continue;
+      if (gi.shape() != in.shape()) {
+        throw StateError(str_cat("internal error: ", node->name, " gradient for input ", i,
+                                 " has shape ", shape_str(gi.shape()), ", input has shape ",
+                                 shape_str(in.shape())));
+      }
+      if (in.grad_fn()) {
+        Node* producer = in.grad_fn().get();
+        auto found = pending.find(producer);
+        if (found == pending.end()) {
+          pending.emplace(producer, gi);
+        } else {
+          // A tensor used more than once: sum its gradients. Copy first if the stored gradient
+          // might alias memory someone else owns.
+          Tensor sum = found->second.clone();
+          accumulate(sum.data(), gi.data(), gi.numel());
+          found->second = sum;
+        }
+      } else {
+        accumulate_leaf_grad(in, gi);
+      }
+    }
+    if (!retain_graph) node->release();
+  }
+}
+
+}  // namespace pocketcnn

@@ -1,0 +1,10 @@
+"""Differentiable operations on ``pc.Tensor`` (PyTorch names and conventions, NCHW float32).
+
+Every op accepts Tensors or numpy arrays, checks its arguments (``ValueError``/``TypeError``
+naming the argument and the shapes) and records the autograd graph unless under ``pc.no_grad()``.
+"""
+
+from ._math import *  # noqa: F403
+from ._nn import linear
+
+__all__ = ["linear"]

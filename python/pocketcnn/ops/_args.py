@@ -1,0 +1,37 @@
+"""Argument normalisation shared by the op wrappers: ints vs pairs, tensors vs arrays."""
+
+from __future__ import annotations
+
+import numbers
+
+from .. import _core
+
+
+def as_tensor(x, name: str) -> _core.Tensor:
+    """A Tensor from a Tensor (as is) or anything numeric numpy understands (copied if needed)."""
+    if isinstance(x, _core.Tensor):
+        return x
+    if x is None:
+        raise TypeError(f"{name} must be a Tensor or a numeric array, got None")
+    return _core.Tensor(x)
+
+
+def optional_tensor(x, name: str):
+    return None if x is None else as_tensor(x, name)
+
+
+def pair(value, name: str, *, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints as (h, w); each must be >= minimum."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if isinstance(value, numbers.Integral):
+        h = w = int(value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2:
+        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+            raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+        h, w = (int(v) for v in value)
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if h < minimum or w < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return h, w

@@ -1,0 +1,3 @@
+"""Activations, softmax, losses and the tensor arithmetic a custom loss needs."""
+
+from __future__ import annotations
