@@ -24,4 +24,6 @@ PYBIND11_MODULE(_core, m) {
   pocketcnn::bindings::bind_tensor(m);
   pocketcnn::bindings::bind_nn_ops(m);
   pocketcnn::bindings::bind_math_ops(m);
+  pocketcnn::bindings::bind_optim(m);
+  pocketcnn::bindings::bind_cpu(m);
 }

@@ -4,7 +4,8 @@ Every op accepts Tensors or numpy arrays, checks its arguments (``ValueError``/`
 naming the argument and the shapes) and records the autograd graph unless under ``pc.no_grad()``.
 """
 
+from . import _math, _nn
 from ._math import *  # noqa: F403
-from ._nn import linear
+from ._nn import *  # noqa: F403
 
-__all__ = ["linear"]
+__all__ = list(_nn.__all__) + list(_math.__all__)

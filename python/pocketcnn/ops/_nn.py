@@ -13,3 +13,6 @@ def linear(input, weight, bias=None) -> _core.Tensor:
         as_tensor(weight, "linear: weight"),
         optional_tensor(bias, "linear: bias"),
     )
+
+
+__all__ = ["linear"]

@@ -1,0 +1,7 @@
+#include "bind.h"
+
+namespace pocketcnn::bindings {
+
+void bind_optim(py::module_& m) {}
+
+}  // namespace pocketcnn::bindings
