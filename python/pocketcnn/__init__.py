@@ -4,14 +4,22 @@ The autograd level (``pc.Tensor``, ``pc.ops``) follows PyTorch's names and NCHW 
 level (``pc.Sequential``, ``pc.layers``) follows Keras.
 """
 
-from . import ops
-from ._core import Tensor, get_num_threads, set_num_threads
-from .autograd import enable_grad, is_grad_enabled, no_grad
+from . import _openmp_env
+
+_openmp_env.configure()  # before the extension (and with it the OpenMP runtime) loads
+
+from . import ops  # noqa: E402
+from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
+from ._cpu import check_isa_environment, cpu_info  # noqa: E402
+from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
+
+check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Tensor",
+    "cpu_info",
     "enable_grad",
     "get_num_threads",
     "is_grad_enabled",

@@ -1,12 +1,43 @@
+// The CPU as the kernels see it: which instruction set (ISA) they use, and how many threads.
+//
+// ISA: chosen once, on first use, as the best the CPU supports (cpuid), capped by the environment
+// variable POCKETCNN_ISA=scalar|avx2|avx512 (an invalid value throws ValueError, so `import
+// pocketcnn` fails loudly instead of silently testing another ISA; a cap above what the CPU has
+// means "the CPU's best"). set_isa_cap() changes the cap at run time (tests run every kernel
+// under every ISA this way). Every kernel exists for every ISA: `scalar` is portable C++ that
+// compiles anywhere (aarch64 too); `avx2` needs AVX2+FMA; `avx512` needs AVX-512 F/BW/DQ/VL.
+//
 // Threads: every parallel kernel asks get_num_threads() instead of relying on OpenMP's per-thread
 // state, so set_num_threads() from any Python thread applies to all later work.
 #pragma once
 
+#include <string>
+
 namespace pocketcnn {
+
+// Ordered: a higher value is a superset of the lower ones.
+enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
+
+const char* isa_name(Isa isa);
+// "scalar" / "avx2" / "avx512" -> Isa; anything else throws ValueError naming `what`.
+Isa parse_isa(const std::string& name, const char* what = "ISA");
+
+// The best ISA this CPU (and OS: the register state must be enabled) supports.
+Isa cpu_best_isa();
+bool cpu_supports(Isa isa);
+// The ISA the kernels use now: min(cap, cpu_best_isa()). The first call reads POCKETCNN_ISA.
+Isa active_isa();
+// Caps the ISA (min with what the CPU supports); returns the ISA now active. For tests and for
+// comparing variants; not meant to be changed while kernels run on other threads.
+Isa set_isa_cap(Isa cap);
+// The cap in force (POCKETCNN_ISA, set_isa_cap, or avx512 = no cap).
+Isa isa_cap();
 
 // Number of threads parallel kernels may use (default: OpenMP's max, i.e. OMP_NUM_THREADS or the
 // number of cores). n must be >= 1.
 void set_num_threads(int n);
 int get_num_threads();
+// Whether the library was built with OpenMP (if not, every kernel runs on one thread).
+bool has_openmp();
 
 }  // namespace pocketcnn

@@ -1,5 +1,7 @@
-// linear: y = x w^T + b, the fully connected layer.
-#include "kernels/dense_ref.h"
+// linear: y = x w^T + b, the fully connected layer. Kernels: kernels/dense.h (ISA-dispatched
+// GEMMs; dense_ref.h is the reference they are tested against).
+#include "kernels/dense.h"
+
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
@@ -21,8 +23,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                shape_str(b.shape()));
   }
   Tensor y = Tensor::empty({N, out});
-  kernels::linear_forward_ref(N, in, out, x.data(), w.data(), b.defined() ? b.data() : nullptr,
-                              y.data());
+  kernels::linear_forward(N, in, out, x.data(), w.data(), b.defined() ? b.data() : nullptr,
+                          y.data());
   Tensor xs = x.detach(), ws = w.detach();
   const bool has_bias = b.defined();
   return record("linear", y, {x, w, b},
@@ -30,14 +32,14 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                   std::vector<Tensor> grads(3);
                   if (needs[0]) {
                     grads[0] = Tensor::empty(xs.shape());
-                    kernels::linear_backward_input_ref(N, in, out, dy.data(), ws.data(),
-                                                       grads[0].data());
+                    kernels::linear_backward_input(N, in, out, dy.data(), ws.data(),
+                                                   grads[0].data());
                   }
                   if (needs[1] || needs[2]) {
                     Tensor dw = Tensor::empty(ws.shape());
                     Tensor db = has_bias ? Tensor::empty({out}) : Tensor();
-                    kernels::linear_backward_weight_ref(N, in, out, xs.data(), dy.data(), dw.data(),
-                                                        has_bias ? db.data() : nullptr);
+                    kernels::linear_backward_weight(N, in, out, xs.data(), dy.data(), dw.data(),
+                                                    has_bias ? db.data() : nullptr);
                     grads[1] = dw;
                     grads[2] = db;
                   }

@@ -1,0 +1,25 @@
+// Fast 2-D convolution: the entry points the ops call. Each one dispatches on the active ISA
+// (dispatch.cpp) to a variant compiled from conv2d_impl.h, and uses up to get_num_threads()
+// threads. Same contracts as the reference kernels in conv2d_ref.h (which the tests compare
+// against), plus an optional fused activation on the forward pass.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/conv2d_ref.h"
+
+namespace pocketcnn::kernels {
+
+// Applied to the output after the bias, in the same pass (no extra sweep over memory).
+enum class Activation { none = 0, relu = 1 };
+
+// y = act(conv(x, w) + b); b may be null.
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                    float* y, Activation act = Activation::none);
+// dx = the transpose of the convolution applied to dy. Overwrites dx.
+void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
+// dw, db (db may be null). Overwrites both.
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                            float* db);
+
+}  // namespace pocketcnn::kernels

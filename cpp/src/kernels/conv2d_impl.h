@@ -1,0 +1,337 @@
+// Convolution on the GEMM microkernels of gemm_impl.h, written once for every ISA.
+//
+// Design (measured on the 2-core Zen machine, see README "Performance"):
+// - Stride 1 (every layer of the lecture net and the 64->64 target): no im2col. Each image's
+//   input is copied once into a zero-padded plane (C, Hp, Wp); then output pixel m = p*Wp + q of
+//   channel k is sum_{c,r,s} w[k,c,r,s] * xpad[c*Hp*Wp + r*Wp + s + m], a GEMM whose B rows are
+//   the padded input shifted by a per-(c,r,s) offset (gemm_nn with an offset table). Outputs are
+//   computed Wp wide; the S-1 "junk" columns per row are dropped while the result is copied to
+//   NCHW, and that copy also adds the bias and applies the fused activation. Costs: (Wp-Q)/Wp
+//   extra FMAs (3.4% at 56x56 pad 1) plus two cheap passes over memory, against an im2col copy
+//   that is R*S times the input (93 of 148 ms in numpy's im2col on the target layer).
+// - Input gradient, stride 1: the same forward kernel on dy padded by (R-1-pad) with the
+//   weights flipped and transposed (C, K, R, S).
+// - Weight gradient, stride 1: dw[k, (c,r,s)] = sum_m dy_wide[k, m] * xpad[off(c,r,s) + m] where
+//   dy_wide is dy with zeroed junk columns: gemm_nt (dot products along the pixels), summed over
+//   the images a thread owns, then over threads in thread order (deterministic for a given
+//   thread count).
+// - Other strides: im2col into a per-thread buffer, then the same gemm kernels (correct and
+//   reasonably fast; no model here uses them on a hot path).
+// - Threads: over images when there are at least as many images as threads (no synchronisation
+//   inside a layer), else inside each GEMM over column tiles.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/conv2d.h"
+#include "kernels/gemm_impl.h"
+#include "kernels/parallel.h"
+#include "kernels/workspace.h"
+
+namespace pocketcnn::kernels::impl {
+// Internal linkage: each ISA's translation unit gets its own copy of every helper, so the linker
+// can never pick an AVX-512-compiled copy for the scalar code path (an ODR trap of per-file flags).
+namespace {
+
+// Copies plane (H, W) into a zeroed (Hp, Wp) plane at offset (top, left); rows/columns of the
+// source falling outside are cropped (top/left may be negative).
+inline void pad_plane(const float* src, int64_t H, int64_t W, float* dst, int64_t Hp, int64_t Wp,
+                      int64_t top, int64_t left) {
+  for (int64_t i = 0; i < Hp; ++i) {
+    float* d = dst + i * Wp;
+    const int64_t h = i - top;
+    if (h < 0 || h >= H) {
+      std::memset(d, 0, Wp * sizeof(float));
+      continue;
+    }
+    const int64_t a = std::clamp<int64_t>(left, 0, Wp), b = std::clamp<int64_t>(left + W, a, Wp);
+    if (a > 0) std::memset(d, 0, a * sizeof(float));
+    if (b > a) std::memcpy(d + a, src + h * W + (a - left), (b - a) * sizeof(float));
+    if (b < Wp) std::memset(d + b, 0, (Wp - b) * sizeof(float));
+  }
+}
+
+// dst (rows, Q) = act(src (rows, ld)[:, :Q] + bias); bias may be null.
+template <class V>
+void copy_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q, float bias,
+                        Activation act, float* dst) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  const R vb = V::set1(bias), zero = V::zero();
+  const bool relu = act == Activation::relu;
+  for (int64_t p = 0; p < rows; ++p) {
+    const float* s = src + p * ld;
+    float* d = dst + p * Q;
+    int64_t q = 0;
+    for (; q + W <= Q; q += W) {
+      R v = V::add(V::load(s + q), vb);
+      if (relu) v = V::max(v, zero);
+      V::store(d + q, v);
+    }
+    if (q < Q) {
+      const int t = static_cast<int>(Q - q);
+      R v = V::add(V::load_partial(s + q, t), vb);
+      if (relu) v = V::max(v, zero);
+      V::store_partial(d + q, v, t);
+    }
+  }
+}
+
+// col (C*R*S, P*Q): col[(c,r,s), p*Q+q] = x[c, p*sh - pt + r, q*sw - pl + s] (0 outside).
+inline void im2col(const Conv2dGeometry& g, const float* x, float* col) {
+  const int64_t PQ = g.P * g.Q;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        float* dst = col + ((c * g.R + r) * g.S + s) * PQ;
+        for (int64_t p = 0; p < g.P; ++p) {
+          const int64_t h = p * g.stride_h - g.pad_top + r;
+          float* d = dst + p * g.Q;
+          if (h < 0 || h >= g.H) {
+            std::memset(d, 0, g.Q * sizeof(float));
+            continue;
+          }
+          const float* xr = x + (c * g.H + h) * g.W;
+          for (int64_t q = 0; q < g.Q; ++q) {
+            const int64_t wi = q * g.stride_w - g.pad_left + s;
+            d[q] = (wi >= 0 && wi < g.W) ? xr[wi] : 0.0f;
+          }
+        }
+      }
+}
+
+// dx[c, p*sh - pt + r, q*sw - pl + s] += col[(c,r,s), p*Q+q]; dx must be zeroed first.
+inline void col2im_add(const Conv2dGeometry& g, const float* col, float* dx) {
+  const int64_t PQ = g.P * g.Q;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        const float* src = col + ((c * g.R + r) * g.S + s) * PQ;
+        for (int64_t p = 0; p < g.P; ++p) {
+          const int64_t h = p * g.stride_h - g.pad_top + r;
+          if (h < 0 || h >= g.H) continue;
+          float* dr = dx + (c * g.H + h) * g.W;
+          for (int64_t q = 0; q < g.Q; ++q) {
+            const int64_t wi = q * g.stride_w - g.pad_left + s;
+            if (wi >= 0 && wi < g.W) dr[wi] += src[p * g.Q + q];
+          }
+        }
+      }
+}
+
+// Per-image parallelism: (threads over images, threads inside each GEMM).
+inline void split_threads(int64_t N, double flops, int threads, int* outer, int* inner) {
+  const int nt = threads_for(N * 1024, flops, threads);  // how many threads the work is worth
+  if (N >= nt) {
+    *outer = std::min<int64_t>(nt, N);
+    *inner = 1;
+  } else {
+    *outer = 1;
+    *inner = nt;
+  }
+}
+
+template <class V, class Cfg>
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                    float* y, Activation act, int threads) {
+  const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  int outer, inner;
+  split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
+  if (g.stride_h == 1 && g.stride_w == 1) {
+    const int64_t Hp = g.P + g.R - 1, Wp = g.Q + g.S - 1, plane = Hp * Wp, M = g.P * Wp;
+    auto* off = reinterpret_cast<int64_t*>(scratch(Scratch::c, 2 * CRS));
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * plane + r * Wp + s;
+    parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+      float* xp = scratch(Scratch::a, g.C * plane + g.S + V::W);
+      float* yt = scratch(Scratch::b, g.K * M);
+      std::memset(xp + g.C * plane, 0, (g.S + V::W) * sizeof(float));
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t c = 0; c < g.C; ++c) {
+          pad_plane(x + (n * g.C + c) * g.H * g.W, g.H, g.W, xp + c * plane, Hp, Wp, g.pad_top,
+                    g.pad_left);
+        }
+        GemmNN gg;
+        gg.M = g.K, gg.N = M, gg.J = CRS, gg.A = w, gg.a_rs = CRS, gg.a_cs = 1, gg.B = xp,
+        gg.boff = off, gg.C = yt, gg.ldc = M;
+        gemm_nn<V, Cfg>(gg, inner);
+        for (int64_t k = 0; k < g.K; ++k) {
+          copy_rows_bias_act<V>(yt + k * M, Wp, g.P, g.Q, b ? b[k] : 0.0f, act,
+                                y + (n * g.K + k) * PQ);
+        }
+      }
+    });
+    return;
+  }
+  parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+    float* col = scratch(Scratch::a, CRS * PQ);
+    for (int64_t n = n0; n < n1; ++n) {
+      im2col(g, x + n * g.C * g.H * g.W, col);
+      float* yn = y + n * g.K * PQ;
+      GemmNN gg;
+      gg.M = g.K, gg.N = PQ, gg.J = CRS, gg.A = w, gg.a_rs = CRS, gg.a_cs = 1, gg.B = col,
+      gg.ldb = PQ, gg.C = yn, gg.ldc = PQ;
+      gemm_nn<V, Cfg>(gg, inner);
+      for (int64_t k = 0; k < g.K; ++k) {
+        copy_rows_bias_act<V>(yn + k * PQ, PQ, 1, PQ, b ? b[k] : 0.0f, act, yn + k * PQ);
+      }
+    }
+  });
+}
+
+template <class V, class Cfg>
+void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
+                           int threads) {
+  const int64_t CRS = g.C * g.R * g.S, KRS = g.K * g.R * g.S, PQ = g.P * g.Q, HW = g.H * g.W;
+  if (g.N == 0 || g.C == 0 || HW == 0) return;
+  if (g.K == 0 || PQ == 0) {
+    std::memset(dx, 0, g.N * g.C * HW * sizeof(float));
+    return;
+  }
+  int outer, inner;
+  split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
+  if (g.stride_h == 1 && g.stride_w == 1) {
+    // dx = correlation of dy, padded by (R-1-pad_top, S-1-pad_left), with the flipped,
+    // transposed weights wt[c, (k, r', s')] = w[k, c, R-1-r', S-1-s'].
+    const int64_t Hp = g.H + g.R - 1, Wp = g.W + g.S - 1, plane = Hp * Wp, M = g.H * Wp;
+    float* shared = scratch(Scratch::c, g.C * KRS + 2 * KRS);
+    float* wt = shared;
+    auto* off = reinterpret_cast<int64_t*>(shared + g.C * KRS);
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t c = 0; c < g.C; ++c)
+        for (int64_t r = 0; r < g.R; ++r)
+          for (int64_t s = 0; s < g.S; ++s) {
+            wt[c * KRS + (k * g.R + r) * g.S + s] =
+                w[((k * g.C + c) * g.R + (g.R - 1 - r)) * g.S + (g.S - 1 - s)];
+          }
+    for (int64_t k = 0; k < g.K; ++k)
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) off[(k * g.R + r) * g.S + s] = k * plane + r * Wp + s;
+    parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+      float* dyp = scratch(Scratch::a, g.K * plane + g.S + V::W);
+      float* dxt = scratch(Scratch::b, g.C * M);
+      std::memset(dyp + g.K * plane, 0, (g.S + V::W) * sizeof(float));
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t k = 0; k < g.K; ++k) {
+          pad_plane(dy + (n * g.K + k) * PQ, g.P, g.Q, dyp + k * plane, Hp, Wp, g.R - 1 - g.pad_top,
+                    g.S - 1 - g.pad_left);
+        }
+        GemmNN gg;
+        gg.M = g.C, gg.N = M, gg.J = KRS, gg.A = wt, gg.a_rs = KRS, gg.a_cs = 1, gg.B = dyp,
+        gg.boff = off, gg.C = dxt, gg.ldc = M;
+        gemm_nn<V, Cfg>(gg, inner);
+        for (int64_t c = 0; c < g.C; ++c) {
+          copy_rows_bias_act<V>(dxt + c * M, Wp, g.H, g.W, 0.0f, Activation::none,
+                                dx + (n * g.C + c) * HW);
+        }
+      }
+    });
+    return;
+  }
+  parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+    float* col = scratch(Scratch::a, CRS * PQ);
+    for (int64_t n = n0; n < n1; ++n) {
+      // col (CRS, PQ) = w^T (CRS, K) dy[n] (K, PQ), then scattered back to the input positions.
+      GemmNN gg;
+      gg.M = CRS, gg.N = PQ, gg.J = g.K, gg.A = w, gg.a_rs = 1, gg.a_cs = CRS,
+      gg.B = dy + n * g.K * PQ, gg.ldb = PQ, gg.C = col, gg.ldc = PQ;
+      gemm_nn<V, Cfg>(gg, inner);
+      float* dxn = dx + n * g.C * HW;
+      std::memset(dxn, 0, g.C * HW * sizeof(float));
+      col2im_add(g, col, dxn);
+    }
+  });
+}
+
+template <class V, class Cfg>
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                            float* db, int threads) {
+  const int64_t CRS = g.C * g.R * g.S, KCRS = g.K * CRS, PQ = g.P * g.Q;
+  if (KCRS == 0 && g.K == 0) return;
+  if (g.N == 0 || PQ == 0 || CRS == 0) {
+    std::memset(dw, 0, KCRS * sizeof(float));
+    if (db) std::memset(db, 0, g.K * sizeof(float));
+    return;
+  }
+  int outer, inner;
+  split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
+  const bool direct = g.stride_h == 1 && g.stride_w == 1;
+  const int64_t Hp = g.P + g.R - 1, Wp = g.Q + g.S - 1, plane = Hp * Wp, M = g.P * Wp;
+  // Shared: offsets (stride 1), then per-thread partial dw/db for threads 1..outer-1 (thread 0
+  // accumulates straight into dw/db).
+  const int64_t part = KCRS + g.K;
+  float* shared = scratch(Scratch::c, 2 * CRS + (outer - 1) * part);
+  auto* off = reinterpret_cast<int64_t*>(shared);
+  float* partials = shared + 2 * CRS;
+  if (direct) {
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t r = 0; r < g.R; ++r)
+        for (int64_t s = 0; s < g.S; ++s) off[(c * g.R + r) * g.S + s] = c * plane + r * Wp + s;
+  }
+  int used = 1;  // threads OpenMP really gave us
+  run_parallel(outer, [&](int tid, int nt) {
+    if (tid == 0) used = nt;
+    int64_t n0, n1;
+    split_range(g.N, nt, tid, &n0, &n1);
+    float* my_dw = tid == 0 ? dw : partials + (tid - 1) * part;
+    float* my_db = tid == 0 ? db : my_dw + KCRS;
+    if (n0 == n1) {
+      std::memset(my_dw, 0, KCRS * sizeof(float));
+      if (my_db) std::memset(my_db, 0, g.K * sizeof(float));
+    }
+    if (my_db) {
+      for (int64_t k = 0; k < g.K; ++k) {
+        double s = 0.0;
+        for (int64_t n = n0; n < n1; ++n) {
+          const float* d = dy + (n * g.K + k) * PQ;
+          float acc = 0.0f;
+          for (int64_t i = 0; i < PQ; ++i) acc += d[i];
+          s += acc;
+        }
+        my_db[k] = static_cast<float>(s);
+      }
+    }
+    if (direct) {
+      float* xp = scratch(Scratch::a, g.C * plane + g.S + V::W);
+      float* dyw = scratch(Scratch::b, g.K * M);
+      std::memset(xp + g.C * plane, 0, (g.S + V::W) * sizeof(float));
+      for (int64_t n = n0; n < n1; ++n) {
+        for (int64_t c = 0; c < g.C; ++c) {
+          pad_plane(x + (n * g.C + c) * g.H * g.W, g.H, g.W, xp + c * plane, Hp, Wp, g.pad_top,
+                    g.pad_left);
+        }
+        for (int64_t k = 0; k < g.K; ++k) {
+          pad_plane(dy + (n * g.K + k) * PQ, g.P, g.Q, dyw + k * M, g.P, Wp, 0, 0);
+        }
+        GemmNT gg;
+        gg.M = g.K, gg.N = CRS, gg.L = M, gg.A = dyw, gg.lda = M, gg.B = xp, gg.boff = off,
+        gg.C = my_dw, gg.ldc = CRS, gg.accumulate = n > n0;
+        gemm_nt<V, Cfg>(gg, inner);
+      }
+    } else {
+      float* col = scratch(Scratch::a, CRS * PQ);
+      for (int64_t n = n0; n < n1; ++n) {
+        im2col(g, x + n * g.C * g.H * g.W, col);
+        GemmNT gg;
+        gg.M = g.K, gg.N = CRS, gg.L = PQ, gg.A = dy + n * g.K * PQ, gg.lda = PQ, gg.B = col,
+        gg.ldb = PQ, gg.C = my_dw, gg.ldc = CRS, gg.accumulate = n > n0;
+        gemm_nt<V, Cfg>(gg, inner);
+      }
+    }
+  });
+  // Fixed-order reduction over threads.
+  for (int t = 1; t < used; ++t) {
+    const float* p = partials + (t - 1) * part;
+    for (int64_t i = 0; i < KCRS; ++i) dw[i] += p[i];
+    if (db) {
+      for (int64_t k = 0; k < g.K; ++k) db[k] += p[KCRS + k];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pocketcnn::kernels::impl

@@ -1,0 +1,49 @@
+#include "kernels/dispatch.h"
+
+#include "pocketcnn/cpu.h"
+#include "pocketcnn/error.h"
+
+namespace pocketcnn::kernels {
+
+const KernelTable& kernels_for(Isa isa) {
+  PCNN_CHECK(cpu_supports(isa), "this CPU does not support the ", isa_name(isa), " kernels");
+  switch (isa) {
+#ifdef POCKETCNN_X86
+    case Isa::avx512:
+      return kernel_table_avx512();
+    case Isa::avx2:
+      return kernel_table_avx2();
+#endif
+    default:
+      return kernel_table_scalar();
+  }
+}
+
+const KernelTable& kernels() {
+  return kernels_for(active_isa());
+}
+
+// ---- entry points -------------------------------------------------------------------------------
+
+void gemm_nn(const GemmNN& g, int threads) {
+  kernels().gemm_nn(g, threads);
+}
+void gemm_nt(const GemmNT& g, int threads) {
+  kernels().gemm_nt(g, threads);
+}
+
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                    float* y, Activation act) {
+  kernels().conv2d_forward(g, x, w, b, y, act, get_num_threads());
+}
+
+void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
+  kernels().conv2d_backward_input(g, dy, w, dx, get_num_threads());
+}
+
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                            float* db) {
+  kernels().conv2d_backward_weight(g, x, dy, dw, db, get_num_threads());
+}
+
+}  // namespace pocketcnn::kernels

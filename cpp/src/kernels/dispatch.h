@@ -1,0 +1,38 @@
+// The runtime ISA dispatcher: one table of kernel variants per instruction set, each compiled
+// from the same templated sources (gemm_impl.h, conv2d_impl.h, ...) in its own translation unit
+// (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp; only the last two get ISA compiler
+// flags). The entry points (gemm.h, conv2d.h, ...) look up kernels() on every call, which follows
+// active_isa() (cpu.h), so set_isa_cap() takes effect immediately.
+#pragma once
+
+#include "kernels/conv2d.h"
+#include "kernels/gemm.h"
+#include "kernels/pool2d_ref.h"
+#include "pocketcnn/cpu.h"
+
+namespace pocketcnn::kernels {
+
+struct KernelTable {
+  Isa isa;
+  void (*gemm_nn)(const GemmNN&, int threads);
+  void (*gemm_nt)(const GemmNT&, int threads);
+  void (*conv2d_forward)(const Conv2dGeometry&, const float* x, const float* w, const float* b,
+                         float* y, Activation act, int threads);
+  void (*conv2d_backward_input)(const Conv2dGeometry&, const float* dy, const float* w, float* dx,
+                                int threads);
+  void (*conv2d_backward_weight)(const Conv2dGeometry&, const float* x, const float* dy, float* dw,
+                                 float* db, int threads);
+};
+
+// The table for the active ISA.
+const KernelTable& kernels();
+// The table for `isa` (which must be compiled in and supported by this CPU).
+const KernelTable& kernels_for(Isa isa);
+
+const KernelTable& kernel_table_scalar();
+#ifdef POCKETCNN_X86
+const KernelTable& kernel_table_avx2();
+const KernelTable& kernel_table_avx512();
+#endif
+
+}  // namespace pocketcnn::kernels

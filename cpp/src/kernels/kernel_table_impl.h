@@ -1,0 +1,27 @@
+// Builds the KernelTable of one ISA from the templated kernels. Included once by each
+// kernels_<isa>.cpp after it defines the vector type V and block configuration Cfg.
+#pragma once
+
+#include "kernels/conv2d_impl.h"
+#include "kernels/dispatch.h"
+#include "kernels/gemm_impl.h"
+
+namespace pocketcnn::kernels::impl {
+// Internal linkage: each ISA's translation unit gets its own copy of every helper, so the linker
+// can never pick an AVX-512-compiled copy for the scalar code path (an ODR trap of per-file flags).
+namespace {
+
+template <class V, class Cfg>
+KernelTable make_kernel_table(Isa isa) {
+  KernelTable t;
+  t.isa = isa;
+  t.gemm_nn = &gemm_nn<V, Cfg>;
+  t.gemm_nt = &gemm_nt<V, Cfg>;
+  t.conv2d_forward = &conv2d_forward<V, Cfg>;
+  t.conv2d_backward_input = &conv2d_backward_input<V, Cfg>;
+  t.conv2d_backward_weight = &conv2d_backward_weight<V, Cfg>;
+  return t;
+}
+
+}  // namespace
+}  // namespace pocketcnn::kernels::impl

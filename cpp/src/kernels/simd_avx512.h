@@ -1,0 +1,39 @@
+// AVX-512 wrappers (16 floats). Include ONLY from *_avx512.cpp files: only those are compiled
+// with -mavx512f/bw/dq/vl, and only the runtime dispatcher decides that their code may run.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace pocketcnn::kernels::simd {
+
+struct Avx512Vec {
+  static constexpr int W = 16;
+  using R = __m512;
+  static R zero() { return _mm512_setzero_ps(); }
+  static R set1(float x) { return _mm512_set1_ps(x); }
+  static R load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, R a) { _mm512_storeu_ps(p, a); }
+  static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+  // Masked-off lanes are not accessed (no fault past the end of a buffer).
+  static R load_partial(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+  static void store_partial(float* p, R a, int n) { _mm512_mask_storeu_ps(p, mask(n), a); }
+  static R fmadd(R a, R b, R c) { return _mm512_fmadd_ps(a, b, c); }
+  static R add(R a, R b) { return _mm512_add_ps(a, b); }
+  static R sub(R a, R b) { return _mm512_sub_ps(a, b); }
+  static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static R max(R a, R b) { return _mm512_max_ps(a, b); }
+  // Not _mm512_reduce_add_ps / _mm512_castps512_ps128: GCC 12's versions trip -Wuninitialized
+  // inside its own header. Folding to 4 lanes in registers and summing those through memory is
+  // just as fast outside the hot loops, where this runs.
+  static float hsum(R a) {
+    R s = _mm512_add_ps(a, _mm512_maskz_shuffle_f32x4(0xFFFF, a, a, 0x4E));  // + other 256 bits
+    s = _mm512_add_ps(s, _mm512_maskz_shuffle_f32x4(0xFFFF, s, s, 0xB1));    // + other 128 bits
+    alignas(64) float t[16];
+    _mm512_store_ps(t, s);
+    return (t[0] + t[1]) + (t[2] + t[3]);
+  }
+};
+
+}  // namespace pocketcnn::kernels::simd

@@ -1,0 +1,182 @@
+// The fast convolution kernels (kernels/conv2d.h) against the reference kernels (conv2d_ref.h)
+// under every ISA and thread count: odd sizes, strides, asymmetric and large padding, 1x1 and
+// non-square kernels, batch smaller/larger than the thread count, fused bias + ReLU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/block_configs.h"
+#include "kernels/conv2d.h"
+#include "kernels/conv2d_impl.h"
+#include "kernels/conv2d_ref.h"
+#include "kernels/simd_generic.h"
+
+using namespace pocketcnn;
+using namespace pocketcnn::kernels;
+using pocketcnn::testing::all_close;
+using pocketcnn::testing::random_vector;
+
+namespace {
+
+struct ConvCase {
+  int64_t N, C, H, W, K, R, S, sh, sw, pt, pl, pb, pr;
+};
+
+Conv2dGeometry geometry(const ConvCase& c) {
+  Conv2dGeometry g;
+  g.N = c.N, g.C = c.C, g.H = c.H, g.W = c.W, g.K = c.K, g.R = c.R, g.S = c.S;
+  g.stride_h = c.sh, g.stride_w = c.sw, g.pad_top = c.pt, g.pad_left = c.pl;
+  g.P = (c.H + c.pt + c.pb - c.R) / c.sh + 1;
+  g.Q = (c.W + c.pl + c.pr - c.S) / c.sw + 1;
+  return g;
+}
+
+std::string describe(const ConvCase& c) {
+  return "N" + std::to_string(c.N) + " C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" +
+         std::to_string(c.W) + " K" + std::to_string(c.K) + " " + std::to_string(c.R) + "x" +
+         std::to_string(c.S) + " stride " + std::to_string(c.sh) + "," + std::to_string(c.sw) +
+         " pad " + std::to_string(c.pt) + "," + std::to_string(c.pl) + "," + std::to_string(c.pb) +
+         "," + std::to_string(c.pr);
+}
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      {2, 1, 28, 28, 25, 3, 3, 1, 1, 0, 0, 0, 0},   // lecture conv 1
+      {3, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0},  // lecture conv 2
+      {1, 1, 5, 5, 1, 3, 3, 1, 1, 0, 0, 0, 0},
+      {2, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1},
+      {3, 4, 8, 8, 7, 3, 3, 1, 1, 1, 1, 1, 1},
+      {1, 16, 10, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1},
+      {5, 2, 9, 10, 3, 1, 1, 1, 1, 0, 0, 0, 0},  // 1x1
+      {2, 3, 11, 7, 4, 5, 5, 1, 1, 2, 2, 2, 2},
+      {2, 3, 9, 8, 6, 3, 2, 1, 1, 1, 0, 1, 1},    // non-square kernel, asymmetric pad
+      {2, 2, 6, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1},    // 'same'-style bottom/right pad only
+      {1, 2, 4, 5, 3, 3, 3, 1, 1, 3, 4, 3, 2},    // padding larger than the kernel
+      {2, 3, 10, 9, 4, 3, 3, 2, 2, 1, 1, 1, 1},   // stride 2
+      {3, 2, 11, 12, 5, 3, 3, 2, 3, 0, 1, 1, 0},  // mixed strides
+      {2, 3, 8, 8, 4, 2, 2, 2, 2, 0, 0, 0, 0},    // stride = kernel
+      {1, 5, 3, 3, 2, 3, 3, 1, 1, 0, 0, 0, 0},    // 1x1 output
+      {4, 6, 5, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1},  // K with remainders, long rows
+      {2, 8, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1, 1},
+      {7, 3, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1},  // more images than threads, uneven split
+  };
+}
+
+class ConvFastTest : public pocketcnn::testing::IsaThreadsTest {};
+
+struct Problem {
+  Conv2dGeometry g;
+  std::vector<float> x, w, b, dy;
+};
+
+Problem make_problem(const ConvCase& c, uint32_t seed) {
+  Problem p;
+  p.g = geometry(c);
+  p.x = random_vector(c.N * c.C * c.H * c.W, seed);
+  p.w = random_vector(c.K * c.C * c.R * c.S, seed + 1);
+  p.b = random_vector(c.K, seed + 2);
+  p.dy = random_vector(c.N * c.K * p.g.P * p.g.Q, seed + 3);
+  return p;
+}
+
+float tolerance(const Conv2dGeometry& g) {
+  return 2e-5f * (g.C * g.R * g.S + g.K + 1);
+}
+
+TEST_P(ConvFastTest, ForwardMatchesReference) {
+  uint32_t seed = 1;
+  for (const ConvCase& c : conv_cases()) {
+    Problem p = make_problem(c, seed += 10);
+    const size_t ny = p.dy.size();
+    for (int variant = 0; variant < 3; ++variant) {
+      // 0: bias, 1: no bias, 2: bias + fused ReLU
+      const float* b = variant == 1 ? nullptr : p.b.data();
+      std::vector<float> want(ny), got(ny, 123.0f);
+      conv2d_forward_ref(p.g, p.x.data(), p.w.data(), b, want.data());
+      if (variant == 2) {
+        for (float& v : want) v = std::max(v, 0.0f);
+      }
+      conv2d_forward(p.g, p.x.data(), p.w.data(), b, got.data(),
+                     variant == 2 ? Activation::relu : Activation::none);
+      EXPECT_TRUE(all_close(got, want, tolerance(p.g))) << describe(c) << " variant " << variant;
+    }
+  }
+}
+
+TEST_P(ConvFastTest, BackwardInputMatchesReference) {
+  uint32_t seed = 2;
+  for (const ConvCase& c : conv_cases()) {
+    Problem p = make_problem(c, seed += 10);
+    std::vector<float> want(p.x.size()), got(p.x.size(), 123.0f);
+    conv2d_backward_input_ref(p.g, p.dy.data(), p.w.data(), want.data());
+    conv2d_backward_input(p.g, p.dy.data(), p.w.data(), got.data());
+    EXPECT_TRUE(all_close(got, want, tolerance(p.g))) << describe(c);
+  }
+}
+
+TEST_P(ConvFastTest, BackwardWeightMatchesReference) {
+  uint32_t seed = 3;
+  for (const ConvCase& c : conv_cases()) {
+    Problem p = make_problem(c, seed += 10);
+    const float tol = 2e-5f * (c.N * p.g.P * p.g.Q + 1);
+    std::vector<float> want_w(p.w.size()), got_w(p.w.size(), 123.0f);
+    std::vector<float> want_b(c.K), got_b(c.K, 123.0f);
+    conv2d_backward_weight_ref(p.g, p.x.data(), p.dy.data(), want_w.data(), want_b.data());
+    conv2d_backward_weight(p.g, p.x.data(), p.dy.data(), got_w.data(), got_b.data());
+    EXPECT_TRUE(all_close(got_w, want_w, tol)) << describe(c);
+    EXPECT_TRUE(all_close(got_b, want_b, tol)) << describe(c);
+    // Without a bias gradient.
+    std::fill(got_w.begin(), got_w.end(), 123.0f);
+    conv2d_backward_weight(p.g, p.x.data(), p.dy.data(), got_w.data(), nullptr);
+    EXPECT_TRUE(all_close(got_w, want_w, tol)) << describe(c) << " (db null)";
+  }
+}
+
+TEST_P(ConvFastTest, WeightGradDeterministicForAThreadCount) {
+  Problem p = make_problem({7, 6, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1}, 99);
+  std::vector<float> w1(p.w.size()), w2(p.w.size()), b1(8), b2(8);
+  conv2d_backward_weight(p.g, p.x.data(), p.dy.data(), w1.data(), b1.data());
+  conv2d_backward_weight(p.g, p.x.data(), p.dy.data(), w2.data(), b2.data());
+  EXPECT_EQ(w1, w2);
+  EXPECT_EQ(b1, b2);
+}
+
+TEST_P(ConvFastTest, EmptyBatchAndZeroChannels) {
+  Problem p = make_problem({0, 3, 5, 5, 4, 3, 3, 1, 1, 0, 0, 0, 0}, 5);
+  std::vector<float> dw(4 * 3 * 9, 7.0f), db(4, 7.0f);
+  conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), nullptr);
+  conv2d_backward_weight(p.g, p.x.data(), p.dy.data(), dw.data(), db.data());
+  EXPECT_EQ(dw, std::vector<float>(dw.size(), 0.0f));
+  EXPECT_EQ(db, std::vector<float>(4, 0.0f));
+}
+
+POCKETCNN_INSTANTIATE_ISA_THREADS(ConvFastTest);
+
+// The AVX-512 blocking on any machine (portable 16-lane vectors).
+TEST(ConvWide, Avx512BlockingWithPortableVectors) {
+  using V = simd::GenericVec<16>;
+  uint32_t seed = 500;
+  for (const ConvCase& c : conv_cases()) {
+    Problem p = make_problem(c, seed += 10);
+    std::vector<float> want(p.dy.size()), got(p.dy.size());
+    conv2d_forward_ref(p.g, p.x.data(), p.w.data(), p.b.data(), want.data());
+    impl::conv2d_forward<V, Avx512Cfg>(p.g, p.x.data(), p.w.data(), p.b.data(), got.data(),
+                                       Activation::none, 2);
+    EXPECT_TRUE(all_close(got, want, tolerance(p.g))) << describe(c);
+    std::vector<float> want_dx(p.x.size()), got_dx(p.x.size());
+    conv2d_backward_input_ref(p.g, p.dy.data(), p.w.data(), want_dx.data());
+    impl::conv2d_backward_input<V, Avx512Cfg>(p.g, p.dy.data(), p.w.data(), got_dx.data(), 2);
+    EXPECT_TRUE(all_close(got_dx, want_dx, tolerance(p.g))) << describe(c);
+    std::vector<float> want_dw(p.w.size()), got_dw(p.w.size()), want_db(c.K), got_db(c.K);
+    conv2d_backward_weight_ref(p.g, p.x.data(), p.dy.data(), want_dw.data(), want_db.data());
+    impl::conv2d_backward_weight<V, Avx512Cfg>(p.g, p.x.data(), p.dy.data(), got_dw.data(),
+                                               got_db.data(), 2);
+    const float tol = 2e-5f * (c.N * p.g.P * p.g.Q + 1);
+    EXPECT_TRUE(all_close(got_dw, want_dw, tol)) << describe(c);
+    EXPECT_TRUE(all_close(got_db, want_db, tol)) << describe(c);
+  }
+}
+
+}  // namespace

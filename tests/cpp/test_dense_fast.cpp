@@ -1,0 +1,57 @@
+// The fast dense kernels (kernels/dense.h) against dense_ref.h under every ISA and thread count.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/dense.h"
+#include "kernels/dense_ref.h"
+
+using namespace pocketcnn;
+using namespace pocketcnn::kernels;
+using pocketcnn::testing::all_close;
+using pocketcnn::testing::random_vector;
+
+namespace {
+
+class DenseFastTest : public pocketcnn::testing::IsaThreadsTest {};
+
+struct DenseCase {
+  int64_t N, in, out;
+};
+
+const DenseCase kCases[] = {{1, 1, 1}, {1, 1250, 100}, {64, 1250, 100}, {64, 100, 10},
+                            {3, 7, 5}, {5, 17, 9},     {13, 33, 25},    {256, 100, 10},
+                            {2, 0, 3}, {0, 4, 3},      {7, 64, 1},      {9, 1, 64}};
+
+TEST_P(DenseFastTest, MatchesReference) {
+  uint32_t seed = 1;
+  for (const DenseCase& c : kCases) {
+    seed += 10;
+    auto x = random_vector(c.N * c.in, seed), w = random_vector(c.out * c.in, seed + 1);
+    auto b = random_vector(c.out, seed + 2), dy = random_vector(c.N * c.out, seed + 3);
+    const float tol_in = 2e-5f * (c.in + 1), tol_n = 2e-5f * (c.N + c.out + 1);
+    for (bool bias : {true, false}) {
+      std::vector<float> want(c.N * c.out), got(c.N * c.out, 9.0f);
+      linear_forward_ref(c.N, c.in, c.out, x.data(), w.data(), bias ? b.data() : nullptr,
+                         want.data());
+      linear_forward(c.N, c.in, c.out, x.data(), w.data(), bias ? b.data() : nullptr, got.data());
+      EXPECT_TRUE(all_close(got, want, tol_in)) << c.N << "x" << c.in << "->" << c.out;
+    }
+    std::vector<float> want_dx(c.N * c.in), got_dx(c.N * c.in, 9.0f);
+    linear_backward_input_ref(c.N, c.in, c.out, dy.data(), w.data(), want_dx.data());
+    linear_backward_input(c.N, c.in, c.out, dy.data(), w.data(), got_dx.data());
+    EXPECT_TRUE(all_close(got_dx, want_dx, tol_n)) << c.N << "x" << c.in << "->" << c.out;
+    std::vector<float> want_dw(c.out * c.in), got_dw(c.out * c.in, 9.0f);
+    std::vector<float> want_db(c.out), got_db(c.out, 9.0f);
+    linear_backward_weight_ref(c.N, c.in, c.out, x.data(), dy.data(), want_dw.data(),
+                               want_db.data());
+    linear_backward_weight(c.N, c.in, c.out, x.data(), dy.data(), got_dw.data(), got_db.data());
+    EXPECT_TRUE(all_close(got_dw, want_dw, tol_n)) << c.N << "x" << c.in << "->" << c.out;
+    EXPECT_TRUE(all_close(got_db, want_db, tol_n)) << c.N << "x" << c.in << "->" << c.out;
+  }
+}
+
+POCKETCNN_INSTANTIATE_ISA_THREADS(DenseFastTest);
+
+}  // namespace
