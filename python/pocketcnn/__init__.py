@@ -4,7 +4,7 @@ The autograd level (``pc.Tensor``, ``pc.ops``) follows PyTorch's names and NCHW 
 level (``pc.Sequential``, ``pc.layers``) follows Keras.
 """
 
-from . import ops
+from . import _tensor_methods, ops  # noqa: F401 - _tensor_methods installs Tensor operators
 from ._core import Tensor, get_num_threads, set_num_threads
 from .autograd import enable_grad, is_grad_enabled, no_grad
 
