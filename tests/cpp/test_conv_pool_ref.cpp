@@ -218,7 +218,10 @@ INSTANTIATE_TEST_SUITE_P(
                       conv_geometry(1, 2, 3, 3, 2, 4, 4, 1, 1, 1, 1, 1, 1),  // kernel > input
                       conv_geometry(1, 1, 6, 6, 1, 2, 2, 2, 2, 2, 2, 2, 2),  // taps in padding
                       conv_geometry(2, 1, 28, 28, 5, 3, 3, 1, 1, 0, 0, 0, 0),
-                      conv_geometry(1, 2, 4, 5, 3, 1, 1, 1, 2, 0, 0, 0, 0)));
+                      conv_geometry(1, 2, 4, 5, 3, 1, 1, 1, 2, 0, 0, 0, 0),
+                      // every padding different, so a top/left or bottom/right mix-up shows
+                      conv_geometry(2, 2, 6, 7, 3, 3, 4, 1, 2, 2, 1, 0, 3),
+                      conv_geometry(1, 3, 5, 8, 2, 2, 3, 3, 1, 0, 2, 1, 0)));
 
 // ---- pooling: hand-computed
 // ----------------------------------------------------------------------
