@@ -4,18 +4,23 @@ The autograd level (``pc.Tensor``, ``pc.ops``) follows PyTorch's names and NCHW 
 level (``pc.Sequential``, ``pc.layers``) follows Keras.
 """
 
-from . import ops
+from . import data, datasets, ops, optim
 from ._core import Tensor, get_num_threads, set_num_threads
 from .autograd import enable_grad, is_grad_enabled, no_grad
+from .data import DataLoader
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataLoader",
     "Tensor",
+    "data",
+    "datasets",
     "enable_grad",
     "get_num_threads",
     "is_grad_enabled",
     "no_grad",
     "ops",
+    "optim",
     "set_num_threads",
 ]
