@@ -50,6 +50,22 @@ def _shape_str(per_sample) -> str:
     return str((None, *per_sample))
 
 
+def validation_split_indices(n: int, split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) sample indices for ``fit(validation_split=split, seed=seed)``.
+
+    The last ``n - int(n * (1 - split))`` positions of a permutation seeded by ``seed`` are held
+    out (Keras holds out the last samples unshuffled). Both index arrays are sorted.
+    """
+    n_train = int(n * (1.0 - split))
+    if n_train < 1 or n_train >= n:
+        raise ValueError(
+            f"fit: validation_split={split} of {n} samples leaves {n_train} for training and "
+            f"{n - n_train} for validation; both need >= 1"
+        )
+    order = np.random.default_rng(_seed_stream(seed, _SPLIT)).permutation(n)
+    return np.sort(order[:n_train]), np.sort(order[n_train:])
+
+
 class _NonFinite(Exception):
     def __init__(self, what: str, value: float):
         super().__init__(what)
@@ -437,15 +453,7 @@ class Sequential:
                 raise ValueError(
                     f"{self.name}.fit: validation_split must be in (0, 1), got {validation_split}"
                 )
-            n = len(x)
-            n_train = int(n * (1.0 - validation_split))
-            if n_train < 1 or n_train >= n:
-                raise ValueError(
-                    f"{self.name}.fit: validation_split={validation_split} of {n} samples leaves "
-                    f"{n_train} for training and {n - n_train} for validation; both need >= 1"
-                )
-            order = np.random.default_rng(_seed_stream(seed, _SPLIT)).permutation(n)
-            train_idx, val_idx = np.sort(order[:n_train]), np.sort(order[n_train:])
+            train_idx, val_idx = validation_split_indices(len(x), validation_split, seed)
             val = (x[val_idx], targets[val_idx])
             x, targets = x[train_idx], targets[train_idx]
 
@@ -578,4 +586,4 @@ class Sequential:
         return f"Sequential(name={self.name!r}, layers={[layer.name for layer in self.layers]})"
 
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "validation_split_indices"]

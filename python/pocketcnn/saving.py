@@ -219,7 +219,7 @@ def load_model(path: str | os.PathLike, compile: bool = True):
         if isinstance(e, FileNotFoundError):
             raise
         raise ModelFileError(
-            f"{path}: not a pocketcnn model file, or truncated/corrupted ({type(e).__name__}: {e})"
+            f"{path}: truncated or corrupted model file ({type(e).__name__}: {e})"
         ) from None
 
     try:
