@@ -4,7 +4,8 @@ The autograd level (``pc.Tensor``, ``pc.ops``) follows PyTorch's names and NCHW 
 level (``pc.Sequential``, ``pc.layers``) follows Keras.
 """
 
-from . import data, datasets, ops, optim
+# _tensor_methods installs the Tensor operators and methods (t + 1, t.sum(), ...) on import.
+from . import _tensor_methods, data, datasets, ops, optim  # noqa: F401
 from ._core import Tensor, get_num_threads, set_num_threads
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .data import DataLoader
