@@ -389,6 +389,8 @@ TEST(ConvPoolOps, RejectBadArgumentsWithValueError) {
 
   EXPECT_THROW(flatten(x, 4), ValueError);
   EXPECT_THROW(flatten(Tensor::zeros({}), 0), ValueError);
+  // No elements, but the merged dims would overflow int64.
+  EXPECT_THROW(flatten(Tensor::zeros({0, int64_t{1} << 62, 4}), 1), ValueError);
 }
 
 TEST(ConvPoolOps, MessagesNameTheShapes) {
@@ -449,4 +451,22 @@ TEST(ConvPoolOps, Conv2dBackwardMatchesTheKernels) {
   EXPECT_EQ(std::vector<float>(x.grad().data(), x.grad().data() + 80), dx);
   EXPECT_EQ(std::vector<float>(w.grad().data(), w.grad().data() + 36), dw);
   EXPECT_EQ(std::vector<float>(b.grad().data(), b.grad().data() + 3), db);
+}
+
+TEST(ConvPoolOps, HugeStridesDoNotOverflow) {
+  // One output position; the loop-bound arithmetic must not overflow (UBSan checks this).
+  const int64_t huge = std::numeric_limits<int64_t>::max();
+  Conv2dOptions conv;
+  conv.stride_h = conv.stride_w = huge;
+  conv.pad_top = conv.pad_left = conv.pad_bottom = conv.pad_right = 1;
+  const Tensor x = Tensor::from_vector({1, 1, 3, 3}, iota(9));
+  Tensor y = conv2d(x, Tensor::from_vector({1, 1, 2, 2}, {1, 10, 100, 1000}), Tensor(), conv);
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 1, 1}));
+  EXPECT_EQ(y.item(), 1000.0f);  // only the bottom-right tap reaches x[0, 0] = 1
+  Pool2dOptions pool;
+  pool.kernel_h = pool.kernel_w = 3;
+  pool.stride_h = pool.stride_w = huge;
+  pool.pad_h = pool.pad_w = 1;
+  EXPECT_EQ(max_pool2d(x, pool).item(), 5.0f);
+  EXPECT_FLOAT_EQ(avg_pool2d(x, pool).item(), 12.0f / 9.0f);
 }

@@ -479,3 +479,12 @@ def test_core_checks_arguments_the_wrappers_normally_catch():
         core.max_pool2d(X, 0, 2, 1, 1, 0, 0)
     with pytest.raises(ValueError, match=r"half the kernel.*" + XS):
         core.avg_pool2d(X, 2**62, 2**62, 1, 1, 2**61 + 1, 0, True)
+
+
+def test_ints_beyond_int64_are_value_errors():
+    with pytest.raises(ValueError, match=r"padding.*too large.*" + XS):
+        pc.ops.conv2d(X, W, padding=10**30)
+    with pytest.raises(ValueError, match=r"stride.*too large.*" + XS):
+        pc.ops.max_pool2d(X, 2, stride=(1, 10**30))
+    with pytest.raises(ValueError, match=r"start_dim.*out of range.*\(2, 3, 5, 5\)"):
+        pc.ops.flatten(X, -(10**30))

@@ -16,8 +16,9 @@ struct Range {
   int64_t lo, hi;
 };
 Range valid_outputs(int64_t out, int64_t stride, int64_t offset, int64_t in) {
-  // o * stride + offset >= 0  <=>  o >= ceil(-offset / stride)
-  const int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  // o * stride + offset >= 0  <=>  o >= ceil(-offset / stride) = (-offset - 1) / stride + 1
+  // (written so that a huge stride cannot overflow)
+  const int64_t lo = offset >= 0 ? 0 : (-offset - 1) / stride + 1;
   // o * stride + offset <= in - 1  <=>  o <= floor((in - 1 - offset) / stride)
   const int64_t last_in = in - 1 - offset;
   const int64_t hi = last_in < 0 ? 0 : std::min(out, last_in / stride + 1);

@@ -189,9 +189,9 @@ Tensor flatten(const Tensor& x, int64_t start_dim) {
              nd - 1, ")");
   const int64_t start = start_dim < 0 ? start_dim + nd : start_dim;
   Shape shape(x.shape().begin(), x.shape().begin() + start);
-  int64_t merged = 1;
-  for (int64_t i = start; i < nd; ++i) merged *= x.dim(i);  // no overflow: numel already fits
-  shape.push_back(merged);
+  // shape_numel checks for overflow: with a zero-size dim before start_dim the merged dims may not
+  // fit int64 even though the tensor has no elements.
+  shape.push_back(shape_numel(Shape(x.shape().begin() + start, x.shape().end())));
   const Shape input_shape = x.shape();
   return record("flatten", x.view(shape), {x},
                 [input_shape](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {

@@ -12,13 +12,18 @@ import numbers
 from .. import _core
 from ._args import as_tensor, optional_tensor, pair
 
+_INT64_MAX = 2**63 - 1
+
 
 def _pair(value, op: str, arg: str, minimum: int, x: _core.Tensor) -> tuple[int, int]:
     """``pair()`` whose ValueError also names the input's shape (the shape usually explains it)."""
     try:
-        return pair(value, f"{op}: {arg}", minimum=minimum)
+        h, w = pair(value, f"{op}: {arg}", minimum=minimum)
     except ValueError as e:
         raise ValueError(f"{e} (input shape {tuple(x.shape)})") from None
+    if max(h, w) > _INT64_MAX:  # would not even reach the core's own checks
+        raise ValueError(f"{op}: {arg} {value!r} is too large (input shape {tuple(x.shape)})")
+    return h, w
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -118,6 +123,8 @@ def flatten(input, start_dim: int = 1) -> _core.Tensor:
     x = as_tensor(input, "flatten: input")
     if isinstance(start_dim, bool) or not isinstance(start_dim, numbers.Integral):
         raise TypeError(f"flatten: start_dim must be an int, got {start_dim!r}")
+    if not -(2**63) <= start_dim <= _INT64_MAX:
+        raise ValueError(f"flatten: start_dim {start_dim} is out of range for shape {x.shape}")
     return _core.flatten(x, int(start_dim))
 
 
