@@ -9,6 +9,59 @@ using namespace pybind11::literals;
 
 void bind_nn_ops(py::module_& m) {
   m.def(
+      "conv2d",
+      [](py::handle x, py::handle w, py::handle b, int64_t stride_h, int64_t stride_w,
+         int64_t pad_top, int64_t pad_left, int64_t pad_bottom, int64_t pad_right) {
+        Tensor xt = to_tensor(x, "conv2d: input"), wt = to_tensor(w, "conv2d: weight");
+        Tensor bt = to_optional_tensor(b, "conv2d: bias");
+        Conv2dOptions opt;
+        opt.stride_h = stride_h;
+        opt.stride_w = stride_w;
+        opt.pad_top = pad_top;
+        opt.pad_left = pad_left;
+        opt.pad_bottom = pad_bottom;
+        opt.pad_right = pad_right;
+        py::gil_scoped_release release;
+        return conv2d(xt, wt, bt, opt);
+      },
+      "input"_a, "weight"_a, "bias"_a, "stride_h"_a, "stride_w"_a, "pad_top"_a, "pad_left"_a,
+      "pad_bottom"_a, "pad_right"_a,
+      "y (N, K, P, Q) = input (N, C, H, W) cross-correlated with weight (K, C, R, S) + bias (K); "
+      "explicit strides and (possibly asymmetric) zero padding.");
+  m.def(
+      "max_pool2d",
+      [](py::handle x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+         int64_t pad_h, int64_t pad_w) {
+        Tensor xt = to_tensor(x, "max_pool2d: input");
+        Pool2dOptions opt{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, true};
+        py::gil_scoped_release release;
+        return max_pool2d(xt, opt);
+      },
+      "input"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
+      "Max over each window of input (N, C, H, W) -> (N, C, P, Q); padding counts as -inf.");
+  m.def(
+      "avg_pool2d",
+      [](py::handle x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+         int64_t pad_h, int64_t pad_w, bool count_include_pad) {
+        Tensor xt = to_tensor(x, "avg_pool2d: input");
+        Pool2dOptions opt{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, count_include_pad};
+        py::gil_scoped_release release;
+        return avg_pool2d(xt, opt);
+      },
+      "input"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
+      "count_include_pad"_a,
+      "Mean over each window of input (N, C, H, W) -> (N, C, P, Q); padded zeros count in the "
+      "divisor when count_include_pad.");
+  m.def(
+      "flatten",
+      [](py::handle x, int64_t start_dim) {
+        Tensor xt = to_tensor(x, "flatten: input");
+        py::gil_scoped_release release;
+        return flatten(xt, start_dim);
+      },
+      "input"_a, "start_dim"_a,
+      "Merges the dims from start_dim on into one; shares the input's data.");
+  m.def(
       "linear",
       [](py::handle x, py::handle w, py::handle b) {
         Tensor xt = to_tensor(x, "linear: input"), wt = to_tensor(w, "linear: weight");

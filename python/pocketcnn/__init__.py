@@ -8,22 +8,35 @@ from . import _openmp_env
 
 _openmp_env.configure()  # before the extension (and with it the OpenMP runtime) loads
 
-from . import ops  # noqa: E402
+# _tensor_methods installs the Tensor operators and methods (t + 1, t.sum(), ...) on import.
+from . import _tensor_methods, callbacks, data, datasets, layers, losses, ops, optim  # noqa: E402,F401
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
 from ._cpu import check_isa_environment, cpu_info  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
+from .data import DataLoader  # noqa: E402
+from .model import Sequential  # noqa: E402
+from .saving import load_model  # noqa: E402
 
 check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataLoader",
+    "Sequential",
     "Tensor",
+    "callbacks",
     "cpu_info",
+    "data",
+    "datasets",
     "enable_grad",
     "get_num_threads",
     "is_grad_enabled",
+    "layers",
+    "load_model",
+    "losses",
     "no_grad",
     "ops",
+    "optim",
     "set_num_threads",
 ]

@@ -13,7 +13,10 @@ def as_tensor(x, name: str) -> _core.Tensor:
         return x
     if x is None:
         raise TypeError(f"{name} must be a Tensor or a numeric array, got None")
-    return _core.Tensor(x)
+    try:
+        return _core.Tensor(x)
+    except TypeError as e:  # the core's message calls the argument "data"; name it properly
+        raise TypeError(f"{name}: {e}") from None
 
 
 def optional_tensor(x, name: str):

@@ -1,9 +1,131 @@
-"""Convolution, pooling, flatten and dense ops (PyTorch names, NCHW)."""
+"""Convolution, pooling, flatten and dense ops (PyTorch names, NCHW).
+
+The wrappers turn PyTorch/Keras-style arguments (an int or an ``(h, w)`` pair, ``'same'`` /
+``'valid'``, ``stride=None``) into the explicit values the C++ core takes; the core checks them
+again and computes forward and backward with its reference kernels.
+"""
 
 from __future__ import annotations
 
+import numbers
+
 from .. import _core
-from ._args import as_tensor, optional_tensor
+from ._args import as_tensor, optional_tensor, pair
+
+_INT64_MAX = 2**63 - 1
+
+
+def _pair(value, op: str, arg: str, minimum: int, x: _core.Tensor) -> tuple[int, int]:
+    """``pair()`` whose ValueError also names the input's shape (the shape usually explains it)."""
+    try:
+        h, w = pair(value, f"{op}: {arg}", minimum=minimum)
+    except ValueError as e:
+        raise ValueError(f"{e} (input shape {tuple(x.shape)})") from None
+    if max(h, w) > _INT64_MAX:  # would not even reach the core's own checks
+        raise ValueError(f"{op}: {arg} {value!r} is too large (input shape {tuple(x.shape)})")
+    return h, w
+
+
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow/Keras 'same' padding along one axis: (before, after).
+
+    The output has ceil(size / stride) positions; the total padding is whatever that needs, split
+    evenly with the odd one at the end (bottom/right). With stride 1 and an odd kernel this is the
+    symmetric (kernel - 1) / 2 that PyTorch's padding='same' uses.
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch and Keras) of a batch of images.
+
+    Args:
+        input: (N, C, H, W) Tensor or array.
+        weight: (K, C, R, S) filters: K output channels, R x S kernels.
+        bias: (K,) or None.
+        stride: int or (stride_h, stride_w), each >= 1.
+        padding: int or (pad_h, pad_w) zeros added on both sides; ``'valid'`` (= 0); or
+            ``'same'``: for stride 1 the output keeps H x W, in general it has
+            ceil(H / stride) x ceil(W / stride) positions (TensorFlow/Keras semantics; an even
+            kernel or a stride may pad one more at the bottom/right).
+
+    Returns:
+        (N, K, P, Q) with P = (H + pad_top + pad_bottom - R) // stride_h + 1, Q likewise.
+    """
+    x = as_tensor(input, "conv2d: input")
+    w = as_tensor(weight, "conv2d: weight")
+    b = optional_tensor(bias, "conv2d: bias")
+    sh, sw = _pair(stride, "conv2d", "stride", 1, x)
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            top = bottom = left = right = 0
+        elif mode == "same":
+            if len(x.shape) != 4 or len(w.shape) != 4:  # let the core name the bad shape
+                top = bottom = left = right = 0
+            else:
+                top, bottom = _same_padding(x.shape[2], w.shape[2], sh)
+                left, right = _same_padding(x.shape[3], w.shape[3], sw)
+        else:
+            raise ValueError(
+                f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+            )
+    else:
+        top, left = _pair(padding, "conv2d", "padding", 0, x)
+        bottom, right = top, left
+    return _core.conv2d(x, w, b, sh, sw, top, left, bottom, right)
+
+
+def _pool_args(op: str, x: _core.Tensor, kernel_size, stride, padding):
+    kh, kw = _pair(kernel_size, op, "kernel_size", 1, x)
+    sh, sw = (kh, kw) if stride is None else _pair(stride, op, "stride", 1, x)
+    ph, pw = _pair(padding, op, "padding", 0, x)
+    return kh, kw, sh, sw, ph, pw
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0) -> _core.Tensor:
+    """Maximum over each kernel_size window of (N, C, H, W) -> (N, C, P, Q).
+
+    kernel_size, stride, padding: an int or an (h, w) pair; stride None means kernel_size
+    (non-overlapping windows, Keras' MaxPooling2D default). Padding counts as -inf and may be at
+    most half the kernel. P = (H + 2 pad_h - kernel_h) // stride_h + 1, Q likewise. The gradient
+    goes to the first maximum of each window; a NaN in a window makes its output NaN.
+    """
+    x = as_tensor(input, "max_pool2d: input")
+    return _core.max_pool2d(x, *_pool_args("max_pool2d", x, kernel_size, stride, padding))
+
+
+def avg_pool2d(
+    input, kernel_size, stride=None, padding=0, count_include_pad: bool = True
+) -> _core.Tensor:
+    """Mean over each kernel_size window of (N, C, H, W) -> (N, C, P, Q).
+
+    Arguments as for ``max_pool2d``; padding adds zeros. count_include_pad=True (PyTorch's
+    default) divides by the full window size, False by the number of real input elements in the
+    window (what Keras' AveragePooling2D(padding='same') does at the borders).
+    """
+    x = as_tensor(input, "avg_pool2d: input")
+    if not isinstance(count_include_pad, bool):
+        raise TypeError(f"avg_pool2d: count_include_pad must be a bool, got {count_include_pad!r}")
+    return _core.avg_pool2d(
+        x, *_pool_args("avg_pool2d", x, kernel_size, stride, padding), count_include_pad
+    )
+
+
+def flatten(input, start_dim: int = 1) -> _core.Tensor:
+    """Merges the dims from start_dim on: (N, C, H, W) -> (N, C*H*W) by default.
+
+    start_dim may be negative (counted from the end). The result shares the input's data; its
+    gradient is the output gradient reshaped back.
+    """
+    x = as_tensor(input, "flatten: input")
+    if isinstance(start_dim, bool) or not isinstance(start_dim, numbers.Integral):
+        raise TypeError(f"flatten: start_dim must be an int, got {start_dim!r}")
+    if not -(2**63) <= start_dim <= _INT64_MAX:
+        raise ValueError(f"flatten: start_dim {start_dim} is out of range for shape {x.shape}")
+    return _core.flatten(x, int(start_dim))
 
 
 def linear(input, weight, bias=None) -> _core.Tensor:
@@ -15,4 +137,4 @@ def linear(input, weight, bias=None) -> _core.Tensor:
     )
 
 
-__all__ = ["linear"]
+__all__ = ["avg_pool2d", "conv2d", "flatten", "linear", "max_pool2d"]

@@ -1,0 +1,16 @@
+// Reference kernels for the 2-D matrix product and its two gradients (row-major, no transposes
+// materialised). Accumulate in float, like the dense kernels.
+#pragma once
+
+#include <cstdint>
+
+namespace pocketcnn::kernels {
+
+// y (n, m) = a (n, k) @ b (k, m). Overwrites y.
+void matmul_ref(int64_t n, int64_t k, int64_t m, const float* a, const float* b, float* y);
+// da (n, k) = dy (n, m) @ b (k, m)^T. Overwrites da.
+void matmul_grad_a_ref(int64_t n, int64_t k, int64_t m, const float* dy, const float* b, float* da);
+// db (k, m) = a (n, k)^T @ dy (n, m). Overwrites db.
+void matmul_grad_b_ref(int64_t n, int64_t k, int64_t m, const float* a, const float* dy, float* db);
+
+}  // namespace pocketcnn::kernels

@@ -1,0 +1,69 @@
+// Activations (relu, sigmoid, tanh) and softmax / log_softmax along one dimension.
+#include "kernels/softmax_ref.h"
+#include "ops/dims.h"
+#include "ops/elementwise.h"
+#include "pocketcnn/autograd.h"
+#include "pocketcnn/error.h"
+#include "pocketcnn/ops.h"
+
+namespace pocketcnn {
+
+Tensor relu(const Tensor& x) {
+  return detail::unary_op("relu", kernels::UnaryOp::Relu, x);
+}
+Tensor sigmoid(const Tensor& x) {
+  return detail::unary_op("sigmoid", kernels::UnaryOp::Sigmoid, x);
+}
+Tensor tanh(const Tensor& x) {
+  return detail::unary_op("tanh", kernels::UnaryOp::Tanh, x);
+}
+
+namespace {
+
+// x viewed as (outer, D, inner) around dimension `dim`.
+struct SoftmaxGeometry {
+  int64_t outer = 1, D = 1, inner = 1;
+};
+
+SoftmaxGeometry softmax_geometry(const char* name, const Tensor& x, int64_t dim) {
+  PCNN_CHECK_TYPE(x.defined(), name, ": input is None");
+  const int64_t k = detail::normalize_dim(name, dim, x.shape());
+  SoftmaxGeometry g;
+  for (int64_t i = 0; i < x.ndim(); ++i) {
+    if (i < k) g.outer *= x.shape()[i];
+    if (i > k) g.inner *= x.shape()[i];
+  }
+  g.D = x.shape()[k];
+  return g;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  const SoftmaxGeometry g = softmax_geometry("softmax", x, dim);
+  Tensor y = Tensor::empty(x.shape());
+  kernels::softmax_forward_ref(g.outer, g.D, g.inner, x.data(), y.data());
+  Tensor ys = y.detach();
+  return record(
+      "softmax", y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+        Tensor dx = Tensor::empty(ys.shape());
+        kernels::softmax_backward_ref(g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
+        return {dx};
+      });
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  const SoftmaxGeometry g = softmax_geometry("log_softmax", x, dim);
+  Tensor y = Tensor::empty(x.shape());
+  kernels::log_softmax_forward_ref(g.outer, g.D, g.inner, x.data(), y.data());
+  Tensor ys = y.detach();
+  return record("log_softmax", y, {x},
+                [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+                  Tensor dx = Tensor::empty(ys.shape());
+                  kernels::log_softmax_backward_ref(g.outer, g.D, g.inner, ys.data(), dy.data(),
+                                                    dx.data());
+                  return {dx};
+                });
+}
+
+}  // namespace pocketcnn

@@ -1,0 +1,202 @@
+// conv2d, max_pool2d, avg_pool2d, flatten: argument checks, output allocation and tape nodes. The
+// arithmetic lives in kernels/conv2d_ref.cpp and kernels/pool2d_ref.cpp.
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "kernels/conv2d_ref.h"
+#include "kernels/pool2d_ref.h"
+#include "pocketcnn/autograd.h"
+#include "pocketcnn/error.h"
+#include "pocketcnn/ops.h"
+
+namespace pocketcnn {
+
+namespace {
+
+// Padding beyond this is certainly a mistake, and bounding it keeps H + pad_top + pad_bottom far
+// from int64 overflow whatever the caller passes.
+constexpr int64_t kMaxPadding = std::numeric_limits<int32_t>::max();
+
+std::string pair_str(int64_t a, int64_t b) {
+  return str_cat("(", a, ", ", b, ")");
+}
+
+// Checks shared by conv2d and pooling: a defined, 4-D, non-empty NCHW input.
+void check_image_input(const char* op, const Tensor& x) {
+  PCNN_CHECK_TYPE(x.defined(), op, ": input is None");
+  PCNN_CHECK(x.ndim() == 4, op, ": input must be 4-D (N, C, H, W), got shape ",
+             shape_str(x.shape()));
+  PCNN_CHECK(x.dim(0) > 0, op, ": empty batch: input has shape ", shape_str(x.shape()), " (N = 0)");
+  PCNN_CHECK(x.dim(1) > 0 && x.dim(2) > 0 && x.dim(3) > 0, op,
+             ": input must have C, H, W >= 1, got shape ", shape_str(x.shape()));
+}
+
+// Shared by both pooling ops: checks the options against x and returns the geometry.
+kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Pool2dOptions& opt) {
+  check_image_input(op, x);
+  const std::string where = str_cat(" (input shape ", shape_str(x.shape()), ")");
+  PCNN_CHECK(opt.kernel_h >= 1 && opt.kernel_w >= 1, op, ": kernel_size must be >= 1, got ",
+             pair_str(opt.kernel_h, opt.kernel_w), where);
+  PCNN_CHECK(opt.stride_h >= 1 && opt.stride_w >= 1, op, ": stride must be >= 1, got ",
+             pair_str(opt.stride_h, opt.stride_w), where);
+  PCNN_CHECK(opt.pad_h >= 0 && opt.pad_w >= 0, op, ": padding must be >= 0, got ",
+             pair_str(opt.pad_h, opt.pad_w), where);
+  // Also guarantees that every window holds at least one real input element .
+  PCNN_CHECK(opt.pad_h <= opt.kernel_h / 2 && opt.pad_w <= opt.kernel_w / 2, op,
+             ": padding must be at most half the kernel size, got padding ",
+             pair_str(opt.pad_h, opt.pad_w), " for kernel_size ",
+             pair_str(opt.kernel_h, opt.kernel_w), where);
+  kernels::Pool2dGeometry g{};
+  g.N = x.dim(0);
+  g.C = x.dim(1);
+  g.H = x.dim(2);
+  g.W = x.dim(3);
+  g.kernel_h = opt.kernel_h;
+  g.kernel_w = opt.kernel_w;
+  g.stride_h = opt.stride_h;
+  g.stride_w = opt.stride_w;
+  g.pad_h = opt.pad_h;
+  g.pad_w = opt.pad_w;
+  PCNN_CHECK(g.pad_h <= kMaxPadding && g.pad_w <= kMaxPadding, op, ": padding must be at most ",
+             kMaxPadding, where);
+  const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w;
+  PCNN_CHECK(Hp >= g.kernel_h && Wp >= g.kernel_w, op, ": kernel_size ",
+             pair_str(g.kernel_h, g.kernel_w), " is larger than the padded input ",
+             pair_str(Hp, Wp), where);
+  g.P = (Hp - g.kernel_h) / g.stride_h + 1;
+  g.Q = (Wp - g.kernel_w) / g.stride_w + 1;
+  return g;
+}
+
+}  // namespace
+
+// ---- conv2d ------------------------------------------------------------------------------------
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
+  check_image_input("conv2d", x);
+  PCNN_CHECK_TYPE(w.defined(), "conv2d: weight is None");
+  PCNN_CHECK(w.ndim() == 4, "conv2d: weight must be 4-D (K, C, R, S), got shape ",
+             shape_str(w.shape()), " for input of shape ", shape_str(x.shape()));
+  const std::string where =
+      str_cat(" (input shape ", shape_str(x.shape()), ", weight shape ", shape_str(w.shape()), ")");
+  PCNN_CHECK(w.dim(0) > 0 && w.dim(2) > 0 && w.dim(3) > 0,
+             "conv2d: weight must have K, R, S >= 1, got shape ", shape_str(w.shape()));
+  PCNN_CHECK(w.dim(1) == x.dim(1), "conv2d: input has ", x.dim(1), " channels (shape ",
+             shape_str(x.shape()), ") but weight expects ", w.dim(1), " (shape ",
+             shape_str(w.shape()), ")");
+  PCNN_CHECK(opt.stride_h >= 1 && opt.stride_w >= 1, "conv2d: stride must be >= 1, got ",
+             pair_str(opt.stride_h, opt.stride_w), where);
+  PCNN_CHECK(opt.pad_top >= 0 && opt.pad_left >= 0 && opt.pad_bottom >= 0 && opt.pad_right >= 0,
+             "conv2d: padding must be >= 0, got (top, left, bottom, right) = (", opt.pad_top, ", ",
+             opt.pad_left, ", ", opt.pad_bottom, ", ", opt.pad_right, ")", where);
+  PCNN_CHECK(opt.pad_top <= kMaxPadding && opt.pad_left <= kMaxPadding &&
+                 opt.pad_bottom <= kMaxPadding && opt.pad_right <= kMaxPadding,
+             "conv2d: padding must be at most ", kMaxPadding, where);
+
+  kernels::Conv2dGeometry g{};
+  g.N = x.dim(0);
+  g.C = x.dim(1);
+  g.H = x.dim(2);
+  g.W = x.dim(3);
+  g.K = w.dim(0);
+  g.R = w.dim(2);
+  g.S = w.dim(3);
+  g.stride_h = opt.stride_h;
+  g.stride_w = opt.stride_w;
+  g.pad_top = opt.pad_top;
+  g.pad_left = opt.pad_left;
+  const int64_t Hp = g.H + opt.pad_top + opt.pad_bottom, Wp = g.W + opt.pad_left + opt.pad_right;
+  PCNN_CHECK(Hp >= g.R && Wp >= g.S, "conv2d: kernel ", pair_str(g.R, g.S),
+             " is larger than the padded input ", pair_str(Hp, Wp), where);
+  g.P = (Hp - g.R) / g.stride_h + 1;
+  g.Q = (Wp - g.S) / g.stride_w + 1;
+  const bool has_bias = b.defined();
+  if (has_bias) {
+    PCNN_CHECK(b.ndim() == 1 && b.dim(0) == g.K, "conv2d: bias must have shape (", g.K,
+               ",) to match the weight's ", g.K, " filters, got ", shape_str(b.shape()), where);
+  }
+
+  Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
+  kernels::conv2d_forward_ref(g, x.data(), w.data(), has_bias ? b.data() : nullptr, y.data());
+  Tensor xs = x.detach(), ws = w.detach();
+  return record("conv2d", y, {x, w, b},
+                [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
+                  std::vector<Tensor> grads(3);
+                  if (needs[0]) {
+                    grads[0] = Tensor::empty(xs.shape());
+                    kernels::conv2d_backward_input_ref(g, dy.data(), ws.data(), grads[0].data());
+                  }
+                  if (needs[1] || needs[2]) {
+                    Tensor dw = Tensor::empty(ws.shape());
+                    Tensor db = has_bias ? Tensor::empty({g.K}) : Tensor();
+                    kernels::conv2d_backward_weight_ref(g, xs.data(), dy.data(), dw.data(),
+                                                        has_bias ? db.data() : nullptr);
+                    grads[1] = dw;
+                    grads[2] = db;
+                  }
+                  return grads;
+                });
+}
+
+// ---- pooling -----------------------------------------------------------------------------------
+
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
+  const kernels::Pool2dGeometry g = pool_geometry("max_pool2d", x, opt);
+  // The argmax is a flat index into one (H, W) plane, saved as int32.
+  PCNN_CHECK(g.H * g.W <= std::numeric_limits<int32_t>::max(),
+             "max_pool2d: an input plane of H * W = ", g.H * g.W,
+             " elements is too large (at most 2^31 - 1), input shape ", shape_str(x.shape()));
+  Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
+  if (!any_requires_grad({x})) {
+    kernels::max_pool2d_forward_ref(g, x.data(), y.data(), nullptr);
+    return y;
+  }
+  auto argmax = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(y.numel()));
+  kernels::max_pool2d_forward_ref(g, x.data(), y.data(), argmax->data());
+  return record("max_pool2d", y, {x},
+                [g, argmax](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+                  Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
+                  kernels::max_pool2d_backward_ref(g, dy.data(), argmax->data(), dx.data());
+                  return {dx};
+                });
+}
+
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt) {
+  const kernels::Pool2dGeometry g = pool_geometry("avg_pool2d", x, opt);
+  const bool include_pad = opt.count_include_pad;
+  Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
+  kernels::avg_pool2d_forward_ref(g, include_pad, x.data(), y.data());
+  return record(
+      "avg_pool2d", y, {x},
+      [g, include_pad](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+        Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
+        kernels::avg_pool2d_backward_ref(g, include_pad, dy.data(), dx.data());
+        return {dx};
+      });
+}
+
+// ---- flatten -----------------------------------------------------------------------------------
+
+Tensor flatten(const Tensor& x, int64_t start_dim) {
+  PCNN_CHECK_TYPE(x.defined(), "flatten: input is None");
+  const int64_t nd = x.ndim();
+  PCNN_CHECK(nd >= 1, "flatten: input must have at least 1 dimension, got shape ",
+             shape_str(x.shape()));
+  PCNN_CHECK(start_dim >= -nd && start_dim < nd, "flatten: start_dim ", start_dim,
+             " is out of range for input of shape ", shape_str(x.shape()), " (valid: ", -nd, " to ",
+             nd - 1, ")");
+  const int64_t start = start_dim < 0 ? start_dim + nd : start_dim;
+  Shape shape(x.shape().begin(), x.shape().begin() + start);
+  // shape_numel checks for overflow: with a zero-size dim before start_dim the merged dims may not
+  // fit int64 even though the tensor has no elements.
+  shape.push_back(shape_numel(Shape(x.shape().begin() + start, x.shape().end())));
+  const Shape input_shape = x.shape();
+  return record("flatten", x.view(shape), {x},
+                [input_shape](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+                  return {dy.view(input_shape)};
+                });
+}
+
+}  // namespace pocketcnn

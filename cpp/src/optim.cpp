@@ -1,0 +1,123 @@
+// Optimiser updates: argument checks, then one plain loop per update over the flat parameter.
+// The loops are elementwise and memory-bound; they are not worth threading for the parameter
+// sizes of the networks pocketcnn targets (the lecture net has 138k parameters).
+#include "pocketcnn/optim.h"
+
+#include <cmath>
+
+#include "pocketcnn/error.h"
+
+namespace pocketcnn {
+
+namespace {
+
+void check_same_shape(const char* op, const char* name, const Tensor& param, const Tensor& t) {
+  PCNN_CHECK_TYPE(t.defined(), op, ": ", name, " is None");
+  PCNN_CHECK(t.shape() == param.shape(), op, ": ", name, " must have the parameter's shape ",
+             shape_str(param.shape()), ", got ", shape_str(t.shape()));
+}
+
+void check_finite_nonneg(const char* op, const char* name, float v) {
+  PCNN_CHECK(std::isfinite(v) && v >= 0.0f, op, ": ", name, " must be a finite number >= 0, got ",
+             v);
+}
+
+}  // namespace
+
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                const SgdOptions& opt, bool first_step) {
+  const char* op = "sgd_update";
+  PCNN_CHECK_TYPE(param.defined(), op, ": param is None");
+  check_same_shape(op, "grad", param, grad);
+  check_finite_nonneg(op, "lr", opt.lr);
+  check_finite_nonneg(op, "momentum", opt.momentum);
+  check_finite_nonneg(op, "weight_decay", opt.weight_decay);
+  PCNN_CHECK(std::isfinite(opt.dampening), op, ": dampening must be finite, got ", opt.dampening);
+  PCNN_CHECK(!opt.nesterov || (opt.momentum > 0.0f && opt.dampening == 0.0f), op,
+             ": nesterov needs momentum > 0 and dampening == 0, got momentum ", opt.momentum,
+             " and dampening ", opt.dampening);
+  const bool use_momentum = opt.momentum != 0.0f;
+  if (use_momentum) check_same_shape(op, "momentum_buffer", param, momentum_buffer);
+
+  const int64_t n = param.numel();
+  float* p = param.data();
+  const float* g = grad.data();
+  float* buf = use_momentum ? momentum_buffer.data() : nullptr;
+  const float lr = opt.lr, wd = opt.weight_decay, mu = opt.momentum;
+  const float keep = 1.0f - opt.dampening;
+  for (int64_t i = 0; i < n; ++i) {
+    float d = g[i];
+    if (wd != 0.0f) d += wd * p[i];
+    if (use_momentum) {
+      buf[i] = first_step ? d : mu * buf[i] + keep * d;
+      d = opt.nesterov ? d + mu * buf[i] : buf[i];
+    }
+    p[i] -= lr * d;
+  }
+}
+
+void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                 const Tensor& exp_avg_sq, int64_t step, const AdamOptions& opt) {
+  const char* op = opt.decoupled_weight_decay ? "adamw_update" : "adam_update";
+  PCNN_CHECK_TYPE(param.defined(), op, ": param is None");
+  check_same_shape(op, "grad", param, grad);
+  check_same_shape(op, "exp_avg", param, exp_avg);
+  check_same_shape(op, "exp_avg_sq", param, exp_avg_sq);
+  PCNN_CHECK(step >= 1, op, ": step counts from 1, got ", step);
+  check_finite_nonneg(op, "lr", opt.lr);
+  check_finite_nonneg(op, "eps", opt.eps);
+  check_finite_nonneg(op, "weight_decay", opt.weight_decay);
+  PCNN_CHECK(opt.beta1 >= 0.0f && opt.beta1 < 1.0f, op, ": beta1 must be in [0, 1), got ",
+             opt.beta1);
+  PCNN_CHECK(opt.beta2 >= 0.0f && opt.beta2 < 1.0f, op, ": beta2 must be in [0, 1), got ",
+             opt.beta2);
+
+  // Scalars as PyTorch computes them: Python floats (double), rounded to float when applied.
+  const double bias_correction1 = 1.0 - std::pow(static_cast<double>(opt.beta1), step);
+  const double bias_correction2 = 1.0 - std::pow(static_cast<double>(opt.beta2), step);
+  const float step_size = static_cast<float>(opt.lr / bias_correction1);
+  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  const float b1 = opt.beta1, b2 = opt.beta2, eps = opt.eps, wd = opt.weight_decay;
+  // AdamW's decoupled decay factor, computed in double like PyTorch's Python scalar.
+  const float decay = static_cast<float>(1.0 - static_cast<double>(opt.lr) * wd);
+
+  const int64_t n = param.numel();
+  float* p = param.data();
+  const float* g = grad.data();
+  float* m = exp_avg.data();
+  float* v = exp_avg_sq.data();
+  for (int64_t i = 0; i < n; ++i) {
+    float d = g[i];
+    if (wd != 0.0f) {
+      if (opt.decoupled_weight_decay) {
+        p[i] *= decay;
+      } else {
+        d += wd * p[i];
+      }
+    }
+    m[i] = b1 * m[i] + (1.0f - b1) * d;
+    v[i] = b2 * v[i] + (1.0f - b2) * d * d;
+    const float denom = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
+    p[i] -= step_size * (m[i] / denom);
+  }
+}
+
+double sum_of_squares(const std::vector<Tensor>& tensors) {
+  double total = 0.0;
+  for (size_t k = 0; k < tensors.size(); ++k) {
+    PCNN_CHECK_TYPE(tensors[k].defined(), "sum_of_squares: tensor ", k, " is None");
+    const float* x = tensors[k].data();
+    const int64_t n = tensors[k].numel();
+    for (int64_t i = 0; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
+  }
+  return total;
+}
+
+void scale_in_place(const Tensor& t, float s) {
+  PCNN_CHECK_TYPE(t.defined(), "scale_in_place: tensor is None");
+  float* x = t.data();
+  const int64_t n = t.numel();
+  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+}
+
+}  // namespace pocketcnn

@@ -1,0 +1,192 @@
+"""The ``pocketcnn`` command: train and evaluate the lecture CNN on Fashion-MNIST.
+
+    pocketcnn train [--data DIR] [--epochs 3] [--batch-size 64] [--lr 1e-3] [--seed 0]
+                    [--threads N] [--out lecture.pcnn]
+    pocketcnn evaluate MODEL [--data DIR]
+
+Each subcommand is a function in ``_SUBCOMMANDS`` that adds an argparse sub-parser and sets
+``func`` (called with the parsed arguments, returns the exit code); add new ones the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def lecture_model(seed: int = 0):
+    """The lecture's network: Conv(25,3x3) - MaxPool 2 - Conv(50,3x3) ReLU - MaxPool 2 - Flatten -
+    Dense(100) ReLU - Dense(10) softmax, on (1, 28, 28) images."""
+    from . import layers
+    from .model import Sequential
+
+    return Sequential(
+        [
+            layers.Conv2D(25, 3, input_shape=(1, 28, 28)),
+            layers.MaxPool2D(2),
+            layers.Conv2D(50, 3, activation="relu"),
+            layers.MaxPool2D(2),
+            layers.Flatten(),
+            layers.Dense(100, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ],
+        name="lecture_cnn",
+        seed=seed,
+    )
+
+
+def _load_data(path, limit_train: int | None, limit_test: int | None):
+    """Fashion-MNIST as NCHW float32 in [0, 1]."""
+    from . import datasets
+
+    (x_train, y_train), (x_test, y_test) = datasets.fashion_mnist(path)
+    if limit_train:
+        x_train, y_train = x_train[:limit_train], y_train[:limit_train]
+    if limit_test:
+        x_test, y_test = x_test[:limit_test], y_test[:limit_test]
+
+    def prep(x):
+        return x[:, None].astype(np.float32) / np.float32(255)
+
+    return (prep(x_train), y_train), (prep(x_test), y_test)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="directory with the Fashion-MNIST IDX files (default: "
+        "/usr/share/datasets/fashion-mnist, from `apt-get install dataset-fashion-mnist`)",
+    )
+    p.add_argument(
+        "--limit-test", type=_positive_int, metavar="N", help="use only the first N test images"
+    )
+    p.add_argument("--threads", type=_positive_int, metavar="N", help="threads for the kernels")
+
+
+def _train(args) -> int:
+    from . import optim
+    from ._core import get_num_threads, set_num_threads
+
+    if args.threads:
+        set_num_threads(args.threads)
+    (x_train, y_train), (x_test, y_test) = _load_data(args.data, args.limit_train, args.limit_test)
+    print(
+        f"Fashion-MNIST: {len(x_train):,} training and {len(x_test):,} test images; "
+        f"{get_num_threads()} thread(s)"
+    )
+    model = lecture_model(args.seed)
+    model.summary()
+    model.compile(optimizer=optim.Adam(args.lr), loss="cross_entropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        verbose=1,
+    )
+    train_seconds = time.perf_counter() - start
+    result = model.evaluate(x_test, y_test, batch_size=256)
+    print(
+        f"Test accuracy: {result['accuracy']:.4f} (loss {result['loss']:.4f}) after "
+        f"{args.epochs} epoch(s); training took {train_seconds:.1f}s"
+    )
+    model.save(args.out)
+    print(f"Saved the model to {args.out}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from ._core import set_num_threads
+    from .saving import load_model
+
+    if args.threads:
+        set_num_threads(args.threads)
+    model = load_model(args.model)
+    if model.loss is None:
+        model.compile(loss="cross_entropy", metrics=["accuracy"])
+    elif "accuracy" not in model.metrics:
+        model.compile(model.optimizer, model.loss, [*model.metrics, "accuracy"])
+    _, (x_test, y_test) = _load_data(args.data, 1, args.limit_test)
+    result = model.evaluate(x_test, y_test, batch_size=256)
+    print(
+        f"{args.model}: test accuracy {result['accuracy']:.4f}, loss {result['loss']:.4f} "
+        f"on {len(x_test):,} Fashion-MNIST test images"
+    )
+    return 0
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the lecture CNN on Fashion-MNIST",
+        description="Trains the lecture CNN on Fashion-MNIST with Adam, prints the summary, "
+        "progress and test accuracy, and saves the model.",
+    )
+    _add_data_args(p)
+    p.add_argument("--epochs", type=_positive_int, default=3, help="epochs (default 3)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="batch size (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling (0)")
+    p.add_argument("--out", default="lecture.pcnn", help="model file (default lecture.pcnn)")
+    p.add_argument(
+        "--limit-train", type=_positive_int, metavar="N", help="use only the first N images"
+    )
+    p.set_defaults(func=_train)
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="test accuracy of a saved model on Fashion-MNIST",
+        description="Loads a model saved by `pocketcnn train` (or model.save) and reports its "
+        "Fashion-MNIST test accuracy.",
+    )
+    p.add_argument("model", help="model file")
+    _add_data_args(p)
+    p.set_defaults(func=_evaluate)
+
+
+_SUBCOMMANDS = [_add_train, _add_evaluate]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pocketcnn", description="pocketcnn: a small, fast CNN library for CPUs."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in _SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"pocketcnn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""One-file models: ``model.save(path)`` and ``pc.load_model(path)``.
+
+The file is a zip archive that ``numpy.load(path, allow_pickle=False)`` can open (an ``.npz``):
+
+* first member ``header.json``: format name and version, the architecture (layer classes and
+  configs), compile settings, optimiser class/config/counters, the model's epoch count, and for
+  every array its member name, shape, dtype and SHA-256;
+* then one ``.npy`` member per array: the weights (``weights/<i>``) and the optimiser state
+  (``optimizer/<param>/<name>``), all little-endian float32.
+
+Nothing is pickled, so loading a file never runs code from it. Saving writes a temporary file in
+the target's directory, fsyncs it and renames it over the target (``os.replace`` is atomic), so a
+crash mid-save leaves the previous file intact. Loading checks the header, the version, every
+array's shape and checksum, and the architecture against the weights; a truncated, corrupted or
+foreign file raises ``ValueError`` saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "pocketcnn.model"
+VERSION = 1
+HEADER = "header.json"
+
+
+class ModelFileError(ValueError):
+    """A file that is not a (readable) pocketcnn model."""
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _le_float32(array) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype="<f4")
+
+
+def _collect(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header (without the array table) and the arrays to store."""
+    from . import __version__
+
+    arrays: dict[str, np.ndarray] = {}
+    for i, w in enumerate(model.get_weights()):
+        arrays[f"weights/{i}"] = _le_float32(w)
+    optimizer = None
+    if model.optimizer is not None:
+        sd = model.optimizer.state_dict()
+        state_refs = []
+        for i, s in enumerate(sd["state"]):
+            ref: dict[str, Any] = {}
+            for k, v in s.items():
+                if isinstance(v, np.ndarray):
+                    name = f"optimizer/{i}/{k}"
+                    arrays[name] = _le_float32(v)
+                    ref[k] = name
+                else:
+                    ref[k] = int(v)
+            state_refs.append(ref)
+        optimizer = {
+            "class": sd["class"],
+            "config": sd["config"],
+            "iterations": sd["iterations"],
+            "epoch": sd["epoch"],
+            "state": state_refs,
+        }
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "byteorder": "little",
+        "pocketcnn_version": __version__,
+        "model": {"class_name": "Sequential", "config": model.get_config()},
+        "compile": None
+        if model.loss is None
+        else {"loss": model.loss, "metrics": list(model.metrics)},
+        "optimizer": optimizer,
+        "epochs_trained": model.epochs_trained,
+    }
+    return header, arrays
+
+
+def save_model(model, path: str | os.PathLike) -> None:
+    """Writes ``model`` to ``path`` atomically (see the module docstring for the format)."""
+    if not model.built:
+        raise ValueError(
+            f"{model.name}.save: the model is not built (its input shape is unknown), so it has no "
+            "weights to save yet; give input_shape or call build() first"
+        )
+    path = Path(os.fspath(path))
+    header, arrays = _collect(model)
+    members = {name: _npy_bytes(a) for name, a in arrays.items()}
+    header["arrays"] = {
+        name: {
+            "member": name + ".npy",
+            "shape": list(arrays[name].shape),
+            "dtype": "<f4",
+            "sha256": hashlib.sha256(arrays[name].tobytes()).hexdigest(),
+        }
+        for name in arrays
+    }
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+                z.writestr(HEADER, json.dumps(header, indent=1, sort_keys=True))
+                for name, data in members.items():
+                    z.writestr(name + ".npy", data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes the rename durable (best effort: not every platform can open directories)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_header(npz, path: Path) -> dict[str, Any]:
+    names = npz.zip.namelist()
+    if not names or names[0] != HEADER:
+        raise ModelFileError(
+            f"{path}: not a pocketcnn model file (a zip/npz without a {HEADER} first member)"
+        )
+    raw = npz.zip.read(HEADER)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(
+            f"{path}: corrupted model file: the header is not valid JSON ({e})"
+        ) from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        found = header.get("format") if isinstance(header, dict) else None
+        raise ModelFileError(f"{path}: not a pocketcnn model file (format {found!r})")
+    version = header.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: corrupted model file: bad version {version!r}")
+    if version > VERSION:
+        raise ModelFileError(
+            f"{path}: model file version {version} is newer than this pocketcnn reads "
+            f"(version {VERSION}); upgrade pocketcnn"
+        )
+    if header.get("byteorder") != "little":
+        raise ModelFileError(f"{path}: unsupported byte order {header.get('byteorder')!r}")
+    return header
+
+
+def _read_arrays(npz, header: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
+    arrays = {}
+    table = header.get("arrays")
+    if not isinstance(table, dict):
+        raise ModelFileError(f"{path}: corrupted model file: no array table in the header")
+    members = set(npz.zip.namelist())
+    for name, info in table.items():
+        member = info.get("member")
+        if member not in members:
+            raise ModelFileError(f"{path}: truncated or corrupted model file: {member} is missing")
+        a = npz[member[: -len(".npy")]]
+        if list(a.shape) != info.get("shape") or a.dtype != np.dtype("<f4"):
+            raise ModelFileError(
+                f"{path}: corrupted model file: {name} has shape {a.shape} and dtype {a.dtype}, "
+                f"the header says {info.get('shape')} and <f4"
+            )
+        if hashlib.sha256(a.tobytes()).hexdigest() != info.get("sha256"):
+            raise ModelFileError(f"{path}: corrupted model file: checksum mismatch in {name}")
+        arrays[name] = a.astype(np.float32)
+    return arrays
+
+
+def load_model(path: str | os.PathLike, compile: bool = True):
+    """The model saved at ``path``, with its weights, and (if it was compiled and ``compile``)
+    its loss, metrics and optimiser state, ready to ``predict`` or to continue ``fit``."""
+    from . import layers as layers_module
+    from . import optim as optim_module
+    from .model import Sequential
+
+    path = Path(os.fspath(path))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path}: not a pocketcnn model file, or truncated (it does not end with a zip "
+            "directory)"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            header = _read_header(npz, path)
+            arrays = _read_arrays(npz, header, path)
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise ModelFileError(
+            f"{path}: truncated or corrupted model file ({type(e).__name__}: {e})"
+        ) from None
+
+    try:
+        config = header["model"]["config"]
+        model = Sequential(name=config["name"], seed=config["seed"])
+        for spec in config["layers"]:
+            model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
+        if config["input_shape"] is not None and not model.built:
+            model.build(config["input_shape"])
+        n_weights = len(model.weights)
+        weights = [arrays.get(f"weights/{i}") for i in range(n_weights)]
+        if any(w is None for w in weights) or f"weights/{n_weights}" in arrays:
+            raise ModelFileError(
+                f"{path}: corrupted model file: the architecture has {n_weights} weight arrays, "
+                "the file does not"
+            )
+        model.set_weights(weights)
+        model.epochs_trained = int(header.get("epochs_trained", 0))
+        if compile and header.get("compile") is not None:
+            opt_header = header.get("optimizer")
+            optimizer: Any = "adam"
+            if opt_header is not None:
+                state = [
+                    {k: (arrays[v] if isinstance(v, str) else v) for k, v in s.items()}
+                    for s in opt_header["state"]
+                ]
+                optimizer = optim_module.from_state_dict({**opt_header, "state": state})
+            model.compile(
+                optimizer=optimizer,
+                loss=header["compile"]["loss"],
+                metrics=header["compile"]["metrics"],
+            )
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(
+            f"{path}: corrupted model file: the header does not describe a valid model "
+            f"({type(e).__name__}: {e})"
+        ) from None
+    return model
+
+
+__all__ = ["ModelFileError", "load_model", "save_model"]
