@@ -1,8 +1,10 @@
-// ISA dispatch and CPU information: pc.cpu_info(), and the ISA cap for tests and benchmarks.
+// The runtime: ISA dispatch and CPU information (pc.cpu_info(), the ISA cap for tests and
+// benchmarks) and the tensor memory cache (pc.empty_cache(), pc.memory_stats()).
 #include <string>
 
 #include "bind.h"
 #include "pocketcnn/cpu.h"
+#include "pocketcnn/memory.h"
 
 namespace pocketcnn::bindings {
 
@@ -51,6 +53,25 @@ void bind_cpu(py::module_& m) {
       "isa"_a,
       "Caps the kernels' ISA ('scalar', 'avx2' or 'avx512'; capped further by what the CPU "
       "supports) and returns the ISA now in use. For tests and benchmarks.");
+  m.def("empty_cache", &empty_cache,
+        "Returns the tensor memory cache's free blocks to the operating system.");
+  m.def(
+      "set_cache_cap", [](int64_t bytes) { set_cache_cap(bytes); }, "bytes"_a,
+      "Most bytes the tensor memory cache keeps for reuse (0 disables it).");
+  m.def(
+      "memory_stats",
+      []() {
+        const MemoryStats s = memory_stats();
+        py::dict d;
+        d["cached_bytes"] = s.cached_bytes;
+        d["in_use_bytes"] = s.in_use_bytes;
+        d["cap_bytes"] = s.cap_bytes;
+        d["hits"] = s.hits;
+        d["misses"] = s.misses;
+        return d;
+      },
+      "The tensor memory cache: bytes cached for reuse and in use (blocks of 16 KiB and more), "
+      "the cap, and how many allocations were served from the cache (hits) or the OS (misses).");
 }
 
 }  // namespace pocketcnn::bindings

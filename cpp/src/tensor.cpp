@@ -6,6 +6,7 @@
 
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
+#include "pocketcnn/memory.h"
 
 namespace pocketcnn {
 
@@ -31,16 +32,15 @@ std::string shape_str(const Shape& shape) {
 }
 
 namespace {
-constexpr size_t kAlignment = 64;
-
+// Through the tensor memory cache (memory.h): large buffers are reused instead of being returned
+// to the OS and faulted in again on the next step.
 std::shared_ptr<float> allocate_aligned(int64_t numel) {
-  // Round up so aligned_alloc's size is a multiple of the alignment; never allocate 0 bytes.
+  // Never allocate 0 bytes.
   size_t bytes = static_cast<size_t>(numel > 0 ? numel : 1) * sizeof(float);
   PCNN_CHECK(bytes / sizeof(float) >= static_cast<size_t>(numel), "tensor too large");
-  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, bytes);
-  if (!p) throw std::bad_alloc();
-  return std::shared_ptr<float>(static_cast<float*>(p), [](float* q) { std::free(q); });
+  void* p = cached_alloc(bytes);
+  return std::shared_ptr<float>(static_cast<float*>(p),
+                                [bytes](float* q) { cached_free(q, bytes); });
 }
 
 std::shared_ptr<TensorImpl> make_impl(const Shape& shape) {

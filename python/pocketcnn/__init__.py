@@ -11,7 +11,7 @@ _openmp_env.configure()  # before the extension (and with it the OpenMP runtime)
 # _tensor_methods installs the Tensor operators and methods (t + 1, t.sum(), ...) on import.
 from . import _tensor_methods, callbacks, data, datasets, layers, losses, ops, optim  # noqa: E402,F401
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
-from ._cpu import check_isa_environment, cpu_info  # noqa: E402
+from ._cpu import check_isa_environment, cpu_info, empty_cache, memory_stats  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
 from .model import Sequential  # noqa: E402
@@ -29,12 +29,14 @@ __all__ = [
     "cpu_info",
     "data",
     "datasets",
+    "empty_cache",
     "enable_grad",
     "get_num_threads",
     "is_grad_enabled",
     "layers",
     "load_model",
     "losses",
+    "memory_stats",
     "no_grad",
     "ops",
     "optim",

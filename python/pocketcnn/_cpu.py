@@ -20,3 +20,19 @@ def cpu_info() -> dict:
 def check_isa_environment() -> None:
     """Raise ``ValueError`` now (at import) if ``POCKETCNN_ISA`` is invalid, not at the first op."""
     _core.cpu_info()
+
+
+def memory_stats() -> dict:
+    """The tensor memory cache: ``cached_bytes`` (free blocks kept for reuse), ``in_use_bytes``,
+    ``cap_bytes``, and ``hits``/``misses`` (allocations served from the cache / from the OS).
+
+    Tensors of 16 KiB and more are recycled instead of being returned to the OS, so a training
+    loop takes no page faults after its first step. The cap defaults to 2 GiB
+    (``POCKETCNN_CACHE_MB`` overrides it).
+    """
+    return dict(_core.memory_stats())
+
+
+def empty_cache() -> None:
+    """Return the cached (free) tensor memory to the operating system."""
+    _core.empty_cache()

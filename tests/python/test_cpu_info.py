@@ -70,3 +70,20 @@ def test_set_isa_cap_switches_kernels_with_equal_results():
         pc._core.set_isa_cap(saved)
     with pytest.raises(ValueError, match="isa"):
         pc._core.set_isa_cap("mmx")
+
+
+def test_memory_cache_reuses_tensor_memory():
+    """A second tensor of the same size comes from the cache, not the OS."""
+    pc.empty_cache()
+    assert pc.memory_stats()["cached_bytes"] == 0
+    a = pc.ops.relu(np.ones((64, 1024), np.float32))  # 256 KiB, allocated by the library
+    del a
+    before = pc.memory_stats()
+    assert before["cached_bytes"] >= 64 * 1024 * 4
+    b = pc.ops.relu(np.ones((64, 1024), np.float32))
+    after = pc.memory_stats()
+    assert after["hits"] == before["hits"] + 1
+    assert after["misses"] == before["misses"]
+    del b
+    pc.empty_cache()
+    assert pc.memory_stats()["cached_bytes"] == 0

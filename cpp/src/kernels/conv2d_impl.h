@@ -199,8 +199,8 @@ void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float
     // transposed weights wt[c, (k, r', s')] = w[k, c, R-1-r', S-1-s'].
     const int64_t Hp = g.H + g.R - 1, Wp = g.W + g.S - 1, plane = Hp * Wp, M = g.H * Wp;
     float* shared = scratch(Scratch::c, g.C * KRS + 2 * KRS);
-    float* wt = shared;
-    auto* off = reinterpret_cast<int64_t*>(shared + g.C * KRS);
+    auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
+    float* wt = shared + 2 * KRS;
     for (int64_t k = 0; k < g.K; ++k)
       for (int64_t c = 0; c < g.C; ++c)
         for (int64_t r = 0; r < g.R; ++r)

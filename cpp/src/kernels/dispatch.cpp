@@ -47,3 +47,16 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
 }
 
 }  // namespace pocketcnn::kernels
+
+namespace pocketcnn::kernels {
+
+void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32_t* argmax) {
+  kernels().max_pool2d_forward(g, x, y, argmax, get_num_threads());
+}
+
+void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t* argmax,
+                         float* dx) {
+  kernels().max_pool2d_backward(g, dy, argmax, dx, get_num_threads());
+}
+
+}  // namespace pocketcnn::kernels

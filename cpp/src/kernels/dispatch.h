@@ -7,7 +7,7 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
-#include "kernels/pool2d_ref.h"
+#include "kernels/pool2d.h"
 #include "pocketcnn/cpu.h"
 
 namespace pocketcnn::kernels {
@@ -22,6 +22,10 @@ struct KernelTable {
                                 int threads);
   void (*conv2d_backward_weight)(const Conv2dGeometry&, const float* x, const float* dy, float* dw,
                                  float* db, int threads);
+  void (*max_pool2d_forward)(const Pool2dGeometry&, const float* x, float* y, int32_t* argmax,
+                             int threads);
+  void (*max_pool2d_backward)(const Pool2dGeometry&, const float* dy, const int32_t* argmax,
+                              float* dx, int threads);
 };
 
 // The table for the active ISA.

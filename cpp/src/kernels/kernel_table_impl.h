@@ -5,6 +5,7 @@
 #include "kernels/conv2d_impl.h"
 #include "kernels/dispatch.h"
 #include "kernels/gemm_impl.h"
+#include "kernels/pool2d_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage: each ISA's translation unit gets its own copy of every helper, so the linker
@@ -20,6 +21,8 @@ KernelTable make_kernel_table(Isa isa) {
   t.conv2d_forward = &conv2d_forward<V, Cfg>;
   t.conv2d_backward_input = &conv2d_backward_input<V, Cfg>;
   t.conv2d_backward_weight = &conv2d_backward_weight<V, Cfg>;
+  t.max_pool2d_forward = &max_pool2d_forward<V>;
+  t.max_pool2d_backward = &max_pool2d_backward<V>;
   return t;
 }
 

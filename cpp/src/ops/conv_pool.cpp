@@ -1,12 +1,14 @@
 // conv2d, max_pool2d, avg_pool2d, flatten: argument checks, output allocation and tape nodes. The
-// arithmetic lives in kernels/conv2d_ref.cpp and kernels/pool2d_ref.cpp.
+// arithmetic lives in kernels/: conv2d.h (ISA-dispatched, threaded; tested against
+// conv2d_ref.cpp) and pool2d.h (max pooling; tested against pool2d_ref.cpp, which average
+// pooling uses directly).
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
 
-#include "kernels/conv2d_ref.h"
-#include "kernels/pool2d_ref.h"
+#include "kernels/conv2d.h"
+#include "kernels/pool2d.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
@@ -119,20 +121,20 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   }
 
   Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
-  kernels::conv2d_forward_ref(g, x.data(), w.data(), has_bias ? b.data() : nullptr, y.data());
+  kernels::conv2d_forward(g, x.data(), w.data(), has_bias ? b.data() : nullptr, y.data());
   Tensor xs = x.detach(), ws = w.detach();
   return record("conv2d", y, {x, w, b},
                 [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
                   std::vector<Tensor> grads(3);
                   if (needs[0]) {
                     grads[0] = Tensor::empty(xs.shape());
-                    kernels::conv2d_backward_input_ref(g, dy.data(), ws.data(), grads[0].data());
+                    kernels::conv2d_backward_input(g, dy.data(), ws.data(), grads[0].data());
                   }
                   if (needs[1] || needs[2]) {
                     Tensor dw = Tensor::empty(ws.shape());
                     Tensor db = has_bias ? Tensor::empty({g.K}) : Tensor();
-                    kernels::conv2d_backward_weight_ref(g, xs.data(), dy.data(), dw.data(),
-                                                        has_bias ? db.data() : nullptr);
+                    kernels::conv2d_backward_weight(g, xs.data(), dy.data(), dw.data(),
+                                                    has_bias ? db.data() : nullptr);
                     grads[1] = dw;
                     grads[2] = db;
                   }
@@ -150,15 +152,15 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
              " elements is too large (at most 2^31 - 1), input shape ", shape_str(x.shape()));
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
   if (!any_requires_grad({x})) {
-    kernels::max_pool2d_forward_ref(g, x.data(), y.data(), nullptr);
+    kernels::max_pool2d_forward(g, x.data(), y.data(), nullptr);
     return y;
   }
   auto argmax = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(y.numel()));
-  kernels::max_pool2d_forward_ref(g, x.data(), y.data(), argmax->data());
+  kernels::max_pool2d_forward(g, x.data(), y.data(), argmax->data());
   return record("max_pool2d", y, {x},
                 [g, argmax](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
                   Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
-                  kernels::max_pool2d_backward_ref(g, dy.data(), argmax->data(), dx.data());
+                  kernels::max_pool2d_backward(g, dy.data(), argmax->data(), dx.data());
                   return {dx};
                 });
 }

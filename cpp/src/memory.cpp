@@ -1,0 +1,158 @@
+#include "pocketcnn/memory.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace pocketcnn {
+
+namespace {
+
+constexpr size_t kAlign = 64;
+// Below this, glibc's own bins serve blocks from the heap without page faults; caching them
+// would only add a lock.
+constexpr size_t kMinCached = 16 * 1024;
+constexpr int kStepsPerOctave = 4;  // size classes 2^k * {1, 1.25, 1.5, 1.75}: <= 25% slack
+
+// Size class of `bytes` (>= kMinCached) and the class's block size.
+int size_class(size_t bytes, size_t* class_bytes) {
+  int k = 0;
+  while ((size_t{1} << (k + 1)) <= bytes) ++k;  // 2^k <= bytes < 2^(k+1)
+  const size_t base = size_t{1} << k, step = base / kStepsPerOctave;
+  const size_t sub = (bytes - base + step - 1) / step;  // 0..kStepsPerOctave
+  if (sub == kStepsPerOctave) {  // exactly the next power of two's first class
+    *class_bytes = base * 2;
+    return (k + 1) * kStepsPerOctave;
+  }
+  *class_bytes = base + sub * step;
+  return k * kStepsPerOctave + static_cast<int>(sub);
+}
+
+struct Cache {
+  std::mutex mu;
+  std::vector<std::vector<void*>> free_lists =
+      std::vector<std::vector<void*>>(64 * kStepsPerOctave);
+  std::vector<size_t> class_size = std::vector<size_t>(64 * kStepsPerOctave, 0);
+  int64_t cached = 0, in_use = 0, hits = 0, misses = 0;
+  int64_t cap = default_cap();
+
+  static int64_t default_cap() {
+    if (const char* env = std::getenv("POCKETCNN_CACHE_MB")) {
+      char* end = nullptr;
+      const long long mb = std::strtoll(env, &end, 10);
+      if (end != env && mb >= 0) return static_cast<int64_t>(mb) * 1024 * 1024;
+    }
+    return int64_t{2} << 30;
+  }
+
+  // Frees cached blocks until at most `limit` bytes stay cached. Caller holds mu.
+  void trim(int64_t limit) {
+    for (size_t c = free_lists.size(); c-- > 0 && cached > limit;) {
+      auto& list = free_lists[c];
+      while (!list.empty() && cached > limit) {
+        std::free(list.back());
+        list.pop_back();
+        cached -= static_cast<int64_t>(class_size[c]);
+      }
+    }
+  }
+};
+
+// Never destroyed: tensors may be freed during static destruction, after any static Cache would
+// be gone.
+Cache& cache() {
+  static Cache* c = new Cache();
+  return *c;
+}
+
+void* os_alloc(size_t bytes) {
+  void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+}  // namespace
+
+void* cached_alloc(size_t bytes) {
+  if (bytes < kMinCached) return os_alloc(bytes == 0 ? 1 : bytes);
+  size_t cb;
+  const int c = size_class(bytes, &cb);
+  Cache& k = cache();
+  {
+    std::lock_guard<std::mutex> lock(k.mu);
+    k.class_size[c] = cb;
+    k.in_use += static_cast<int64_t>(cb);
+    auto& list = k.free_lists[c];
+    if (!list.empty()) {
+      void* p = list.back();
+      list.pop_back();
+      k.cached -= static_cast<int64_t>(cb);
+      ++k.hits;
+      return p;
+    }
+    ++k.misses;
+  }
+  try {
+    return os_alloc(cb);
+  } catch (...) {
+    // Out of memory: give the cache back to the OS and try once more.
+    {
+      std::lock_guard<std::mutex> lock(k.mu);
+      k.trim(0);
+    }
+    try {
+      return os_alloc(cb);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(k.mu);
+      k.in_use -= static_cast<int64_t>(cb);
+      throw;
+    }
+  }
+}
+
+void cached_free(void* p, size_t bytes) {
+  if (!p) return;
+  if (bytes < kMinCached) {
+    std::free(p);
+    return;
+  }
+  size_t cb;
+  const int c = size_class(bytes, &cb);
+  Cache& k = cache();
+  std::lock_guard<std::mutex> lock(k.mu);
+  k.in_use -= static_cast<int64_t>(cb);
+  if (k.cached + static_cast<int64_t>(cb) > k.cap) {
+    std::free(p);
+    return;
+  }
+  k.free_lists[c].push_back(p);
+  k.cached += static_cast<int64_t>(cb);
+}
+
+void empty_cache() {
+  Cache& k = cache();
+  std::lock_guard<std::mutex> lock(k.mu);
+  k.trim(0);
+}
+
+void set_cache_cap(int64_t bytes) {
+  Cache& k = cache();
+  std::lock_guard<std::mutex> lock(k.mu);
+  k.cap = bytes < 0 ? 0 : bytes;
+  k.trim(k.cap);
+}
+
+MemoryStats memory_stats() {
+  Cache& k = cache();
+  std::lock_guard<std::mutex> lock(k.mu);
+  MemoryStats s;
+  s.cached_bytes = k.cached;
+  s.in_use_bytes = k.in_use;
+  s.cap_bytes = k.cap;
+  s.hits = k.hits;
+  s.misses = k.misses;
+  return s;
+}
+
+}  // namespace pocketcnn

@@ -1,0 +1,94 @@
+// The fast max-pool kernels (kernels/pool2d.h) against pool2d_ref.h under every ISA and thread
+// count: the vectorised 2x2/stride-2 path (odd sizes, ties, -inf, NaN) and the general fallback.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "kernels/pool2d.h"
+#include "kernels/pool2d_ref.h"
+
+using namespace pocketcnn;
+using namespace pocketcnn::kernels;
+using pocketcnn::testing::random_vector;
+
+namespace {
+
+class PoolFastTest : public pocketcnn::testing::IsaThreadsTest {};
+
+Pool2dGeometry pool(int64_t N, int64_t C, int64_t H, int64_t W, int64_t k, int64_t s, int64_t pad) {
+  Pool2dGeometry g{};
+  g.N = N, g.C = C, g.H = H, g.W = W, g.kernel_h = g.kernel_w = k, g.stride_h = g.stride_w = s;
+  g.pad_h = g.pad_w = pad;
+  g.P = (H + 2 * pad - k) / s + 1;
+  g.Q = (W + 2 * pad - k) / s + 1;
+  return g;
+}
+
+// Exact comparison, NaN == NaN.
+bool same(float a, float b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
+
+void check(const Pool2dGeometry& g, std::vector<float> x, const char* what) {
+  const size_t ny = g.N * g.C * g.P * g.Q;
+  std::vector<float> y_ref(ny), y(ny, 7.0f), y_inf(ny, 7.0f);
+  std::vector<int32_t> am_ref(ny), am(ny, -1);
+  max_pool2d_forward_ref(g, x.data(), y_ref.data(), am_ref.data());
+  max_pool2d_forward(g, x.data(), y.data(), am.data());
+  max_pool2d_forward(g, x.data(), y_inf.data(), nullptr);
+  for (size_t i = 0; i < ny; ++i) {
+    ASSERT_TRUE(same(y[i], y_ref[i])) << what << " y[" << i << "] " << y[i] << " vs " << y_ref[i];
+    ASSERT_TRUE(same(y_inf[i], y_ref[i])) << what << " (no argmax) y[" << i << "]";
+    ASSERT_EQ(am[i], am_ref[i]) << what << " argmax[" << i << "]";
+  }
+  const auto dy = random_vector(ny, 3);
+  std::vector<float> dx_ref(x.size()), dx(x.size(), 7.0f);
+  max_pool2d_backward_ref(g, dy.data(), am_ref.data(), dx_ref.data());
+  max_pool2d_backward(g, dy.data(), am_ref.data(), dx.data());
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(dx[i], dx_ref[i]) << what << " dx[" << i << "]";
+}
+
+TEST_P(PoolFastTest, TwoByTwoMatchesReference) {
+  for (auto hw : {std::pair<int64_t, int64_t>{2, 2},
+                  {4, 6},
+                  {5, 5},
+                  {13, 13},
+                  {11, 11},
+                  {26, 26},
+                  {3, 40},
+                  {56, 56},
+                  {7, 33}}) {
+    const Pool2dGeometry g = pool(3, 5, hw.first, hw.second, 2, 2, 0);
+    check(g,
+          random_vector(g.N * g.C * g.H * g.W, static_cast<uint32_t>(hw.first * 100 + hw.second)),
+          "random");
+  }
+}
+
+TEST_P(PoolFastTest, TiesInfinitiesAndNaN) {
+  const Pool2dGeometry g = pool(2, 3, 6, 9, 2, 2, 0);
+  const size_t n = g.N * g.C * g.H * g.W;
+  // Few distinct values: many ties, whose first-in-window rule must match.
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>((i * 7) % 3);
+  check(g, x, "ties");
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 5 == 0) ? -inf : (i % 7 == 0 ? nan : -inf);
+  check(g, x, "-inf and NaN");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 11 == 3) ? nan : static_cast<float>(i % 4);
+  check(g, x, "NaN among numbers");
+}
+
+TEST_P(PoolFastTest, OtherGeometriesMatchReference) {
+  for (const Pool2dGeometry& g : {pool(2, 3, 7, 8, 3, 2, 1), pool(1, 4, 9, 9, 3, 3, 0),
+                                  pool(2, 2, 6, 6, 2, 1, 0), pool(2, 2, 5, 7, 2, 2, 1)}) {
+    check(g, random_vector(g.N * g.C * g.H * g.W, 9), "general");
+  }
+}
+
+POCKETCNN_INSTANTIATE_ISA_THREADS(PoolFastTest);
+
+}  // namespace
