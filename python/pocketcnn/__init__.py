@@ -5,7 +5,7 @@ level (``pc.Sequential``, ``pc.layers``) follows Keras.
 """
 
 # _tensor_methods installs the Tensor operators and methods (t + 1, t.sum(), ...) on import.
-from . import _tensor_methods, callbacks, data, datasets, layers, losses, ops, optim  # noqa: F401
+from . import _tensor_methods, callbacks, data, datasets, layers, losses, ops, optim, viz  # noqa: F401
 from ._core import Tensor, get_num_threads, set_num_threads
 from .autograd import enable_grad, is_grad_enabled, no_grad
 from .data import DataLoader
@@ -31,4 +31,5 @@ __all__ = [
     "ops",
     "optim",
     "set_num_threads",
+    "viz",
 ]

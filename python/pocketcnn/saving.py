@@ -3,7 +3,8 @@
 The file is a zip archive that ``numpy.load(path, allow_pickle=False)`` can open (an ``.npz``):
 
 * first member ``header.json``: format name and version, the architecture (layer classes and
-  configs), compile settings, optimiser class/config/counters, the model's epoch count, and for
+  configs), compile settings, optimiser class/config/counters, the model's epoch count and the
+  last fit's per-epoch metrics (the History), and for
   every array its member name, shape, dtype and SHA-256;
 * then one ``.npy`` member per array: the weights (``weights/<i>``) and the optimiser state
   (``optimizer/<param>/<name>``), all little-endian float32.
@@ -86,6 +87,13 @@ def _collect(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         else {"loss": model.loss, "metrics": list(model.metrics)},
         "optimizer": optimizer,
         "epochs_trained": model.epochs_trained,
+        # The last fit's per-epoch metrics, so `pocketcnn viz MODEL --what curves` can draw them.
+        "history": None
+        if model.history is None
+        else {
+            "epoch": [int(e) for e in model.history.epoch],
+            "history": {k: [float(v) for v in vals] for k, vals in model.history.history.items()},
+        },
     }
     return header, arrays
 
@@ -238,6 +246,14 @@ def load_model(path: str | os.PathLike, compile: bool = True):
             )
         model.set_weights(weights)
         model.epochs_trained = int(header.get("epochs_trained", 0))
+        if header.get("history") is not None:
+            from .callbacks import History
+
+            model.history = History()
+            model.history.epoch = [int(e) for e in header["history"]["epoch"]]
+            model.history.history = {
+                str(k): [float(v) for v in vals] for k, vals in header["history"]["history"].items()
+            }
         if compile and header.get("compile") is not None:
             opt_header = header.get("optimizer")
             optimizer: Any = "adam"
