@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,7 @@ def save_model(model, path: str | os.PathLike) -> None:
         for name in arrays
     }
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temporary(directory, path.name)
     try:
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
@@ -135,6 +135,18 @@ def save_model(model, path: str | os.PathLike) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+    """A new file beside the target. Unlike tempfile.mkstemp (always 0600) it gets the usual
+    permissions (0666 minus the umask), which the saved model keeps after the rename."""
+    for _ in range(100):
+        tmp = str(directory / f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory}")
 
 
 def _fsync_directory(directory: Path) -> None:
