@@ -3,6 +3,7 @@
     pocketcnn train [--data DIR] [--epochs 3] [--batch-size 64] [--lr 1e-3] [--seed 0]
                     [--threads N] [--out lecture.pcnn]
     pocketcnn evaluate MODEL [--data DIR]
+    pocketcnn viz MODEL [--what filters features saliency maximize curves] [--out DIR]
 
 Each subcommand is a function in ``_SUBCOMMANDS`` that adds an argparse sub-parser and sets
 ``func`` (called with the parsed arguments, returns the exit code); add new ones the same way.
@@ -161,7 +162,93 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_evaluate)
 
 
-_SUBCOMMANDS = [_add_train, _add_evaluate]
+VIZ_KINDS = ("filters", "features", "saliency", "maximize", "curves")
+
+
+def _viz(args) -> int:
+    """Writes the chosen pictures of a saved model as PNG files into args.out."""
+    import os
+
+    from . import viz
+    from ._core import set_num_threads
+    from .saving import load_model
+
+    if args.threads:
+        set_num_threads(args.threads)
+    model = load_model(args.model, compile=False)
+    os.makedirs(args.out, exist_ok=True)
+    convs = [i for i, lay in enumerate(model.layers) if type(lay).__name__ == "Conv2D"]
+    written: list[str] = []
+
+    def save(image, name, scale=args.scale):
+        written.append(viz.save_png(image, os.path.join(args.out, name), scale=scale))
+
+    images = None
+    if {"features", "saliency"} & set(args.what):
+        _, (x_test, _) = _load_data(args.data, 1, args.image + args.count)
+        images = x_test[args.image : args.image + args.count]
+    for what in args.what:
+        if what == "filters":
+            for i in convs:
+                save(viz.filters(model, i), f"filters_{model.layers[i].name}.png")
+        elif what == "features":
+            save(viz.make_grid(images[:1, 0]), "features_input.png")
+            for i, lay in enumerate(model.layers):
+                if type(lay).__name__ in ("Conv2D", "MaxPool2D", "AvgPool2D"):
+                    save(viz.feature_maps(model, images[0], i), f"features_{lay.name}.png")
+        elif what == "saliency":
+            tiles = []
+            for img in images:
+                res = viz.saliency(model, img)
+                grey = np.repeat(viz.make_grid(img[:1], pad=0)[..., None], 3, axis=-1)
+                heat = np.repeat(res.map[..., None], 3, axis=-1)
+                tiles += [grey, heat, res.overlay]
+            save(viz.make_grid(np.stack(tiles), cols=3, normalise="none"), "saliency.png")
+        elif what == "maximize":
+            classes = model.layers[-1].output_shape[-1]
+            found = [viz.maximize(model, -1, k, steps=args.steps).image[0] for k in range(classes)]
+            save(viz.make_grid(np.stack(found), cols=min(classes, 5)), "maximize_classes.png")
+            if convs:
+                last = convs[-1]
+                n = min(16, model.layers[last].output_shape[0])
+                found = [viz.maximize(model, last, k, steps=args.steps).image[0] for k in range(n)]
+                save(viz.make_grid(np.stack(found)), f"maximize_{model.layers[last].name}.png")
+        elif what == "curves":
+            if model.history is None or not model.history.history:
+                raise ValueError(f"{args.model} holds no training history (it was never fit)")
+            save(viz.curves(model.history), "curves.png", scale=1)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _add_viz(sub) -> None:
+    p = sub.add_parser(
+        "viz",
+        help="pictures of what a saved model learned",
+        description="Writes PNG pictures of a saved model: its conv filters, the feature maps "
+        "and saliency of Fashion-MNIST test images, inputs that maximise each class and the last "
+        "conv layer's filters, and its training curves. Needs Pillow (pip install "
+        '"pocketcnn[viz]").',
+    )
+    p.add_argument("model", help="model file")
+    p.add_argument(
+        "--what",
+        nargs="+",
+        choices=VIZ_KINDS,
+        default=list(VIZ_KINDS),
+        help="which pictures (default: all)",
+    )
+    p.add_argument("--out", default="viz", help="output directory (default ./viz)")
+    p.add_argument("--image", type=int, default=0, help="first test image to explain (0)")
+    p.add_argument("--count", type=_positive_int, default=4, help="images for saliency (4)")
+    p.add_argument("--steps", type=_positive_int, default=200, help="maximisation steps (200)")
+    p.add_argument("--scale", type=_positive_int, default=8, help="pixel enlargement (8)")
+    _add_data_args(p)
+    p.set_defaults(func=_viz)
+
+
+_SUBCOMMANDS = [_add_train, _add_evaluate, _add_viz]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ImportError) as e:
         print(f"pocketcnn {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

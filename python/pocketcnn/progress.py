@@ -7,6 +7,7 @@ The bar shows batches done, loss and metrics so far, images per second and the t
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import TextIO
@@ -77,7 +78,9 @@ class EpochProgress:
             f"{self._prefix()} {done}/{self.batches} [{bar[:_BAR_WIDTH]}] "
             f"{_format_logs(logs)} - {rate:,.0f} img/s - ETA {_format_time(eta)}"
         )
-        self._draw(line)
+        # A live line must fit the terminal: a wrapped line cannot be redrawn with \r.
+        columns = shutil.get_terminal_size((100, 24)).columns
+        self._draw(line[: max(columns - 1, 20)])
 
     def _draw(self, line: str) -> None:
         pad = max(0, self._width - len(line))

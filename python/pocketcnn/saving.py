@@ -3,7 +3,8 @@
 The file is a zip archive that ``numpy.load(path, allow_pickle=False)`` can open (an ``.npz``):
 
 * first member ``header.json``: format name and version, the architecture (layer classes and
-  configs), compile settings, optimiser class/config/counters, the model's epoch count, and for
+  configs), compile settings, optimiser class/config/counters, the model's epoch count and the
+  last fit's per-epoch metrics (the History), and for
   every array its member name, shape, dtype and SHA-256;
 * then one ``.npy`` member per array: the weights (``weights/<i>``) and the optimiser state
   (``optimizer/<param>/<name>``), all little-endian float32.
@@ -21,7 +22,7 @@ import hashlib
 import io
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,13 @@ def _collect(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         else {"loss": model.loss, "metrics": list(model.metrics)},
         "optimizer": optimizer,
         "epochs_trained": model.epochs_trained,
+        # The last fit's per-epoch metrics, so `pocketcnn viz MODEL --what curves` can draw them.
+        "history": None
+        if model.history is None
+        else {
+            "epoch": [int(e) for e in model.history.epoch],
+            "history": {k: [float(v) for v in vals] for k, vals in model.history.history.items()},
+        },
     }
     return header, arrays
 
@@ -110,7 +118,7 @@ def save_model(model, path: str | os.PathLike) -> None:
         for name in arrays
     }
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temporary(directory, path.name)
     try:
         with os.fdopen(fd, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
@@ -127,6 +135,18 @@ def save_model(model, path: str | os.PathLike) -> None:
             pass
         raise
     _fsync_directory(directory)
+
+
+def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+    """A new file beside the target. Unlike tempfile.mkstemp (always 0600) it gets the usual
+    permissions (0666 minus the umask), which the saved model keeps after the rename."""
+    for _ in range(100):
+        tmp = str(directory / f".{name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory}")
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -238,6 +258,14 @@ def load_model(path: str | os.PathLike, compile: bool = True):
             )
         model.set_weights(weights)
         model.epochs_trained = int(header.get("epochs_trained", 0))
+        if header.get("history") is not None:
+            from .callbacks import History
+
+            model.history = History()
+            model.history.epoch = [int(e) for e in header["history"]["epoch"]]
+            model.history.history = {
+                str(k): [float(v) for v in vals] for k, vals in header["history"]["history"].items()
+            }
         if compile and header.get("compile") is not None:
             opt_header = header.get("optimizer")
             optimizer: Any = "adam"

@@ -180,3 +180,12 @@ def test_files_that_are_not_models(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         pc.load_model(tmp_path / "missing.pcnn")
     assert issubclass(saving.ModelFileError, ValueError)
+
+
+def test_saved_file_gets_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        tiny_model().save(tmp_path / "m.pcnn")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.pcnn").stat().st_mode & 0o777 == 0o644

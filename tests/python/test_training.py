@@ -265,3 +265,36 @@ def test_diverging_training_stops_with_finite_weights():
     with pytest.raises(FloatingPointError, match=r"(loss|gradient norm) is (nan|inf).*epoch 1/"):
         model.fit(x, y, batch_size=8, epochs=3, verbose=0)
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_training_steps_match_torch_when_available():
+    """Same weights, same batches: three Adam steps of the tiny model agree with PyTorch (layer
+    semantics, fused softmax cross-entropy, backward and the optimiser together)."""
+    torch = pytest.importorskip("torch")
+    x, y = blobs(24)
+    model = compiled_tiny(optimizer=pc.optim.Adam(1e-2))
+    w = model.get_weights()
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 8),
+        torch.nn.ReLU(),
+        torch.nn.Linear(8, 3),
+    )
+    params = [net[0].weight, net[0].bias, net[4].weight, net[4].bias, net[6].weight, net[6].bias]
+    with torch.no_grad():
+        for p, a in zip(params, w):
+            p.copy_(torch.from_numpy(a))
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    for b in range(3):
+        xb, yb = x[b * 8 : (b + 1) * 8], y[b * 8 : (b + 1) * 8]
+        ours = model.train_on_batch(xb, yb)["loss"]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(xb)), torch.from_numpy(yb))
+        loss.backward()
+        opt.step()
+        assert ours == pytest.approx(loss.item(), rel=1e-5)
+    for a, p in zip(model.get_weights(), params):
+        np.testing.assert_allclose(a, p.detach().numpy(), rtol=1e-4, atol=1e-5)
