@@ -3,7 +3,10 @@
 #include <string>
 
 #include "bind.h"
+#include "kernels/conv2d.h"
+#include "kernels/peak.h"
 #include "pocketcnn/cpu.h"
+#include "pocketcnn/error.h"
 #include "pocketcnn/memory.h"
 
 namespace pocketcnn::bindings {
@@ -17,6 +20,44 @@ py::list isa_list(bool (*keep)(Isa)) {
     if (keep(isa)) out.append(isa_name(isa));
   }
   return out;
+}
+
+// Backward kernels of one convolution, called directly (benchmarks time them alone, as they time
+// PyTorch's aten::convolution_backward). Checks everything so bad input is a ValueError.
+py::tuple conv2d_backward_kernels(const Tensor& x, const Tensor& w, const Tensor& dy,
+                                  int64_t stride, int64_t pad, bool input_grad, bool weight_grad) {
+  PCNN_CHECK(x.ndim() == 4 && w.ndim() == 4 && dy.ndim() == 4,
+             "_conv2d_backward: x, w, dy must be 4-D, got ", shape_str(x.shape()), ", ",
+             shape_str(w.shape()), ", ", shape_str(dy.shape()));
+  PCNN_CHECK(stride >= 1 && pad >= 0 && pad < 1024, "_conv2d_backward: bad stride/padding");
+  kernels::Conv2dGeometry g{};
+  g.N = x.dim(0), g.C = x.dim(1), g.H = x.dim(2), g.W = x.dim(3);
+  g.K = w.dim(0), g.R = w.dim(2), g.S = w.dim(3);
+  g.stride_h = g.stride_w = stride;
+  g.pad_top = g.pad_left = pad;
+  PCNN_CHECK(w.dim(1) == g.C && g.K > 0 && g.R > 0 && g.S > 0 && g.H + 2 * pad >= g.R &&
+                 g.W + 2 * pad >= g.S,
+             "_conv2d_backward: weight ", shape_str(w.shape()), " does not fit input ",
+             shape_str(x.shape()));
+  g.P = (g.H + 2 * pad - g.R) / stride + 1;
+  g.Q = (g.W + 2 * pad - g.S) / stride + 1;
+  PCNN_CHECK(dy.shape() == Shape({g.N, g.K, g.P, g.Q}), "_conv2d_backward: dy must have shape ",
+             shape_str({g.N, g.K, g.P, g.Q}), ", got ", shape_str(dy.shape()));
+  Tensor dx, dw, db;
+  {
+    py::gil_scoped_release release;
+    if (input_grad) {
+      dx = Tensor::empty(x.shape());
+      kernels::conv2d_backward_input(g, dy.data(), w.data(), dx.data());
+    }
+    if (weight_grad) {
+      dw = Tensor::empty(w.shape());
+      db = Tensor::empty({g.K});
+      kernels::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), db.data());
+    }
+  }
+  auto opt = [](const Tensor& t) -> py::object { return t.defined() ? py::cast(t) : py::none(); };
+  return py::make_tuple(opt(dx), opt(dw), opt(db));
 }
 
 bool compiled(Isa isa) {
@@ -53,6 +94,28 @@ void bind_cpu(py::module_& m) {
       "isa"_a,
       "Caps the kernels' ISA ('scalar', 'avx2' or 'avx512'; capped further by what the CPU "
       "supports) and returns the ISA now in use. For tests and benchmarks.");
+  m.def(
+      "_fma_peak",
+      [](int threads, double seconds) {
+        PCNN_CHECK(threads >= 1 && seconds > 0 && seconds < 60,
+                   "_fma_peak: threads >= 1 and 0 < seconds < 60");
+        py::gil_scoped_release release;
+        return kernels::fma_peak_gflops(threads, seconds);
+      },
+      "threads"_a = 1, "seconds"_a = 0.2,
+      "FP32 FMA peak (GFLOP/s) of the active ISA on `threads` threads, measured now with "
+      "register-only FMA chains (0 for the scalar ISA). For the benchmarks' % of peak.");
+  m.def(
+      "_conv2d_backward",
+      [](py::handle x, py::handle w, py::handle dy, int64_t stride, int64_t padding,
+         bool input_grad, bool weight_grad) {
+        return conv2d_backward_kernels(to_tensor(x, "x"), to_tensor(w, "w"), to_tensor(dy, "dy"),
+                                       stride, padding, input_grad, weight_grad);
+      },
+      "x"_a, "w"_a, "dy"_a, "stride"_a = 1, "padding"_a = 0, "input_grad"_a = true,
+      "weight_grad"_a = true,
+      "(dx, dw, db) of conv2d from the backward kernels alone (None where not asked). For "
+      "benchmarks.");
   m.def("empty_cache", &empty_cache,
         "Returns the tensor memory cache's free blocks to the operating system.");
   m.def(

@@ -49,6 +49,14 @@ void check(const Pool2dGeometry& g, std::vector<float> x, const char* what) {
   max_pool2d_backward_ref(g, dy.data(), am_ref.data(), dx_ref.data());
   max_pool2d_backward(g, dy.data(), am_ref.data(), dx.data());
   for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(dx[i], dx_ref[i]) << what << " dx[" << i << "]";
+  if (max_pool2d_backward_needs_no_argmax(g)) {
+    // The winner found again from x and y must be the reference's argmax, ties and NaN included.
+    std::vector<float> dx2(x.size(), 7.0f);
+    max_pool2d_backward_from_output(g, x.data(), y_ref.data(), dy.data(), dx2.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(dx2[i], dx_ref[i]) << what << " (from output) dx[" << i << "]";
+    }
+  }
 }
 
 TEST_P(PoolFastTest, TwoByTwoMatchesReference) {
@@ -80,6 +88,10 @@ TEST_P(PoolFastTest, TiesInfinitiesAndNaN) {
   check(g, x, "-inf and NaN");
   for (size_t i = 0; i < n; ++i) x[i] = (i % 11 == 3) ? nan : static_cast<float>(i % 4);
   check(g, x, "NaN among numbers");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 3 == 0) ? 0.0f : -0.0f;  // signed zeros tie
+  check(g, x, "signed zeros");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 2) ? nan : -inf;
+  check(g, x, "all NaN / -inf windows");
 }
 
 TEST_P(PoolFastTest, OtherGeometriesMatchReference) {

@@ -60,3 +60,28 @@ void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t
 }
 
 }  // namespace pocketcnn::kernels
+
+namespace pocketcnn::kernels {
+
+bool max_pool2d_backward_needs_no_argmax(const Pool2dGeometry& g) {
+  return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
+         g.pad_w == 0;
+}
+
+void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, const float* y,
+                                     const float* dy, float* dx) {
+  PCNN_CHECK(max_pool2d_backward_needs_no_argmax(g),
+             "max_pool2d_backward_from_output: only for 2x2 windows, stride 2, no padding");
+  kernels().max_pool2d_backward_from_output(g, x, y, dy, dx, get_num_threads());
+}
+
+void unary_forward(UnaryOp op, int64_t n, const float* x, float* y) {
+  kernels().unary_forward(op, n, x, y, get_num_threads());
+}
+
+void unary_backward(UnaryOp op, int64_t n, const float* x, const float* y, const float* dy,
+                    float* dx) {
+  kernels().unary_backward(op, n, x, y, dy, dx, get_num_threads());
+}
+
+}  // namespace pocketcnn::kernels

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
 #include "kernels/pool2d.h"
 #include "pocketcnn/cpu.h"
@@ -26,6 +27,11 @@ struct KernelTable {
                              int threads);
   void (*max_pool2d_backward)(const Pool2dGeometry&, const float* dy, const int32_t* argmax,
                               float* dx, int threads);
+  void (*max_pool2d_backward_from_output)(const Pool2dGeometry&, const float* x, const float* y,
+                                          const float* dy, float* dx, int threads);
+  void (*unary_forward)(UnaryOp, int64_t n, const float* x, float* y, int threads);
+  void (*unary_backward)(UnaryOp, int64_t n, const float* x, const float* y, const float* dy,
+                         float* dx, int threads);
 };
 
 // The table for the active ISA.

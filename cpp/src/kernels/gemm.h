@@ -31,6 +31,9 @@ struct GemmNN {
   float* C = nullptr;
   int64_t ldc = 0;
   bool accumulate = false;
+  // A is already packed (impl::pack_nn_a for this M and J; a_rs/a_cs ignored): callers that run
+  // many GEMMs with the same A (a convolution, image after image) pack it once.
+  bool a_packed = false;
 };
 
 struct GemmNT {

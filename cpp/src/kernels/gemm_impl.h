@@ -211,6 +211,30 @@ BlockShape choose_nt_shape(int64_t M, int64_t N) {
   return best;
 }
 
+// ---- packing
+// --------------------------------------------------------------------------------------
+
+// Floats of an M x J matrix packed for gemm_nn: row blocks of choose_nn_shape(M).mr rows, each
+// stored [j][mr] (the last block zero-padded).
+template <class Cfg>
+int64_t packed_nn_a_size(int64_t M, int64_t J) {
+  const int mr = choose_nn_shape<Cfg>(M).mr;
+  return (M + mr - 1) / mr * mr * J;
+}
+
+template <class Cfg>
+void pack_nn_a(int64_t M, int64_t J, const float* A, int64_t a_rs, int64_t a_cs, float* dst) {
+  const int mr = choose_nn_shape<Cfg>(M).mr;
+  for (int64_t b = 0; b * mr < M; ++b) {
+    float* d = dst + b * mr * J;
+    const int rows = static_cast<int>(std::min<int64_t>(mr, M - b * mr));
+    for (int64_t j = 0; j < J; ++j) {
+      for (int i = 0; i < mr; ++i)
+        d[j * mr + i] = i < rows ? A[(b * mr + i) * a_rs + j * a_cs] : 0.0f;
+    }
+  }
+}
+
 // ---- drivers ------------------------------------------------------------------------------------
 
 // A table of J offsets for a strided B (in scratch slot d; the caller must not be using it).
@@ -236,6 +260,20 @@ void gemm_nn(const GemmNN& g, int threads) {
   const int64_t tw = static_cast<int64_t>(s.nr) * W;  // columns per tile
   const int64_t ntiles = (g.N + tw - 1) / tw;
   const int64_t* boff = offsets_or_strided(g.boff, g.J, g.ldb);
+  // A packed into row blocks [block][j][mr] is one sequential stream for the microkernel instead
+  // of mr rows far apart (which also collide in L1 sets); worth it when many tiles reuse A.
+  const float* A = g.A;
+  int64_t a_rs = g.a_rs, a_cs = g.a_cs, a_bs = s.mr * g.a_rs;  // a_bs: stride between blocks
+  if (g.a_packed || (ntiles >= 4 && g.M > 1)) {
+    if (!g.a_packed) {
+      float* packed = scratch(Scratch::e, static_cast<size_t>(packed_nn_a_size<Cfg>(g.M, g.J)));
+      pack_nn_a<Cfg>(g.M, g.J, g.A, g.a_rs, g.a_cs, packed);
+      A = packed;
+    }
+    a_rs = 1;
+    a_cs = s.mr;
+    a_bs = s.mr * g.J;
+  }
   // J blocks sized so that the A block (M x kb) stays in L1 (Cfg::l1_a_bytes) next to the B and C
   // tiles while a column tile is finished: for each tile, C is loaded/stored once per J block.
   const int64_t kc = std::max<int64_t>(Cfg::kc_min, Cfg::l1_a_bytes / (4 * g.M));
@@ -254,7 +292,7 @@ void gemm_nn(const GemmNN& g, int threads) {
         const bool acc = g.accumulate || j0 > 0;
         for (int64_t i0 = 0; i0 < g.M; i0 += s.mr) {
           const int mr = static_cast<int>(std::min<int64_t>(s.mr, g.M - i0));
-          table.fn[mr - 1][nv - 1][has_tail](jn, g.A + i0 * g.a_rs + j0 * g.a_cs, g.a_rs, g.a_cs,
+          table.fn[mr - 1][nv - 1][has_tail](jn, A + (i0 / s.mr) * a_bs + j0 * a_cs, a_rs, a_cs,
                                              g.B + n0, boff + j0, tail, g.C + i0 * g.ldc + n0,
                                              g.ldc, acc);
         }

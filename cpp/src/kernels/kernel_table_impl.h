@@ -4,6 +4,7 @@
 
 #include "kernels/conv2d_impl.h"
 #include "kernels/dispatch.h"
+#include "kernels/elementwise_impl.h"
 #include "kernels/gemm_impl.h"
 #include "kernels/pool2d_impl.h"
 
@@ -23,6 +24,9 @@ KernelTable make_kernel_table(Isa isa) {
   t.conv2d_backward_weight = &conv2d_backward_weight<V, Cfg>;
   t.max_pool2d_forward = &max_pool2d_forward<V>;
   t.max_pool2d_backward = &max_pool2d_backward<V>;
+  t.max_pool2d_backward_from_output = &max_pool2d_backward_from_output<V>;
+  t.unary_forward = &unary_forward<V>;
+  t.unary_backward = &unary_backward<V>;
   return t;
 }
 

@@ -14,4 +14,12 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32
 void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t* argmax,
                          float* dx);
 
+// For 2x2 / stride 2 / no padding the forward needs no argmax: the backward finds each window's
+// winner again from x and y (the first element equal to y, or the first NaN), which is exactly
+// the reference's argmax. Saves the argmax's memory and its writes.
+bool max_pool2d_backward_needs_no_argmax(const Pool2dGeometry& g);
+// dx from x, y = max_pool2d(x), dy; only where max_pool2d_backward_needs_no_argmax(g).
+void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, const float* y,
+                                     const float* dy, float* dx);
+
 }  // namespace pocketcnn::kernels

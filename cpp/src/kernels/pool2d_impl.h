@@ -22,32 +22,123 @@ inline int threads_for_bytes(int64_t tasks, double bytes, int max_threads) {
   return threads_for(tasks, bytes / kMinBytesPerThread * kMinFlopsPerThread, max_threads);
 }
 
-// One output row of a 2x2 / stride 2 max pool: y[q] = max(r0[2q], r0[2q+1], r1[2q], r1[2q+1]),
-// the first maximum in row-major order, NaN winning (as max_pool2d_forward_ref). `base` is the
-// flat index of r0[0] within its plane; W the plane's row length.
-inline void maxpool2x2_row(const float* __restrict r0, const float* __restrict r1, int64_t Q,
-                           float* __restrict y, int32_t* __restrict am, int32_t base, int32_t W) {
+// The window rule of max_pool2d_forward_ref, lane-wise: take v over best if v > best, or if v is
+// NaN and best is not (so the first maximum in row-major order wins and NaN propagates).
+template <class V>
+inline typename V::M takes_over(const typename V::R& v, const typename V::R& best) {
+  return V::mor(V::gt(v, best), V::mandnot(V::isnan(v), V::isnan(best)));
+}
+
+// One output row of a 2x2 / stride 2 max pool: y[q] = the window max of (r0[2q], r0[2q+1],
+// r1[2q], r1[2q+1]); with `am`, also the flat index (base = index of r0[0] in its plane).
+// 2t consecutive floats of a row (t <= W windows; lanes past them read as 0 and are not
+// touched in memory) as (even, odd) = the windows' left and right columns.
+template <class V>
+inline void load_pairs(const float* p, int t, typename V::R& even, typename V::R& odd) {
+  if (t == V::W) {
+    V::deinterleave(V::load(p), V::load(p + V::W), even, odd);
+  } else {
+    const int n = 2 * t;
+    V::deinterleave(V::load_partial(p, std::min(n, V::W)),
+                    V::load_partial(p + V::W, std::max(n - V::W, 0)), even, odd);
+  }
+}
+
+template <class V>
+inline void store_pairs(float* p, int t, const typename V::R& even, const typename V::R& odd) {
+  typename V::R lo, hi;
+  V::interleave(even, odd, lo, hi);
+  if (t == V::W) {
+    V::store(p, lo);
+    V::store(p + V::W, hi);
+  } else {
+    const int n = 2 * t;
+    V::store_partial(p, lo, std::min(n, V::W));
+    V::store_partial(p + V::W, hi, std::max(n - V::W, 0));
+  }
+}
+
+// The window maxima of t <= W windows of rows r0, r1.
+template <class V>
+inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t) {
+  typename V::R a, b, c, d;
+  load_pairs<V>(r0, t, a, b);
+  load_pairs<V>(r1, t, c, d);
+  typename V::R best = a;
+  best = V::select(takes_over<V>(b, best), best, b);
+  best = V::select(takes_over<V>(c, best), best, c);
+  return V::select(takes_over<V>(d, best), best, d);
+}
+
+// `end`: the end of x's buffer. A tail block reads whole vectors when that stays inside x (the
+// extra lanes are the next row's values, never stored): masked loads are slow on AMD.
+template <class V>
+void maxpool2x2_row(const float* r0, const float* r1, int64_t Q, float* y, int32_t* am,
+                    int32_t base, int32_t W, const float* end) {
+  int64_t q = 0;
   if (!am) {
-    for (int64_t q = 0; q < Q; ++q) {
-      float best = r0[2 * q];
-      const float v[3] = {r0[2 * q + 1], r1[2 * q], r1[2 * q + 1]};
-      for (float x : v) best = (x > best || (x != x && best == best)) ? x : best;
-      y[q] = best;
+    for (; q + V::W <= Q; q += V::W) {
+      V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W));
+    }
+    // The last windows with masked loads (the lecture net's rows are only 13 and 5 windows wide,
+    // so this tail is a large part of its pooling).
+    if (q < Q) {
+      const int t = static_cast<int>(Q - q);
+      const bool whole = r1 + 2 * q + 2 * V::W <= end;
+      V::store_partial(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, whole ? V::W : t), t);
     }
     return;
   }
-  for (int64_t q = 0; q < Q; ++q) {
-    float best = r0[2 * q];
-    int32_t idx = base + 2 * static_cast<int32_t>(q);
-    const float v[3] = {r0[2 * q + 1], r1[2 * q], r1[2 * q + 1]};
-    const int32_t d[3] = {1, W, W + 1};
-    for (int k = 0; k < 3; ++k) {
-      const bool take = v[k] > best || (v[k] != v[k] && best == best);
-      best = take ? v[k] : best;
-      idx = take ? base + 2 * static_cast<int32_t>(q) + d[k] : idx;
+  for (; q < Q; ++q) {
+    const float v[4] = {r0[2 * q], r0[2 * q + 1], r1[2 * q], r1[2 * q + 1]};
+    const int32_t d[4] = {0, 1, W, W + 1};
+    float best = v[0];
+    int32_t idx = 0;
+    for (int k = 1; k < 4; ++k) {
+      if (v[k] > best || (v[k] != v[k] && best == best)) {
+        best = v[k];
+        idx = d[k];
+      }
     }
     y[q] = best;
-    am[q] = idx;
+    am[q] = base + 2 * static_cast<int32_t>(q) + idx;
+  }
+}
+
+// Gradient of one output row without an argmax: the window element that won is the first one
+// equal to y (or the first NaN when y is NaN) -- exactly the forward's choice, recomputed from x
+// and y, which the tape keeps anyway. Writes both input rows (every element of a 2x2 window).
+template <class V>
+inline void maxpool2x2_backward_block(const float* r0, const float* r1, const typename V::R& yv,
+                                      const typename V::R& g, float* d0, float* d1, int t) {
+  typename V::R a, b, c, d;
+  load_pairs<V>(r0, t, a, b);
+  load_pairs<V>(r1, t, c, d);
+  const typename V::M ynan = V::isnan(yv);
+  auto match = [&](const typename V::R& v) {
+    return V::mor(V::eq(v, yv), V::mand(V::isnan(v), ynan));
+  };
+  const typename V::M ma = match(a);
+  const typename V::M mb = V::mandnot(match(b), ma);
+  const typename V::M seen = V::mor(ma, mb);
+  const typename V::M mc = V::mandnot(match(c), seen);
+  const typename V::M not_d = V::mor(seen, mc);  // d won exactly when none of a, b, c did
+  store_pairs<V>(d0, t, V::maskz(ma, g), V::maskz(mb, g));
+  store_pairs<V>(d1, t, V::maskz(mc, g), V::select(not_d, g, V::zero()));
+}
+
+template <class V>
+void maxpool2x2_backward_row(const float* r0, const float* r1, const float* y, const float* dy,
+                             int64_t Q, float* d0, float* d1) {
+  int64_t q = 0;
+  for (; q + V::W <= Q; q += V::W) {
+    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load(y + q), V::load(dy + q),
+                                 d0 + 2 * q, d1 + 2 * q, V::W);
+  }
+  if (q < Q) {
+    const int t = static_cast<int>(Q - q);
+    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load_partial(y + q, t),
+                                 V::load_partial(dy + q, t), d0 + 2 * q, d1 + 2 * q, t);
   }
 }
 
@@ -82,9 +173,9 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32
       const float* xp = x + nc * HW;
       for (int64_t p = 0; p < g.P; ++p) {
         const float* r0 = xp + 2 * p * g.W;
-        maxpool2x2_row(r0, r0 + g.W, g.Q, y + nc * PQ + p * g.Q,
-                       argmax ? argmax + nc * PQ + p * g.Q : nullptr,
-                       static_cast<int32_t>(2 * p * g.W), static_cast<int32_t>(g.W));
+        maxpool2x2_row<V>(
+            r0, r0 + g.W, g.Q, y + nc * PQ + p * g.Q, argmax ? argmax + nc * PQ + p * g.Q : nullptr,
+            static_cast<int32_t>(2 * p * g.W), static_cast<int32_t>(g.W), x + NC * HW);
       }
     }
   });
@@ -121,6 +212,30 @@ void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t
         }
         // An odd last column is in no window.
         for (int64_t w = 2 * g.Q; w < g.W; ++w) d0[w] = d1[w] = 0.0f;
+      }
+      // Odd last row(s) are in no window.
+      if (2 * g.P < g.H) std::memset(d + 2 * g.P * g.W, 0, (g.H - 2 * g.P) * g.W * sizeof(float));
+    }
+  });
+}
+
+// 2x2 / stride 2 / no padding only (max_pool2d_backward_needs_no_argmax).
+template <class V>
+void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, const float* y,
+                                     const float* dy, float* dx, int threads) {
+  const int64_t NC = g.N * g.C, HW = g.H * g.W, PQ = g.P * g.Q;
+  if (NC == 0 || HW == 0) return;
+  const int nt = threads_for_bytes(NC, 4.0 * NC * (2 * HW + 2 * PQ), threads);
+  parallel_for(NC, nt, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* xp = x + nc * HW;
+      float* d = dx + nc * HW;
+      for (int64_t p = 0; p < g.P; ++p) {
+        float* d0 = d + 2 * p * g.W;
+        maxpool2x2_backward_row<V>(xp + 2 * p * g.W, xp + (2 * p + 1) * g.W, y + nc * PQ + p * g.Q,
+                                   dy + nc * PQ + p * g.Q, g.Q, d0, d0 + g.W);
+        // An odd last column is in no window.
+        for (int64_t w = 2 * g.Q; w < g.W; ++w) d0[w] = d0[g.W + w] = 0.0f;
       }
       // Odd last row(s) are in no window.
       if (2 * g.P < g.H) std::memset(d + 2 * g.P * g.W, 0, (g.H - 2 * g.P) * g.W * sizeof(float));

@@ -21,12 +21,40 @@ struct Avx2Vec {
   }
   // vmaskmovps does not fault on masked-off lanes, so reading just past a buffer is safe.
   static R load_partial(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
-  static void store_partial(float* p, R a, int n) { _mm256_maskstore_ps(p, mask(n), a); }
+  // Not vmaskmovps to memory: AMD executes it as slow microcode (~10x a plain store; measured in
+  // the pooling tails). A store to the stack and a short copy is far cheaper.
+  static void store_partial(float* p, R a, int n) {
+    alignas(32) float t[8];
+    _mm256_store_ps(t, a);
+    for (int i = 0; i < n; ++i) p[i] = t[i];
+  }
   static R fmadd(R a, R b, R c) { return _mm256_fmadd_ps(a, b, c); }
   static R add(R a, R b) { return _mm256_add_ps(a, b); }
   static R sub(R a, R b) { return _mm256_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm256_mul_ps(a, b); }
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  using M = __m256;  // all-ones / all-zeros lanes
+  static M gt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static M eq(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static M isnan(R a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  static M mor(M a, M b) { return _mm256_or_ps(a, b); }
+  static M mand(M a, M b) { return _mm256_and_ps(a, b); }
+  static M mandnot(M a, M b) { return _mm256_andnot_ps(b, a); }
+  static R select(M m, R a, R b) { return _mm256_blendv_ps(a, b, m); }
+  static R maskz(M m, R a) { return _mm256_and_ps(m, a); }
+  static void deinterleave(R a, R b, R& even, R& odd) {
+    // Within 128-bit lanes: [a0 a2 b0 b2 | a4 a6 b4 b6]; then put the 64-bit pieces in order.
+    even = _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+    odd = _mm256_castpd_ps(
+        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+  }
+  static void interleave(R even, R odd, R& lo, R& hi) {
+    // Per 128-bit lane: l = [e0 o0 e1 o1 | e4 o4 e5 o5], h = [e2 o2 e3 o3 | e6 o6 e7 o7].
+    const R l = _mm256_unpacklo_ps(even, odd), h = _mm256_unpackhi_ps(even, odd);
+    lo = _mm256_permute2f128_ps(l, h, 0x20);
+    hi = _mm256_permute2f128_ps(l, h, 0x31);
+  }
   static float hsum(R a) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));

@@ -24,6 +24,28 @@ struct Avx512Vec {
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
+  using M = __mmask16;
+  static M gt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static M eq(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static M isnan(R a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static M mor(M a, M b) { return static_cast<M>(a | b); }
+  static M mand(M a, M b) { return static_cast<M>(a & b); }
+  static M mandnot(M a, M b) { return static_cast<M>(a & ~b); }
+  static R select(M m, R a, R b) { return _mm512_mask_blend_ps(m, a, b); }
+  static R maskz(M m, R a) { return _mm512_maskz_mov_ps(m, a); }
+  static void deinterleave(R a, R b, R& even, R& odd) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    even = _mm512_permutex2var_ps(a, ie, b);
+    odd = _mm512_permutex2var_ps(a, io, b);
+  }
+  static void interleave(R even, R odd, R& lo, R& hi) {
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i ih =
+        _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    lo = _mm512_permutex2var_ps(even, il, odd);
+    hi = _mm512_permutex2var_ps(even, ih, odd);
+  }
   // Not _mm512_reduce_add_ps / _mm512_castps512_ps128: GCC 12's versions trip -Wuninitialized
   // inside its own header. Folding to 4 lanes in registers and summing those through memory is
   // just as fast outside the hot loops, where this runs.

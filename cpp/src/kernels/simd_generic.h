@@ -69,6 +69,68 @@ struct GenericVec {
     for (int i = 0; i < W; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
     return r;
   }
+  // Lane masks and selects (for pooling and ReLU's gradient).
+  struct M {
+    bool v[Width];
+  };
+  static M gt(const R& a, const R& b) {
+    M m;
+    for (int i = 0; i < W; ++i) m.v[i] = a.v[i] > b.v[i];
+    return m;
+  }
+  static M eq(const R& a, const R& b) {
+    M m;
+    for (int i = 0; i < W; ++i) m.v[i] = a.v[i] == b.v[i];
+    return m;
+  }
+  static M isnan(const R& a) {
+    M m;
+    for (int i = 0; i < W; ++i) m.v[i] = a.v[i] != a.v[i];
+    return m;
+  }
+  static M mor(const M& a, const M& b) {
+    M m;
+    for (int i = 0; i < W; ++i) m.v[i] = a.v[i] || b.v[i];
+    return m;
+  }
+  static M mand(const M& a, const M& b) {
+    M m;
+    for (int i = 0; i < W; ++i) m.v[i] = a.v[i] && b.v[i];
+    return m;
+  }
+  static M mandnot(const M& a, const M& b) {  // a & ~b
+    M m;
+    for (int i = 0; i < W; ++i) m.v[i] = a.v[i] && !b.v[i];
+    return m;
+  }
+  // m ? b : a
+  static R select(const M& m, const R& a, const R& b) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = m.v[i] ? b.v[i] : a.v[i];
+    return r;
+  }
+  // m ? a : 0
+  static R maskz(const M& m, const R& a) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = m.v[i] ? a.v[i] : 0.0f;
+    return r;
+  }
+  // (lo, hi) = 2W consecutive floats -> (even-indexed, odd-indexed) floats.
+  static void deinterleave(const R& lo, const R& hi, R& even, R& odd) {
+    for (int i = 0; i < W; ++i) {
+      const R& src = 2 * i < W ? lo : hi;
+      even.v[i] = src.v[(2 * i) % W];
+      odd.v[i] = src.v[(2 * i + 1) % W];
+    }
+  }
+  // The inverse: 2W consecutive floats (lo, hi) with [2i] = even[i], [2i+1] = odd[i].
+  static void interleave(const R& even, const R& odd, R& lo, R& hi) {
+    for (int i = 0; i < W; ++i) {
+      R& dst = 2 * i < W ? lo : hi;
+      dst.v[(2 * i) % W] = even.v[i];
+      dst.v[(2 * i + 1) % W] = odd.v[i];
+    }
+  }
   static float hsum(const R& a) {
     float s = 0.0f;
     for (int i = 0; i < W; ++i) s += a.v[i];

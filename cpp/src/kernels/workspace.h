@@ -9,8 +9,10 @@
 
 namespace pocketcnn::kernels {
 
-enum class Scratch { a = 0, b = 1, c = 2, d = 3 };
-constexpr int kScratchSlots = 4;
+// a, b: per-image buffers of the conv drivers; c: tables shared by a conv call's threads;
+// d: GEMM offset tables; e: packed GEMM operands.
+enum class Scratch { a = 0, b = 1, c = 2, d = 3, e = 4 };
+constexpr int kScratchSlots = 5;
 
 // At least `n` floats, 64-byte aligned, contents undefined; valid until the next call with the
 // same slot on this thread.

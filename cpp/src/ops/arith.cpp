@@ -1,6 +1,7 @@
 // Tensor arithmetic for custom losses: + - * / with numpy broadcasting, ops with a Python
 // scalar, neg/exp/log, and matmul. Broadcasting gradients are summed back to each input's shape.
 #include "kernels/broadcast.h"
+#include "kernels/elementwise.h"
 #include "kernels/elementwise_ref.h"
 #include "kernels/matmul_ref.h"
 #include "kernels/reduce_ref.h"
@@ -20,18 +21,18 @@ namespace detail {
 Tensor unary_op(const char* name, UnaryOp op, const Tensor& x) {
   PCNN_CHECK_TYPE(x.defined(), name, ": input is None");
   Tensor y = Tensor::empty(x.shape());
-  kernels::unary_forward_ref(op, x.numel(), x.data(), y.data());
+  kernels::unary_forward(op, x.numel(), x.data(), y.data());
   // The input is kept alive by the tape node anyway; keep the output only where the derivative
   // is cheapest from it, so no extra memory is held otherwise.
   const bool uses_y = op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Exp;
   Tensor xs = x.detach(), ys = uses_y ? y.detach() : Tensor();
-  return record(
-      name, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
-        Tensor dx = Tensor::empty(xs.shape());
-        kernels::unary_backward_ref(op, xs.numel(), xs.data(), ys.defined() ? ys.data() : nullptr,
-                                    dy.data(), dx.data());
-        return {dx};
-      });
+  return record(name, y, {x},
+                [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+                  Tensor dx = Tensor::empty(xs.shape());
+                  kernels::unary_backward(op, xs.numel(), xs.data(),
+                                          ys.defined() ? ys.data() : nullptr, dy.data(), dx.data());
+                  return {dx};
+                });
 }
 
 }  // namespace detail
