@@ -10,6 +10,7 @@ not the forward we actually compute.
 from __future__ import annotations
 
 import numpy as np
+
 import pocketcnn as pc
 
 

@@ -2,6 +2,7 @@
 kernels are slow)."""
 
 import numpy as np
+
 import pocketcnn as pc
 
 

@@ -4,8 +4,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pocketcnn as pc
 import pytest
+
+import pocketcnn as pc
 from pocketcnn import cli
 
 

@@ -4,9 +4,10 @@ finite differences (gradcheck.check_grad), shapes, views, and the errors bad arg
 import math
 
 import numpy as np
-import pocketcnn as pc
 import pytest
 from gradcheck import check_grad
+
+import pocketcnn as pc
 
 # ---- independent float64 numpy implementations -------------------------------------------------
 

@@ -5,8 +5,9 @@ layout (K, C, R, S), -inf padding for max pooling and count_include_pad for aver
 """
 
 import numpy as np
-import pocketcnn as pc
 import pytest
+
+import pocketcnn as pc
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

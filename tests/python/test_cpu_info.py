@@ -5,8 +5,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pocketcnn as pc
 import pytest
+
+import pocketcnn as pc
 
 ISAS = ["scalar", "avx2", "avx512"]
 

@@ -4,8 +4,9 @@ import gzip
 import struct
 
 import numpy as np
-import pocketcnn as pc
 import pytest
+
+import pocketcnn as pc
 from pocketcnn import data, datasets
 
 

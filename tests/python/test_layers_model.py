@@ -3,9 +3,10 @@
 import math
 
 import numpy as np
-import pocketcnn as pc
 import pytest
 from models import blobs, compiled_tiny, lecture_model, tiny_model
+
+import pocketcnn as pc
 
 L = pc.layers
 

@@ -1,7 +1,8 @@
 import numpy as np
-import pocketcnn as pc
 import pytest
 from gradcheck import check_grad
+
+import pocketcnn as pc
 
 
 def linear_np(x, w, b=None):

@@ -3,9 +3,10 @@ against finite differences (gradcheck.check_grad), broadcasting, scalars, Tensor
 the errors bad arguments must raise."""
 
 import numpy as np
-import pocketcnn as pc
 import pytest
 from gradcheck import check_grad
+
+import pocketcnn as pc
 
 RNG = np.random.default_rng(1234)
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import numpy as np
+
 import pocketcnn as pc
 
 # Calls with bad arguments: each must raise ValueError or TypeError (nothing else).

@@ -3,8 +3,9 @@
 import math
 
 import numpy as np
-import pocketcnn as pc
 import pytest
+
+import pocketcnn as pc
 from pocketcnn import optim
 
 

@@ -5,9 +5,10 @@ import os
 import zipfile
 
 import numpy as np
-import pocketcnn as pc
 import pytest
 from models import blobs, compiled_tiny, lecture_model, tiny_model
+
+import pocketcnn as pc
 from pocketcnn import saving
 
 

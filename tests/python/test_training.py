@@ -3,9 +3,10 @@
 import io
 
 import numpy as np
-import pocketcnn as pc
 import pytest
 from models import blobs, compiled_tiny, tiny_model
+
+import pocketcnn as pc
 from pocketcnn.model import validation_split_indices
 
 L = pc.layers

@@ -3,8 +3,9 @@
 import os
 
 import numpy as np
-import pocketcnn as pc
 import pytest
+
+import pocketcnn as pc
 
 L = pc.layers
 FASHION = "/usr/share/datasets/fashion-mnist"
