@@ -134,10 +134,11 @@ struct Banding {
   int64_t bplane;  // floats per channel of a band's padded input: (rows + R - 1) * Wp
 };
 
-inline Banding make_banding(int64_t C, int64_t R, int64_t S, int64_t P, int64_t Q) {
+inline Banding make_banding(int64_t C, int64_t R, int64_t S, int64_t P, int64_t Q,
+                            int64_t budget = kBandInputBytes) {
   Banding b;
   b.Wp = Q + S - 1;
-  const int64_t fit = kBandInputBytes / (4 * std::max<int64_t>(C, 1) * b.Wp) - (R - 1);
+  const int64_t fit = budget / (4 * std::max<int64_t>(C, 1) * b.Wp) - (R - 1);
   // At least ~64 output columns per band so the GEMM still has whole tiles to work on.
   const int64_t min_rows = (64 + b.Wp - 1) / b.Wp;
   b.rows = std::clamp<int64_t>(std::max(fit, min_rows), 1, P);
@@ -298,7 +299,9 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
   const bool direct = g.stride_h == 1 && g.stride_w == 1;
-  const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q);
+  // Wider bands than the forward's: each GEMM call then reduces over more pixels before its lane
+  // sums (gemm_nt sums lanes once per call), and dy's band is read once per band anyway.
+  const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q, 4 * kBandInputBytes);
   const int64_t Wp = band.Wp;
   // Shared: offsets (stride 1), then per-thread partial dw/db for threads 1..outer-1 (thread 0
   // accumulates straight into dw/db).

@@ -132,8 +132,23 @@ void nt_micro(int64_t L, const float* A, int64_t lda, const float* const* brow, 
       for (int k = 0; k < NR; ++k) c[i][k] = V::fmadd(a, bv[k], c[i][k]);
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i) {
+  // Lane sums, four rows at a time where possible (one reduction network for four sums).
+  constexpr int MR4 = MR / 4 * 4;
+#pragma GCC unroll 4
+  for (int i = 0; i < MR4; i += 4) {
+#pragma GCC unroll 4
+    for (int k = 0; k < NR; ++k) {
+      float s[4];
+      V::hsum4(c[i][k], c[i + 1][k], c[i + 2][k], c[i + 3][k], s);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {
+        float& out = C[(i + r) * ldc + k];
+        out = accumulate ? out + s[r] : s[r];
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = MR4; i < MR; ++i) {
 #pragma GCC unroll 4
     for (int k = 0; k < NR; ++k) {
       const float s = V::hsum(c[i][k]);

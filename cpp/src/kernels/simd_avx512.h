@@ -46,6 +46,12 @@ struct Avx512Vec {
     lo = _mm512_permutex2var_ps(even, il, odd);
     hi = _mm512_permutex2var_ps(even, ih, odd);
   }
+  static void hsum4(R a, R b, R c, R d, float* out) {
+    out[0] = hsum(a);
+    out[1] = hsum(b);
+    out[2] = hsum(c);
+    out[3] = hsum(d);
+  }
   // Not _mm512_reduce_add_ps / _mm512_castps512_ps128: GCC 12's versions trip -Wuninitialized
   // inside its own header. Folding to 4 lanes in registers and summing those through memory is
   // just as fast outside the hot loops, where this runs.

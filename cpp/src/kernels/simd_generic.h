@@ -131,6 +131,13 @@ struct GenericVec {
       dst.v[(2 * i + 1) % W] = odd.v[i];
     }
   }
+  // out[i] = the lane sum of v[i], i < 4.
+  static void hsum4(const R& a, const R& b, const R& c, const R& d, float* out) {
+    out[0] = hsum(a);
+    out[1] = hsum(b);
+    out[2] = hsum(c);
+    out[3] = hsum(d);
+  }
   static float hsum(const R& a) {
     float s = 0.0f;
     for (int i = 0; i < W; ++i) s += a.v[i];
