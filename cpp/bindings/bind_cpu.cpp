@@ -7,6 +7,7 @@
 #include "kernels/peak.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
+#include "pocketcnn/inference.h"
 #include "pocketcnn/memory.h"
 
 namespace pocketcnn::bindings {
@@ -116,6 +117,56 @@ void bind_cpu(py::module_& m) {
       "weight_grad"_a = true,
       "(dx, dw, db) of conv2d from the backward kernels alone (None where not asked). For "
       "benchmarks.");
+  py::class_<InferencePlan>(m, "_InferencePlan", R"doc(
+A compiled forward pass for inference (used by Sequential.predict/evaluate): the layers run as one
+C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._inference.
+)doc")
+      .def(py::init<>())
+      .def(
+          "add_conv2d",
+          [](InferencePlan& p, py::handle w, py::handle b, int64_t sh, int64_t sw, int64_t pt,
+             int64_t pl, int64_t pb, int64_t pr, const std::string& act) {
+            Conv2dOptions o;
+            o.stride_h = sh, o.stride_w = sw, o.pad_top = pt, o.pad_left = pl, o.pad_bottom = pb,
+            o.pad_right = pr;
+            p.add_conv2d(to_tensor(w, "add_conv2d: weight"),
+                         to_optional_tensor(b, "add_conv2d: bias"), o, act);
+          },
+          "weight"_a, "bias"_a, "stride_h"_a, "stride_w"_a, "pad_top"_a, "pad_left"_a,
+          "pad_bottom"_a, "pad_right"_a, "activation"_a)
+      .def(
+          "add_pool2d",
+          [](InferencePlan& p, bool is_max, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+             int64_t ph, int64_t pw, bool count_include_pad) {
+            Pool2dOptions o;
+            o.kernel_h = kh, o.kernel_w = kw, o.stride_h = sh, o.stride_w = sw, o.pad_h = ph,
+            o.pad_w = pw, o.count_include_pad = count_include_pad;
+            if (is_max) {
+              p.add_max_pool2d(o);
+            } else {
+              p.add_avg_pool2d(o);
+            }
+          },
+          "is_max"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
+          "count_include_pad"_a = true)
+      .def("add_flatten", &InferencePlan::add_flatten)
+      .def(
+          "add_linear",
+          [](InferencePlan& p, py::handle w, py::handle b, const std::string& act) {
+            p.add_linear(to_tensor(w, "add_linear: weight"),
+                         to_optional_tensor(b, "add_linear: bias"), act);
+          },
+          "weight"_a, "bias"_a, "activation"_a)
+      .def("add_activation", &InferencePlan::add_activation, "activation"_a)
+      .def("__len__", &InferencePlan::size)
+      .def(
+          "run",
+          [](const InferencePlan& p, py::handle x) {
+            Tensor xt = to_tensor(x, "input");
+            py::gil_scoped_release release;
+            return p.run(xt);
+          },
+          "x"_a, "The forward pass of x (no graph recorded).");
   m.def("empty_cache", &empty_cache,
         "Returns the tensor memory cache's free blocks to the operating system.");
   m.def(

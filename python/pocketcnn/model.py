@@ -21,6 +21,7 @@ import numpy as np
 from . import _core, losses
 from . import callbacks as callbacks_module
 from . import optim as optim_module
+from ._inference import PlanCache
 from .autograd import no_grad
 from .data import DataLoader
 from .layers import Conv2D, Dropout, Layer, ShapeError
@@ -96,6 +97,8 @@ class Sequential:
         self.stop_training = False
         self.history: callbacks_module.History | None = None
         self.epochs_trained = 0  # over all fit calls; seeds each epoch's shuffle and dropout
+        # predict/evaluate run the layers as one fused C++ call when every layer is supported.
+        self._plans = PlanCache()
         if layers is not None:
             if isinstance(layers, Layer):
                 layers = [layers]
@@ -535,10 +538,16 @@ class Sequential:
     def _evaluate_arrays(self, x: np.ndarray, targets: np.ndarray, batch_size: int):
         loss_sum, seen = 0.0, 0
         correct = [0] * len(self._metric_fns)
+        plan = self._plans.get(self.layers, logits=self._fused_softmax)
         with no_grad():
             for start in range(0, len(x), batch_size):
                 xb, yb = x[start : start + batch_size], targets[start : start + batch_size]
-                out = self._forward(_core.Tensor(xb), training=False, logits=self._fused_softmax)
+                if plan is not None:
+                    out = plan.run(xb)
+                else:
+                    out = self._forward(
+                        _core.Tensor(xb), training=False, logits=self._fused_softmax
+                    )
                 loss_sum += losses.compute(self.loss, out, yb).item() * len(xb)
                 seen += len(xb)
                 for k, c in enumerate(self._metric_counts(np.asarray(out), yb)):
@@ -567,9 +576,11 @@ class Sequential:
             raise ValueError(f"{self.name}.predict: batch_size must be >= 1, got {batch_size}")
         x = self._check_x(x, "predict")
         result = np.empty((len(x), *self.layers[-1].output_shape), np.float32)
+        plan = self._plans.get(self.layers)
         with no_grad():
             for start in range(0, len(x), batch_size):
-                out = self._forward(_core.Tensor(x[start : start + batch_size]), training=False)
+                xb = x[start : start + batch_size]
+                out = plan.run(xb) if plan is not None else self._forward(_core.Tensor(xb), False)
                 result[start : start + batch_size] = np.asarray(out)
         return result
 

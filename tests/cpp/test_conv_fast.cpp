@@ -11,6 +11,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_impl.h"
 #include "kernels/conv2d_ref.h"
+#include "kernels/pool2d_ref.h"
 #include "kernels/simd_generic.h"
 
 using namespace pocketcnn;
@@ -101,6 +102,26 @@ TEST_P(ConvFastTest, ForwardMatchesReference) {
       conv2d_forward(p.g, p.x.data(), p.w.data(), b, got.data(),
                      variant == 2 ? Activation::relu : Activation::none);
       EXPECT_TRUE(all_close(got, want, tolerance(p.g))) << describe(c) << " variant " << variant;
+    }
+  }
+}
+
+TEST_P(ConvFastTest, ForwardFusedWithMaxPoolEqualsTheSteps) {
+  // conv + bias + act + 2x2 max pool in one kernel gives exactly the floats of the three steps.
+  uint32_t seed = 7;
+  for (const ConvCase& c : conv_cases()) {
+    if (c.sh != 1 || c.sw != 1) continue;
+    Problem p = make_problem(c, seed += 10);
+    Pool2dGeometry pg{};
+    pg.N = c.N, pg.C = c.K, pg.H = p.g.P, pg.W = p.g.Q, pg.kernel_h = pg.kernel_w = 2;
+    pg.stride_h = pg.stride_w = 2, pg.P = p.g.P / 2, pg.Q = p.g.Q / 2;
+    if (pg.P == 0 || pg.Q == 0) continue;
+    for (Activation act : {Activation::none, Activation::relu}) {
+      std::vector<float> y(p.dy.size()), want(c.N * c.K * pg.P * pg.Q), got(want.size(), 9.0f);
+      conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y.data(), act);
+      max_pool2d_forward_ref(pg, y.data(), want.data(), nullptr);
+      conv2d_forward_maxpool2x2(p.g, p.x.data(), p.w.data(), p.b.data(), got.data(), act);
+      EXPECT_EQ(got, want) << describe(c) << " act " << static_cast<int>(act);
     }
   }
 }

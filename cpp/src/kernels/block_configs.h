@@ -14,7 +14,7 @@ struct ScalarCfg {
   static constexpr impl::BlockShape nn_shapes[] = {{4, 2}, {3, 2}};
   static constexpr impl::BlockShape nt_shapes[] = {{4, 2}, {3, 2}};
   static constexpr double loads_per_cycle = 2.0;
-  static constexpr int64_t kc_min = 32, l1_a_bytes = 65536, lc = 512;
+  static constexpr int64_t kc = 256, lc = 512;
 };
 
 // 16 ymm registers: an mr x nr block needs mr*nr accumulators + nr B vectors + 1 broadcast.
@@ -25,7 +25,7 @@ struct Avx2Cfg {
   static constexpr impl::BlockShape nn_shapes[] = {{4, 3}, {6, 2}, {5, 2}};
   static constexpr impl::BlockShape nt_shapes[] = {{4, 3}, {6, 2}, {5, 2}};
   static constexpr double loads_per_cycle = 2.0;  // 256-bit loads per cycle on Zen 3/4
-  static constexpr int64_t kc_min = 32, l1_a_bytes = 65536, lc = 512;
+  static constexpr int64_t kc = 256, lc = 512;
 };
 
 // 32 zmm registers: same rule; 24 accumulators.
@@ -34,7 +34,7 @@ struct Avx512Cfg {
   static constexpr impl::BlockShape nn_shapes[] = {{6, 4}, {8, 3}, {5, 4}, {7, 3}};
   static constexpr impl::BlockShape nt_shapes[] = {{6, 4}, {8, 3}, {5, 4}, {4, 4}};
   static constexpr double loads_per_cycle = 2.0;
-  static constexpr int64_t kc_min = 32, l1_a_bytes = 65536, lc = 512;
+  static constexpr int64_t kc = 256, lc = 512;
 };
 
 }  // namespace pocketcnn::kernels

@@ -16,6 +16,11 @@ enum class Activation { none = 0, relu = 1 };
 // y = act(conv(x, w) + b); b may be null.
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                     float* y, Activation act = Activation::none);
+// y (N, K, P / 2, Q / 2) = max_pool2d(act(conv(x, w) + b), 2) for stride 1 (the inference
+// fusion of conv + bias + activation + 2x2 pooling; act is none or relu). Same floats as the
+// three steps one after the other.
+void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, Activation act);
 // dx = the transpose of the convolution applied to dy. Overwrites dx.
 void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
 // dw, db (db may be null). Overwrites both.

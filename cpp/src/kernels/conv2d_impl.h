@@ -28,6 +28,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/gemm_impl.h"
 #include "kernels/parallel.h"
+#include "kernels/pool2d_impl.h"
 #include "kernels/workspace.h"
 
 namespace pocketcnn::kernels::impl {
@@ -135,13 +136,14 @@ struct Banding {
 };
 
 inline Banding make_banding(int64_t C, int64_t R, int64_t S, int64_t P, int64_t Q,
-                            int64_t budget = kBandInputBytes) {
+                            int64_t budget = kBandInputBytes, bool even_rows = false) {
   Banding b;
   b.Wp = Q + S - 1;
   const int64_t fit = budget / (4 * std::max<int64_t>(C, 1) * b.Wp) - (R - 1);
   // At least ~64 output columns per band so the GEMM still has whole tiles to work on.
   const int64_t min_rows = (64 + b.Wp - 1) / b.Wp;
   b.rows = std::clamp<int64_t>(std::max(fit, min_rows), 1, P);
+  if (even_rows) b.rows = std::max<int64_t>(2, b.rows / 2 * 2);  // whole 2x2 pooling windows
   b.bplane = (b.rows + R - 1) * b.Wp;
   return b;
 }
@@ -157,14 +159,38 @@ inline void band_offsets(int64_t C, int64_t R, int64_t S, const Banding& b, int6
 // `in` (C, H, W) sits at (top, left) of a zero plane of (P + R - 1, Q + S - 1) (top/left may be
 // negative: cropping). A is packed (pack_nn_a). Uses scratch slots a and b; `off` from
 // band_offsets.
+// dst (Qp) = act(2x2 max pool of rows r0, r1 (2 Qp valid columns each) + bias). Pooling before
+// the bias and activation gives the same floats as after: adding a constant and a monotone
+// activation preserve the order (rounding is monotone too). Reads whole vectors: the rows live in
+// a scratch buffer with slack.
+template <class V>
+void pool_rows_bias_act(const float* r0, const float* r1, int64_t Qp, float bias, Activation act,
+                        float* dst) {
+  const typename V::R vb = V::set1(bias), zero = V::zero();
+  for (int64_t q = 0; q < Qp; q += V::W) {
+    typename V::R v = V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb);
+    if (act == Activation::relu) v = V::max(zero, v);
+    if (q + V::W <= Qp) {
+      V::store(dst + q, v);
+    } else {
+      V::store_partial(dst + q, v, static_cast<int>(Qp - q));
+    }
+  }
+}
+
+// One image of a stride-1 correlation: out (K, P, Q) = act(A (K, C*R*S) * cols(in) + bias), where
+// `in` (C, H, W) sits at (top, left) of a zero plane of (P + R - 1, Q + S - 1) (top/left may be
+// negative: cropping). With pool2x2, P is even, band.rows too, and out is the 2x2 max pool
+// (K, P / 2, Q / 2) of that. A is packed (pack_nn_a). Uses scratch slots a and b; `off` from
+// band_offsets.
 template <class V, class Cfg>
 void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
                      const float* A, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q,
                      const Banding& band, const int64_t* off, const float* bias, Activation act,
-                     float* out, int threads) {
+                     float* out, int threads, bool pool2x2 = false) {
   const int64_t CRS = C * R * S, Wp = band.Wp;
   float* xp = scratch(Scratch::a, C * band.bplane + S + V::W);
-  float* yt = scratch(Scratch::b, K * band.rows * Wp);
+  float* yt = scratch(Scratch::b, K * band.rows * Wp + 2 * V::W);
   std::memset(xp + C * band.bplane, 0, (S + V::W) * sizeof(float));
   for (int64_t p0 = 0; p0 < P; p0 += band.rows) {
     const int64_t nr = std::min(band.rows, P - p0), M = nr * Wp;
@@ -176,8 +202,16 @@ void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t t
     gg.C = yt, gg.ldc = M;
     gemm_nn<V, Cfg>(gg, threads);
     for (int64_t k = 0; k < K; ++k) {
-      copy_rows_bias_act<V>(yt + k * M, Wp, nr, Q, bias ? bias[k] : 0.0f, act,
-                            out + k * P * Q + p0 * Q);
+      const float bk = bias ? bias[k] : 0.0f;
+      if (!pool2x2) {
+        copy_rows_bias_act<V>(yt + k * M, Wp, nr, Q, bk, act, out + k * P * Q + p0 * Q);
+        continue;
+      }
+      const int64_t Pp = P / 2, Qp = Q / 2;
+      for (int64_t pr = 0; pr < nr / 2; ++pr) {
+        const float* r0 = yt + k * M + 2 * pr * Wp;
+        pool_rows_bias_act<V>(r0, r0 + Wp, Qp, bk, act, out + (k * Pp + p0 / 2 + pr) * Qp);
+      }
     }
   }
 }
@@ -230,6 +264,31 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
       for (int64_t k = 0; k < g.K; ++k) {
         copy_rows_bias_act<V>(yn + k * PQ, PQ, 1, PQ, b ? b[k] : 0.0f, act, yn + k * PQ);
       }
+    }
+  });
+}
+
+// y (N, K, P / 2, Q / 2) = 2x2 max pool of act(conv(x, w) + b), stride 1 only: the conv's output
+// never goes to memory (the pooling is the GEMM's epilogue), and an odd last row/column that the
+// pool would drop is not computed.
+template <class V, class Cfg>
+void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, Activation act, int threads) {
+  const int64_t CRS = g.C * g.R * g.S, Pp = g.P / 2, Qp = g.Q / 2;
+  if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
+  int outer, inner;
+  split_threads(g.N, 2.0 * g.N * g.K * CRS * g.P * g.Q, threads, &outer, &inner);
+  const Banding band = make_banding(g.C, g.R, g.S, 2 * Pp, g.Q, kBandInputBytes, true);
+  float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
+  auto* off = reinterpret_cast<int64_t*>(shared);
+  float* wp = shared + 2 * CRS;
+  band_offsets(g.C, g.R, g.S, band, off);
+  pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+  parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      correlate_image<V, Cfg>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, g.pad_top, g.pad_left, wp,
+                              g.K, g.R, g.S, 2 * Pp, g.Q, band, off, b, act, y + n * g.K * Pp * Qp,
+                              inner, true);
     }
   });
 }

@@ -37,6 +37,12 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
   kernels().conv2d_forward(g, x, w, b, y, act, get_num_threads());
 }
 
+void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, Activation act) {
+  PCNN_CHECK(g.stride_h == 1 && g.stride_w == 1, "conv2d_forward_maxpool2x2: stride 1 only");
+  kernels().conv2d_forward_maxpool2x2(g, x, w, b, y, act, get_num_threads());
+}
+
 void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
   kernels().conv2d_backward_input(g, dy, w, dx, get_num_threads());
 }

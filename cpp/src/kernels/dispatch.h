@@ -19,6 +19,8 @@ struct KernelTable {
   void (*gemm_nt)(const GemmNT&, int threads);
   void (*conv2d_forward)(const Conv2dGeometry&, const float* x, const float* w, const float* b,
                          float* y, Activation act, int threads);
+  void (*conv2d_forward_maxpool2x2)(const Conv2dGeometry&, const float* x, const float* w,
+                                    const float* b, float* y, Activation act, int threads);
   void (*conv2d_backward_input)(const Conv2dGeometry&, const float* dy, const float* w, float* dx,
                                 int threads);
   void (*conv2d_backward_weight)(const Conv2dGeometry&, const float* x, const float* dy, float* dw,

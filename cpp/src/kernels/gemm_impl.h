@@ -289,9 +289,10 @@ void gemm_nn(const GemmNN& g, int threads) {
     a_cs = s.mr;
     a_bs = s.mr * g.J;
   }
-  // J blocks sized so that the A block (M x kb) stays in L1 (Cfg::l1_a_bytes) next to the B and C
-  // tiles while a column tile is finished: for each tile, C is loaded/stored once per J block.
-  const int64_t kc = std::max<int64_t>(Cfg::kc_min, Cfg::l1_a_bytes / (4 * g.M));
+  // J blocks of at most Cfg::kc steps (balanced), independent of M so that an output's rounding
+  // does not depend on how many rows (e.g. samples) share the call; for each tile, C is loaded and
+  // stored once per J block.
+  const int64_t kc = Cfg::kc;
   const int64_t nkb = (g.J + kc - 1) / kc;
   const int64_t kb = (g.J + nkb - 1) / nkb;
   const int nt = threads_for(ntiles, 2.0 * g.M * g.N * g.J, threads);

@@ -1,0 +1,134 @@
+#include "pocketcnn/inference.h"
+
+#include "kernels/conv2d.h"
+#include "pocketcnn/autograd.h"
+#include "pocketcnn/error.h"
+
+namespace pocketcnn {
+
+namespace {
+
+std::string checked_activation(const std::string& name) {
+  const std::string a = name == "linear" ? "" : name;
+  PCNN_CHECK(a.empty() || a == "relu" || a == "sigmoid" || a == "tanh" || a == "softmax",
+             "InferencePlan: unknown activation '", name,
+             "' (use '', 'linear', 'relu', 'sigmoid', 'tanh' or 'softmax')");
+  return a;
+}
+
+Tensor apply_activation(const std::string& a, const Tensor& x) {
+  if (a.empty()) return x;
+  if (a == "relu") return relu(x);
+  if (a == "sigmoid") return sigmoid(x);
+  if (a == "tanh") return tanh(x);
+  return softmax(x, 1);
+}
+
+bool is_2x2_pool(const Pool2dOptions& p) {
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
+         p.pad_w == 0;
+}
+
+// Whether conv (stride 1) + bias + activation + 2x2 max pool can run as one kernel: everything the
+// fused kernel relies on holds. Anything else takes the unfused ops, which raise their usual
+// errors for bad arguments.
+bool fusable(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  if (!x.defined() || !w.defined() || x.ndim() != 4 || w.ndim() != 4) return false;
+  if (o.stride_h != 1 || o.stride_w != 1) return false;
+  if (o.pad_top < 0 || o.pad_left < 0 || o.pad_bottom < 0 || o.pad_right < 0) return false;
+  if (o.pad_top > 4096 || o.pad_left > 4096 || o.pad_bottom > 4096 || o.pad_right > 4096) {
+    return false;
+  }
+  if (x.dim(0) < 1 || x.dim(1) < 1 || x.dim(1) != w.dim(1) || w.dim(0) < 1) return false;
+  if (b.defined() && (b.ndim() != 1 || b.dim(0) != w.dim(0))) return false;
+  const int64_t Hp = x.dim(2) + o.pad_top + o.pad_bottom, Wp = x.dim(3) + o.pad_left + o.pad_right;
+  return x.dim(2) >= 1 && x.dim(3) >= 1 && Hp >= w.dim(2) + 1 && Wp >= w.dim(3) + 1 &&
+         w.dim(2) >= 1 && w.dim(3) >= 1;
+}
+
+Tensor conv_relu_maxpool(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o,
+                         bool relu_act) {
+  kernels::Conv2dGeometry g{};
+  g.N = x.dim(0), g.C = x.dim(1), g.H = x.dim(2), g.W = x.dim(3);
+  g.K = w.dim(0), g.R = w.dim(2), g.S = w.dim(3);
+  g.stride_h = g.stride_w = 1;
+  g.pad_top = o.pad_top, g.pad_left = o.pad_left;
+  g.P = g.H + o.pad_top + o.pad_bottom - g.R + 1;
+  g.Q = g.W + o.pad_left + o.pad_right - g.S + 1;
+  Tensor y = Tensor::empty({g.N, g.K, g.P / 2, g.Q / 2});
+  kernels::conv2d_forward_maxpool2x2(
+      g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
+      relu_act ? kernels::Activation::relu : kernels::Activation::none);
+  return y;
+}
+
+}  // namespace
+
+void InferencePlan::add_conv2d(const Tensor& w, const Tensor& b, const Conv2dOptions& opt,
+                               const std::string& activation) {
+  PCNN_CHECK_TYPE(w.defined(), "InferencePlan.add_conv2d: weight is None");
+  Step s{Kind::conv2d, w, b, opt, {}, checked_activation(activation)};
+  steps_.push_back(s);
+}
+
+void InferencePlan::add_max_pool2d(const Pool2dOptions& opt) {
+  steps_.push_back({Kind::max_pool2d, {}, {}, {}, opt, ""});
+}
+
+void InferencePlan::add_avg_pool2d(const Pool2dOptions& opt) {
+  steps_.push_back({Kind::avg_pool2d, {}, {}, {}, opt, ""});
+}
+
+void InferencePlan::add_flatten() {
+  steps_.push_back({Kind::flatten, {}, {}, {}, {}, ""});
+}
+
+void InferencePlan::add_linear(const Tensor& w, const Tensor& b, const std::string& activation) {
+  PCNN_CHECK_TYPE(w.defined(), "InferencePlan.add_linear: weight is None");
+  steps_.push_back({Kind::linear, w, b, {}, {}, checked_activation(activation)});
+}
+
+void InferencePlan::add_activation(const std::string& activation) {
+  steps_.push_back({Kind::activation, {}, {}, {}, {}, checked_activation(activation)});
+}
+
+Tensor InferencePlan::run(const Tensor& x) const {
+  PCNN_CHECK_TYPE(x.defined(), "InferencePlan.run: input is None");
+  NoGradGuard no_grad;
+  Tensor h = x;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& s = steps_[i];
+    switch (s.kind) {
+      case Kind::conv2d: {
+        const bool next_pool = i + 1 < steps_.size() && steps_[i + 1].kind == Kind::max_pool2d &&
+                               is_2x2_pool(steps_[i + 1].pool);
+        if (next_pool && (s.activation.empty() || s.activation == "relu") &&
+            fusable(h, s.w, s.b, s.conv)) {
+          h = conv_relu_maxpool(h, s.w, s.b, s.conv, s.activation == "relu");
+          ++i;  // the pool is done
+        } else {
+          h = apply_activation(s.activation, conv2d(h, s.w, s.b, s.conv));
+        }
+        break;
+      }
+      case Kind::max_pool2d:
+        h = max_pool2d(h, s.pool);
+        break;
+      case Kind::avg_pool2d:
+        h = avg_pool2d(h, s.pool);
+        break;
+      case Kind::flatten:
+        h = flatten(h, 1);
+        break;
+      case Kind::linear:
+        h = apply_activation(s.activation, linear(h, s.w, s.b));
+        break;
+      case Kind::activation:
+        h = apply_activation(s.activation, h);
+        break;
+    }
+  }
+  return h;
+}
+
+}  // namespace pocketcnn

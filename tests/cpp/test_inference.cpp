@@ -1,0 +1,106 @@
+// InferencePlan: the fused, compiled forward pass equals the layer-by-layer ops bit for bit, under
+// every ISA and thread count, and rejects bad input like the ops do.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "kernel_test_util.h"
+#include "pocketcnn/autograd.h"
+#include "pocketcnn/error.h"
+#include "pocketcnn/inference.h"
+#include "pocketcnn/ops.h"
+
+using namespace pocketcnn;
+using pocketcnn::testing::random_vector;
+
+namespace {
+
+class InferencePlanTest : public pocketcnn::testing::IsaThreadsTest {};
+
+Tensor rand_tensor(const Shape& s, uint32_t seed, float scale = 1.0f) {
+  std::vector<float> v = random_vector(shape_numel(s), seed);
+  for (float& x : v) x *= scale;
+  return Tensor::from_vector(s, v);
+}
+
+std::vector<float> values(const Tensor& t) {
+  return {t.data(), t.data() + t.numel()};
+}
+
+Pool2dOptions pool(int64_t k, int64_t s, int64_t p = 0) {
+  Pool2dOptions o;
+  o.kernel_h = o.kernel_w = k, o.stride_h = o.stride_w = s, o.pad_h = o.pad_w = p;
+  return o;
+}
+
+TEST_P(InferencePlanTest, LectureNetEqualsTheOps) {
+  const Tensor w1 = rand_tensor({25, 1, 3, 3}, 1, 0.5f), b1 = rand_tensor({25}, 2, 0.1f);
+  const Tensor w2 = rand_tensor({50, 25, 3, 3}, 3, 0.1f), b2 = rand_tensor({50}, 4, 0.1f);
+  const Tensor w3 = rand_tensor({100, 1250}, 5, 0.03f), b3 = rand_tensor({100}, 6, 0.1f);
+  const Tensor w4 = rand_tensor({10, 100}, 7, 0.1f), b4 = rand_tensor({10}, 8, 0.1f);
+  InferencePlan plan;
+  plan.add_conv2d(w1, b1, {}, "");
+  plan.add_max_pool2d(pool(2, 2));
+  plan.add_conv2d(w2, b2, {}, "relu");
+  plan.add_max_pool2d(pool(2, 2));
+  plan.add_flatten();
+  plan.add_linear(w3, b3, "relu");
+  plan.add_linear(w4, b4, "softmax");
+  for (int64_t n : {1, 3, 8}) {
+    const Tensor x = rand_tensor({n, 1, 28, 28}, 10 + static_cast<uint32_t>(n));
+    Tensor h = max_pool2d(conv2d(x, w1, b1, {}), pool(2, 2));
+    h = max_pool2d(relu(conv2d(h, w2, b2, {})), pool(2, 2));
+    h = relu(linear(flatten(h, 1), w3, b3));
+    const Tensor want = softmax(linear(h, w4, b4), 1);
+    const Tensor got = plan.run(x);
+    ASSERT_EQ(got.shape(), want.shape());
+    EXPECT_EQ(values(got), values(want)) << "batch " << n;
+  }
+}
+
+TEST_P(InferencePlanTest, OtherLayersAndPaddingsEqualTheOps) {
+  const Tensor w1 = rand_tensor({6, 3, 3, 3}, 1, 0.3f), b1 = rand_tensor({6}, 2);
+  const Tensor w2 = rand_tensor({4, 6, 2, 2}, 3, 0.3f);
+  const Tensor w3 = rand_tensor({5, 6, 3, 3}, 4, 0.3f);
+  Conv2dOptions same;  // asymmetric 'same'-style padding: fused path
+  same.pad_top = 1, same.pad_left = 1, same.pad_bottom = 1, same.pad_right = 1;
+  Conv2dOptions strided;  // stride 2: unfused path
+  strided.stride_h = strided.stride_w = 2;
+  Conv2dOptions asym;
+  asym.pad_bottom = 1, asym.pad_right = 1;
+  InferencePlan plan;
+  plan.add_conv2d(w1, b1, same, "tanh");  // not fusable activation
+  plan.add_max_pool2d(pool(2, 2));
+  plan.add_conv2d(w3, Tensor(), asym, "relu");  // fused, no bias, asymmetric padding
+  plan.add_max_pool2d(pool(2, 2));
+  plan.add_activation("sigmoid");
+  const Tensor x = rand_tensor({2, 3, 13, 11}, 20);
+  Tensor h = max_pool2d(tanh(conv2d(x, w1, b1, same)), pool(2, 2));
+  h = sigmoid(max_pool2d(relu(conv2d(h, w3, Tensor(), asym)), pool(2, 2)));
+  EXPECT_EQ(values(plan.run(x)), values(h));
+
+  InferencePlan plan2;
+  plan2.add_conv2d(w1, b1, strided, "relu");
+  plan2.add_avg_pool2d(pool(2, 1));
+  plan2.add_conv2d(w2, Tensor(), {}, "");
+  plan2.add_max_pool2d(pool(3, 1, 1));  // not 2x2: unfused
+  const Tensor x2 = rand_tensor({3, 3, 16, 15}, 21);
+  Tensor h2 = avg_pool2d(relu(conv2d(x2, w1, b1, strided)), pool(2, 1));
+  h2 = max_pool2d(conv2d(h2, w2, Tensor(), {}), pool(3, 1, 1));
+  EXPECT_EQ(values(plan2.run(x2)), values(h2));
+}
+
+TEST_P(InferencePlanTest, BadInputRaisesLikeTheOps) {
+  InferencePlan plan;
+  plan.add_conv2d(rand_tensor({4, 3, 3, 3}, 1), Tensor(), {}, "relu");
+  plan.add_max_pool2d(pool(2, 2));
+  EXPECT_THROW(plan.run(rand_tensor({1, 2, 8, 8}, 2)), ValueError);  // wrong channels
+  EXPECT_THROW(plan.run(rand_tensor({1, 3, 3, 3}, 2)), ValueError);  // too small to pool
+  EXPECT_THROW(plan.run(rand_tensor({3, 8, 8}, 2)), ValueError);     // not 4-D
+  EXPECT_THROW(plan.add_activation("gelu"), ValueError);
+  EXPECT_TRUE(grad_enabled());  // run() restored grad mode
+}
+
+POCKETCNN_INSTANTIATE_ISA_THREADS(InferencePlanTest);
+
+}  // namespace

@@ -1,0 +1,97 @@
+"""Sequential.predict/evaluate run a compiled, fused plan; it must equal the layer-by-layer pass."""
+
+import numpy as np
+import pytest
+
+import pocketcnn as pc
+from pocketcnn import _inference
+from pocketcnn.layers import Layer
+
+
+def lecture_net(**conv_kwargs):
+    model = pc.Sequential(
+        [
+            pc.layers.Conv2D(25, 3, input_shape=(1, 28, 28), **conv_kwargs),
+            pc.layers.MaxPool2D(2),
+            pc.layers.Conv2D(50, 3, activation="relu"),
+            pc.layers.MaxPool2D(2),
+            pc.layers.Flatten(),
+            pc.layers.Dense(100, activation="relu"),
+            pc.layers.Dropout(0.5),
+            pc.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=pc.optim.SGD(0.1), loss="cross_entropy", metrics=["accuracy"])
+    return model
+
+
+def layer_by_layer(model, x, logits=False):
+    with pc.no_grad():
+        return np.asarray(model._forward(pc.Tensor(x), training=False, logits=logits))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_predict_equals_the_layer_by_layer_forward(threads):
+    saved = pc.get_num_threads()
+    pc.set_num_threads(threads)
+    try:
+        model = lecture_net()
+        x = np.random.default_rng(0).random((37, 1, 28, 28), dtype=np.float32)
+        plan = _inference.build_plan(model.layers)
+        assert plan is not None and len(plan) == 7  # the Dropout is the identity at inference
+        np.testing.assert_array_equal(model.predict(x, batch_size=16), layer_by_layer(model, x))
+        # evaluate uses the logits plan (softmax fused into the loss)
+        logits = np.asarray(_inference.build_plan(model.layers, logits=True).run(x))
+        np.testing.assert_array_equal(logits, layer_by_layer(model, x, logits=True))
+    finally:
+        pc.set_num_threads(saved)
+
+
+def test_plan_sees_training_updates_and_new_weights():
+    model = lecture_net()
+    rng = np.random.default_rng(1)
+    x, y = rng.random((8, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 8)
+    before = model.predict(x)
+    model.train_on_batch(x, y)  # in-place updates of the same weight tensors
+    after = model.predict(x)
+    assert not np.array_equal(before, after)
+    np.testing.assert_array_equal(after, layer_by_layer(model, x))
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    np.testing.assert_array_equal(model.predict(x), layer_by_layer(model, x))
+
+
+def test_same_padding_and_other_activations():
+    model = pc.Sequential(
+        [
+            pc.layers.Conv2D(4, 3, padding="same", activation="tanh", input_shape=(2, 9, 8)),
+            pc.layers.MaxPool2D(2),
+            pc.layers.Conv2D(3, 2, padding="same", activation="relu"),
+            pc.layers.MaxPool2D(2),
+            pc.layers.AvgPool2D(1),
+            pc.layers.Flatten(),
+            pc.layers.Dense(5, activation="sigmoid"),
+        ]
+    )
+    x = np.random.default_rng(2).standard_normal((6, 2, 9, 8)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(x), layer_by_layer(model, x))
+
+
+def test_unknown_layers_fall_back_to_python():
+    class Double(Layer):
+        def forward(self, x, training):
+            return x * 2
+
+    model = pc.Sequential([pc.layers.Dense(3, input_shape=(4,)), Double()])
+    assert _inference.build_plan(model.layers) is None
+    x = np.ones((2, 4), np.float32)
+    np.testing.assert_allclose(model.predict(x), layer_by_layer(model, x))
+
+
+def test_plan_rejects_bad_input_with_value_error():
+    plan = _inference.build_plan(lecture_net().layers)
+    with pytest.raises(ValueError):
+        plan.run(np.zeros((2, 3, 28, 28), np.float32))
+    with pytest.raises(ValueError):
+        plan.run(np.zeros((28, 28), np.float32))
+    with pytest.raises(ValueError, match="activation"):
+        pc._core._InferencePlan().add_activation("gelu")
