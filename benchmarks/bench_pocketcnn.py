@@ -1,7 +1,9 @@
 """pocketcnn's side of the benchmark (run by run.py in a subprocess; prints one RESULT line).
 
-The lecture network is written directly on ``pc.ops`` -- the same layers, loss and plain SGD step
-as bench_torch.py / bench_jax.py -- so every library does the same work per step.
+Training: the lecture network written directly on ``pc.ops`` -- the same layers, loss and plain
+SGD step as bench_torch.py / bench_jax.py -- so every library does the same work per step.
+Inference and latency: ``pc.Sequential.predict`` on the same network and weights (what a user
+calls; it runs the compiled, fused inference plan).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pocketcnn as pc
 from common import (
     CONV64,
     POOL_SHAPE,
@@ -21,6 +22,8 @@ from common import (
     median_time,
     peak_rss_mb,
 )
+
+import pocketcnn as pc
 from pocketcnn import _core
 
 ops = pc.ops
@@ -51,6 +54,24 @@ def make_train_step(p, lr=0.01):
     return step
 
 
+def lecture_model() -> pc.Sequential:
+    """The lecture network as a Keras-style model with the benchmark's weights."""
+    model = pc.Sequential(
+        [
+            pc.layers.Conv2D(25, 3, input_shape=(1, 28, 28)),
+            pc.layers.MaxPool2D(2),
+            pc.layers.Conv2D(50, 3, activation="relu"),
+            pc.layers.MaxPool2D(2),
+            pc.layers.Flatten(),
+            pc.layers.Dense(100, activation="relu"),
+            pc.layers.Dense(10),
+        ]
+    )
+    p = lecture_params()
+    model.set_weights([p[k] for k in ["w1", "b1", "w2", "b2", "w3", "b3", "w4", "b4"]])
+    return model
+
+
 def tensors(requires_grad: bool):
     return {k: pc.Tensor(v, requires_grad=requires_grad) for k, v in lecture_params().items()}
 
@@ -63,14 +84,15 @@ def run(workloads, threads: int) -> dict:
         x, y = lecture_batch(64)
         out["train_b64"] = median_time(lambda: step(x, y), min_time=1.0)
     if "infer_b256" in workloads or "latency_b1" in workloads:
-        p = tensors(False)
-        with pc.no_grad():
-            if "infer_b256" in workloads:
-                x, _ = lecture_batch(256)
-                out["infer_b256"] = median_time(lambda: forward(p, x), min_time=1.0)
-            if "latency_b1" in workloads:
-                x, _ = lecture_batch(1)
-                out["latency_b1"] = median_time(lambda: forward(p, x), min_time=0.5, min_runs=200)
+        model = lecture_model()
+        if "infer_b256" in workloads:
+            x, _ = lecture_batch(256)
+            out["infer_b256"] = median_time(lambda: model.predict(x, batch_size=256), 1.0)
+        if "latency_b1" in workloads:
+            x, _ = lecture_batch(1)
+            out["latency_b1"] = median_time(
+                lambda: model.predict(x, batch_size=1), min_time=0.5, min_runs=200
+            )
     c = CONV64
     rng = np.random.default_rng(0)
     if {"conv_fwd", "conv_dgrad", "conv_wgrad"} & set(workloads):
