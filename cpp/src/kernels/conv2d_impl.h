@@ -195,11 +195,17 @@ void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t t
                      const Banding& band, const int64_t* off, const float* bias, Activation act,
                      float* out, int threads, bool pool2x2 = false) {
   const int64_t CRS = C * R * S, Wp = band.Wp;
-  float* xp = scratch(Scratch::a, C * band.bplane + S + V::W);
-  float* yt = scratch(Scratch::b, K * band.rows * Wp + 2 * V::W);
-  std::memset(xp + C * band.bplane, 0, (S + V::W) * sizeof(float));
+  // Columns are computed in whole register tiles: the last tile's extra columns are junk like
+  // the S-1 per row (cheaper than a masked tail kernel: masked loads are slow on AMD). xp and yt
+  // get a tile of slack for them.
+  const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(K).nr) * V::W;
+  const int64_t slack = S + tile + V::W;
+  float* xp = scratch(Scratch::a, C * band.bplane + slack);
+  float* yt = scratch(Scratch::b, K * (band.rows * Wp + tile) + 2 * V::W);
+  std::memset(xp + C * band.bplane, 0, slack * sizeof(float));
   for (int64_t p0 = 0; p0 < P; p0 += band.rows) {
-    const int64_t nr = std::min(band.rows, P - p0), M = nr * Wp;
+    const int64_t nr = std::min(band.rows, P - p0);
+    const int64_t M = (nr * Wp + tile - 1) / tile * tile;  // row stride of yt
     for (int64_t c = 0; c < C; ++c) {
       pad_plane(in + c * H * W, H, W, xp + c * band.bplane, nr + R - 1, Wp, top - p0, left);
     }
