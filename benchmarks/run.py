@@ -1,15 +1,18 @@
 """Measure every target of issue 4 for pocketcnn and, when installed, PyTorch and JAX, in one run.
 
-    python benchmarks/run.py                 # everything (~5-10 minutes)
-    python benchmarks/run.py --quick         # shorter timings, 1 thread only
+    python benchmarks/run.py                 # everything, 3 rounds (~15 minutes)
+    python benchmarks/run.py --quick         # 1 thread, 1 round, no memory runs
     python benchmarks/run.py --markdown      # the table as Markdown (for the README)
 
 Each library runs in its own subprocess: pocketcnn with its defaults, PyTorch with the tuned
 malloc environment (MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_, its fastest setting) in NCHW and
 channels_last, JAX/XLA jit-compiled in NHWC, pinned to as many CPUs as threads. Times are medians
-after warm-up. The FMA peak is measured in the same run with a register-only FMA kernel, and the
-run first checks that two threads really get two cores (the host sometimes squeezes both vCPUs
-onto one). Peak memory: peak RSS growth over RSS before training, 5 steps at batch 256.
+after warm-up; the whole set of processes runs in several rounds, interleaving the libraries, and
+each figure is the median over the rounds (this machine's speed changes for seconds at a time when
+the host is busy, so one library must not get all the slow periods). The FMA peak is measured in
+the same runs with a register-only FMA kernel (the best round), and two threads are checked to
+really get two cores (the host sometimes squeezes both vCPUs onto one). Peak memory: peak RSS
+growth over RSS before training, 5 steps at batch 256.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 
@@ -54,6 +58,17 @@ def run_bench(script: str, args: list[str], extra_env: dict | None = None) -> di
     return None
 
 
+def combine(rounds: list[dict]) -> dict:
+    """Median over rounds of every timing; the best FMA peak; the rest from the first round."""
+    out = dict(rounds[0])
+    for key, value in rounds[0].items():
+        if isinstance(value, float) and key != "fma_peak_gflops":
+            out[key] = statistics.median(r[key] for r in rounds if key in r)
+    if "fma_peak_gflops" in out:
+        out["fma_peak_gflops"] = max(r["fma_peak_gflops"] for r in rounds)
+    return out
+
+
 def have(module: str) -> bool:
     return (
         subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode
@@ -77,23 +92,29 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    rounds = 1 if args.quick else max(1, args.rounds)
     threads = [1] if args.quick else [1, 2]
     use_torch = not args.no_torch and have("torch")
     use_jax = not args.no_jax and have("jax")
 
-    results: dict = {}
-    for t in threads:
-        results[("pocketcnn", t)] = run_bench("bench_pocketcnn.py", ["--threads", str(t)])
-        if use_torch:
-            for layout in ["nchw", "channels_last"]:
-                results[(f"torch_{layout}", t)] = run_bench(
-                    "bench_torch.py", ["--threads", str(t), "--layout", layout], TORCH_ENV
-                )
-        if use_jax:
-            results[("jax", t)] = run_bench(
-                "bench_jax.py", ["--threads", str(t), "--workloads", ",".join(LECTURE)]
-            )
+    runs: dict = {}  # (library, threads) -> list of result dicts, one per round
+    for _ in range(rounds):
+        for t in threads:
+            configs = [("pocketcnn", "bench_pocketcnn.py", [], None)]
+            if use_torch:
+                for layout in ["nchw", "channels_last"]:
+                    configs.append(
+                        (f"torch_{layout}", "bench_torch.py", ["--layout", layout], TORCH_ENV)
+                    )
+            if use_jax:
+                configs.append(("jax", "bench_jax.py", ["--workloads", ",".join(LECTURE)], None))
+            for name, script, extra, env in configs:
+                r = run_bench(script, ["--threads", str(t), *extra], env)
+                if r:
+                    runs.setdefault((name, t), []).append(r)
+    results = {key: combine(rs) for key, rs in runs.items()}
     memory = {}
     if not args.quick:
         memory["pocketcnn"] = run_bench("bench_pocketcnn.py", ["--memory", "256"])
