@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--raw", help="also write every round's numbers to this JSON file")
     args = ap.parse_args()
     rounds = 1 if args.quick else max(1, args.rounds)
     threads = [1] if args.quick else [1, 2]
@@ -115,6 +116,9 @@ def main() -> None:
                 if r:
                     runs.setdefault((name, t), []).append(r)
     results = {key: combine(rs) for key, rs in runs.items()}
+    if args.raw:
+        with open(args.raw, "w") as f:
+            json.dump({f"{k[0]}_t{k[1]}": v for k, v in runs.items()}, f, indent=1)
     memory = {}
     if not args.quick:
         memory["pocketcnn"] = run_bench("bench_pocketcnn.py", ["--memory", "256"])
@@ -131,7 +135,8 @@ def main() -> None:
     out = lines.append
     out(
         f"pocketcnn benchmark, {datetime.date.today().isoformat()}, {platform.machine()} "
-        f"{cpu_name()}, {os.cpu_count()} CPUs, ISA {info.get('isa')}"
+        f"{cpu_name()}, {os.cpu_count()} CPUs, ISA {info.get('isa')}, "
+        f"medians of {rounds} round(s)"
     )
     out(
         f"FMA peak (measured now): {fmt(peak.get(1), 1)} GFLOP/s on 1 thread"

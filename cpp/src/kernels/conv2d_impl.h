@@ -10,7 +10,10 @@
 //   extra FMAs (3.4% at 56x56 pad 1) plus two cheap passes over memory, against an im2col copy
 //   that is R*S times the input (93 of 148 ms in numpy's im2col on the target layer).
 // - Input gradient, stride 1: the same forward kernel on dy padded by (R-1-pad) with the
-//   weights flipped and transposed (C, K, R, S).
+//   weights flipped and transposed (C, K, R, S) -- or, where that computes many taps in the
+//   padding (small images: 1.7x the useful FMAs for the lecture net's 13x13), a GEMM
+//   dcol = w^T dy plus a vectorised scatter-add (see conv2d_backward_input).
+// - Inference: conv + bias + ReLU + 2x2 max pool in one call, the pool being the GEMM epilogue.
 // - Weight gradient, stride 1: dw[k, (c,r,s)] = sum_m dy_wide[k, m] * xpad[off(c,r,s) + m] where
 //   dy_wide is dy with zeroed junk columns: gemm_nt (dot products along the pixels), summed over
 //   the images a thread owns, then over threads in thread order (deterministic for a given
@@ -110,29 +113,37 @@ inline void im2col(const Conv2dGeometry& g, const float* x, float* col) {
 }
 
 // dx[c, p*sh - pt + r, q*sw - pl + s] += col[(c,r,s), p*Q+q]; dx must be zeroed first.
-inline void col2im_add(const Conv2dGeometry& g, const float* col, float* dx) {
-  const int64_t PQ = g.P * g.Q;
+// col rows have stride ldcol (>= P*Q). With stride_w == 1 each (c, r, s, p) adds one contiguous
+// row segment, which the compiler vectorises.
+inline void col2im_add(const Conv2dGeometry& g, const float* col, float* dx, int64_t ldcol) {
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
-        const float* src = col + ((c * g.R + r) * g.S + s) * PQ;
+        const float* src = col + ((c * g.R + r) * g.S + s) * ldcol;
         for (int64_t p = 0; p < g.P; ++p) {
           const int64_t h = p * g.stride_h - g.pad_top + r;
           if (h < 0 || h >= g.H) continue;
           float* dr = dx + (c * g.H + h) * g.W;
+          const float* sr = src + p * g.Q;
+          if (g.stride_w == 1) {
+            const int64_t shift = s - g.pad_left;  // dx column = q + shift
+            const int64_t q0 = std::max<int64_t>(0, -shift);
+            const int64_t q1 = std::min<int64_t>(g.Q, g.W - shift);
+            for (int64_t q = q0; q < q1; ++q) dr[q + shift] += sr[q];
+            continue;
+          }
           for (int64_t q = 0; q < g.Q; ++q) {
             const int64_t wi = q * g.stride_w - g.pad_left + s;
-            if (wi >= 0 && wi < g.W) dr[wi] += src[p * g.Q + q];
+            if (wi >= 0 && wi < g.W) dr[wi] += sr[q];
           }
         }
       }
 }
 
-// Stride-1 convolutions run on horizontal bands of output rows: a band's padded input (C rows of
-// width Wp) and its output stay in L2 while the GEMM sweeps them, and the band's input copy is
-// still in cache when the GEMM reads it. Without bands, the 64->64 56x56 layer streams an 861 KB
-// padded image from L3 through every column tile (measured: the microkernel stalls on those
-// misses at ~60% of peak instead of ~99% with its data in L1/L2).
+// Stride-1 convolutions run on horizontal bands of output rows, so that a band's padded input
+// copy and its GEMM output stay in L2 between being written and being read (the 64->64 56x56
+// image alone is 861 KB padded). Measured against whole images and against bands of 40 KB..1 MB:
+// no difference above this machine's run-to-run noise, so the band is sized for L2.
 constexpr int64_t kBandInputBytes = 96 * 1024;
 
 struct Banding {
@@ -333,7 +344,22 @@ void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float
   }
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
-  if (g.stride_h == 1 && g.stride_w == 1) {
+  // Stride 1: either a correlation of dy (padded by R-1-pad) with the flipped weights, on the
+  // shifted-row GEMM (no extra pass; but every tap that lands in the padding is computed), or
+  // dcol = w^T dy as a GEMM on dy's rows followed by a scatter-add (col2im). The lecture net's
+  // 13x13 input grad computes 1.7x the useful FMAs as a correlation and 1.06x via col2im, while the
+  // 64->64 layer with padding 1 wastes ~5% as a correlation and its 7 MB col buffer per image would
+  // not stay in cache: pick by estimated cost (FMAs, plus a few memory operations per col entry).
+  bool correlate = g.stride_h == 1 && g.stride_w == 1;
+  if (correlate) {
+    const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.C).nr) * V::W;
+    const int64_t wp = g.W + g.S - 1;
+    const double corr = double(g.C) * ((g.H * wp + tile - 1) / tile * tile) * KRS;
+    const int64_t tile_c = static_cast<int64_t>(choose_nn_shape<Cfg>(CRS).nr) * V::W;
+    const double col = double(CRS) * ((PQ + tile_c - 1) / tile_c * tile_c) * g.K + 8.0 * CRS * PQ;
+    correlate = corr <= col;
+  }
+  if (correlate) {
     // dx = correlation of dy, padded by (R-1-pad_top, S-1-pad_left), with the flipped,
     // transposed weights wt[c, (k, r', s')] = w[k, c, R-1-r', S-1-s'].
     const Banding band = make_banding(g.K, g.R, g.S, g.H, g.W);
@@ -359,17 +385,25 @@ void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float
     });
     return;
   }
+  // col (CRS, PQ) = w^T (CRS, K) dy[n] (K, PQ), then scattered back to the input positions. w^T
+  // is packed once; dy's rows are copied with a stride of whole register tiles (zero-filled), so
+  // the GEMM needs no masked tail.
+  const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(CRS).nr) * V::W;
+  const int64_t ld = (PQ + tile - 1) / tile * tile;
+  float* wtp = scratch(Scratch::c, packed_nn_a_size<Cfg>(CRS, g.K));
+  pack_nn_a<Cfg>(CRS, g.K, w, 1, CRS, wtp);
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
-    float* col = scratch(Scratch::a, CRS * PQ);
+    float* col = scratch(Scratch::a, CRS * ld);
+    float* dyn = scratch(Scratch::b, g.K * ld);
     for (int64_t n = n0; n < n1; ++n) {
-      // col (CRS, PQ) = w^T (CRS, K) dy[n] (K, PQ), then scattered back to the input positions.
+      pad_plane(dy + n * g.K * PQ, g.K, PQ, dyn, g.K, ld, 0, 0);
       GemmNN gg;
-      gg.M = CRS, gg.N = PQ, gg.J = g.K, gg.A = w, gg.a_rs = 1, gg.a_cs = CRS,
-      gg.B = dy + n * g.K * PQ, gg.ldb = PQ, gg.C = col, gg.ldc = PQ;
+      gg.M = CRS, gg.N = ld, gg.J = g.K, gg.A = wtp, gg.a_packed = true, gg.B = dyn, gg.ldb = ld,
+      gg.C = col, gg.ldc = ld;
       gemm_nn<V, Cfg>(gg, inner);
       float* dxn = dx + n * g.C * HW;
       std::memset(dxn, 0, g.C * HW * sizeof(float));
-      col2im_add(g, col, dxn);
+      col2im_add(g, col, dxn, ld);
     }
   });
 }
