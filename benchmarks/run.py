@@ -93,10 +93,11 @@ def main() -> None:
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-jax", action="store_true")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="1,2", help="thread counts to measure, e.g. 1 or 1,2")
     ap.add_argument("--raw", help="also write every round's numbers to this JSON file")
     args = ap.parse_args()
     rounds = 1 if args.quick else max(1, args.rounds)
-    threads = [1] if args.quick else [1, 2]
+    threads = [1] if args.quick else [int(t) for t in args.threads.split(",")]
     use_torch = not args.no_torch and have("torch")
     use_jax = not args.no_jax and have("jax")
 
