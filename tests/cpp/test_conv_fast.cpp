@@ -62,6 +62,13 @@ std::vector<ConvCase> conv_cases() {
       {4, 6, 5, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1},  // K with remainders, long rows
       {2, 8, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1, 1},
       {7, 3, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1},  // more images than threads, uneven split
+      // Small images, where the input gradient takes the col + gather path (see
+      // ConvDgradPaths.AgreeWithTheReference for both paths on every case).
+      {1, 25, 13, 13, 50, 3, 3, 1, 1, 1, 1, 1, 1},  // lecture conv 2 with padding 1
+      {5, 7, 9, 12, 11, 3, 3, 1, 1, 0, 0, 0, 0},    // non-square, C and K not block multiples
+      {3, 5, 10, 8, 6, 3, 2, 1, 1, 1, 0, 1, 1},     // non-square kernel, asymmetric padding
+      {2, 6, 7, 19, 5, 3, 3, 1, 1, 0, 2, 0, 1},     // rows wider than two vectors, pad 2 left
+      {2, 8, 40, 40, 48, 3, 3, 1, 1, 0, 0, 0, 0},   // several bands of output rows
   };
 }
 
@@ -198,6 +205,56 @@ TEST(ConvWide, Avx512BlockingWithPortableVectors) {
     EXPECT_TRUE(all_close(got_dw, want_dw, tol)) << describe(c);
     EXPECT_TRUE(all_close(got_db, want_db, tol)) << describe(c);
   }
+}
+
+// Both stride-1 input-gradient algorithms (correlation, col + gather), with every register
+// blocking on portable vectors, against the reference; bitwise the same for any thread count and
+// for an image alone or in a batch (a sample's gradient must not depend on its batch).
+template <class V, class Cfg>
+void check_dgrad_paths(const char* blocking) {
+  uint32_t seed = 700;
+  for (const ConvCase& c : conv_cases()) {
+    if (c.sh != 1 || c.sw != 1) continue;
+    Problem p = make_problem(c, seed += 10);
+    std::vector<float> want(p.x.size());
+    conv2d_backward_input_ref(p.g, p.dy.data(), p.w.data(), want.data());
+    for (impl::DgradPath path : {impl::DgradPath::correlate, impl::DgradPath::col}) {
+      const std::string what =
+          describe(c) + " " + blocking + (path == impl::DgradPath::col ? " col" : " correlate");
+      std::vector<float> got1(p.x.size(), 123.0f), got2(p.x.size(), -5.0f);
+      impl::conv2d_backward_input_path<V, Cfg>(p.g, p.dy.data(), p.w.data(), got1.data(), 1, path);
+      impl::conv2d_backward_input_path<V, Cfg>(p.g, p.dy.data(), p.w.data(), got2.data(), 2, path);
+      EXPECT_TRUE(all_close(got1, want, tolerance(p.g))) << what;
+      EXPECT_EQ(got1, got2) << what << ": 1 vs 2 threads";
+      // The last image alone.
+      Conv2dGeometry g1 = p.g;
+      g1.N = 1;
+      const int64_t nx = c.C * c.H * c.W, ny = c.K * p.g.P * p.g.Q;
+      std::vector<float> alone(nx, 7.0f);
+      impl::conv2d_backward_input_path<V, Cfg>(g1, p.dy.data() + (c.N - 1) * ny, p.w.data(),
+                                               alone.data(), 1, path);
+      EXPECT_TRUE(std::equal(alone.begin(), alone.end(), got1.end() - nx)) << what << ": alone";
+    }
+  }
+}
+
+TEST(ConvDgradPaths, AgreeWithTheReference) {
+  check_dgrad_paths<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
+  check_dgrad_paths<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
+  check_dgrad_paths<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// The cost model keeps the lecture net's small layers on col + gather (1.06x the useful FMAs, a
+// correlation computes 1.6x) and the 64->64 56x56 layer on the correlation (no gather pass).
+TEST(ConvDgradPaths, CostModelPicksByImageSize) {
+  using V = simd::GenericVec<8>;
+  auto pick = [](const ConvCase& c) {
+    const Conv2dGeometry g = geometry(c);
+    return impl::dgrad_choose_path<V, Avx2Cfg>(g, impl::make_dgrad_banding<V, Avx2Cfg>(g));
+  };
+  EXPECT_EQ(pick({64, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0}), impl::DgradPath::col);
+  EXPECT_EQ(pick({64, 25, 13, 13, 50, 3, 3, 1, 1, 1, 1, 1, 1}), impl::DgradPath::col);
+  EXPECT_EQ(pick({32, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1}), impl::DgradPath::correlate);
 }
 
 }  // namespace
