@@ -62,12 +62,13 @@ std::vector<ConvCase> conv_cases() {
       {4, 6, 5, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1},  // K with remainders, long rows
       {2, 8, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1, 1},
       {7, 3, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1},  // more images than threads, uneven split
-      // Small images, where the input gradient takes the col + gather path (see
-      // ConvDgradPaths.AgreeWithTheReference for both paths on every case).
+      // Small images, where the dispatched input gradient takes the col + gather path (K large
+      // enough for its cost model; ConvDgradPaths.AgreeWithTheReference forces both paths on
+      // every case).
       {1, 25, 13, 13, 50, 3, 3, 1, 1, 1, 1, 1, 1},  // lecture conv 2 with padding 1
       {5, 7, 9, 12, 11, 3, 3, 1, 1, 0, 0, 0, 0},    // non-square, C and K not block multiples
-      {3, 5, 10, 8, 6, 3, 2, 1, 1, 1, 0, 1, 1},     // non-square kernel, asymmetric padding
-      {2, 6, 7, 19, 5, 3, 3, 1, 1, 0, 2, 0, 1},     // rows wider than two vectors, pad 2 left
+      {3, 5, 10, 8, 40, 3, 2, 1, 1, 1, 0, 1, 1},    // non-square kernel, asymmetric padding
+      {2, 6, 7, 19, 40, 3, 3, 1, 1, 0, 2, 0, 1},    // rows wider than two vectors, pad 2 left
       {2, 8, 40, 40, 48, 3, 3, 1, 1, 0, 0, 0, 0},   // several bands of output rows
   };
 }
