@@ -62,6 +62,10 @@ std::vector<ConvCase> conv_cases() {
       {4, 6, 5, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1},  // K with remainders, long rows
       {2, 8, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1, 1},
       {7, 3, 6, 6, 9, 3, 3, 1, 1, 1, 1, 1, 1},  // more images than threads, uneven split
+      // Weight grad: stacks of 3 images (300 pixels each) with a partial last stack, and a
+      // geometry big enough (1122 pixels) for the offset-GEMM path.
+      {5, 2, 20, 15, 3, 3, 3, 1, 1, 1, 1, 1, 1},
+      {2, 3, 34, 33, 4, 3, 3, 1, 1, 1, 1, 1, 1},
   };
 }
 
