@@ -81,7 +81,13 @@ void copy_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q, f
       if (relu) v = V::max(zero, v);  // NaN stays NaN, as relu()
       V::store(d + q, v);
     }
-    if (q < Q) {
+    if (q < Q && Q >= W && s != d) {
+      // One more whole vector ending at Q, overlapping the last one (it stores the same values
+      // again): partial stores cost ~10x a whole one on AMD, and rows here are often ~11-26 wide.
+      R v = V::add(V::load(s + Q - W), vb);
+      if (relu) v = V::max(zero, v);
+      V::store(d + Q - W, v);
+    } else if (q < Q) {
       const int t = static_cast<int>(Q - q);
       R v = V::add(V::load_partial(s + q, t), vb);
       if (relu) v = V::max(zero, v);  // NaN stays NaN, as relu()
