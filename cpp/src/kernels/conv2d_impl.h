@@ -213,18 +213,26 @@ inline void band_offsets(int64_t C, int64_t R, int64_t S, const Banding& b, int6
 // the bias and activation gives the same floats as after: adding a constant and a monotone
 // activation preserve the order (rounding is monotone too). Reads whole vectors: the rows live in
 // a scratch buffer with slack.
+// `spill_ok`: dst may be written a vector past Qp (the next output row, written afterwards).
 template <class V>
 void pool_rows_bias_act(const float* r0, const float* r1, int64_t Qp, float bias, Activation act,
-                        float* dst) {
+                        float* dst, bool spill_ok) {
   const typename V::R vb = V::set1(bias), zero = V::zero();
-  for (int64_t q = 0; q < Qp; q += V::W) {
+  const auto block = [&](int64_t q) {
     typename V::R v = V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb);
-    if (act == Activation::relu) v = V::max(zero, v);
-    if (q + V::W <= Qp) {
-      V::store(dst + q, v);
-    } else {
-      V::store_partial(dst + q, v, static_cast<int>(Qp - q));
-    }
+    return act == Activation::relu ? V::max(zero, v) : v;
+  };
+  int64_t q = 0;
+  for (; q + V::W <= Qp; q += V::W) V::store(dst + q, block(q));
+  if (q == Qp) return;
+  // The tail as whole vectors: one overlapping the previous (same values again), or one spilling
+  // into the next row; partial stores are slow (see simd_avx2.h).
+  if (Qp >= V::W) {
+    V::store(dst + Qp - V::W, block(Qp - V::W));
+  } else if (spill_ok) {
+    V::store(dst + q, block(q));
+  } else {
+    V::store_partial(dst + q, block(q), static_cast<int>(Qp - q));
   }
 }
 
@@ -266,7 +274,11 @@ void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t t
       const int64_t Pp = P / 2, Qp = Q / 2;
       for (int64_t pr = 0; pr < nr / 2; ++pr) {
         const float* r0 = yt + k * M + 2 * pr * Wp;
-        pool_rows_bias_act<V>(r0, r0 + Wp, Qp, bk, act, out + (k * Pp + p0 / 2 + pr) * Qp);
+        // A spill lands in later rows of this channel, written afterwards (later in this band,
+        // or in a later band).
+        const int64_t row = p0 / 2 + pr;
+        pool_rows_bias_act<V>(r0, r0 + Wp, Qp, bk, act, out + (k * Pp + row) * Qp,
+                              row * Qp + V::W <= Pp * Qp);
       }
     }
   }
