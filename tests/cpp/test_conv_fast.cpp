@@ -70,6 +70,10 @@ std::vector<ConvCase> conv_cases() {
       {3, 5, 10, 8, 40, 3, 2, 1, 1, 1, 0, 1, 1},    // non-square kernel, asymmetric padding
       {2, 6, 7, 19, 40, 3, 3, 1, 1, 0, 2, 0, 1},    // rows wider than two vectors, pad 2 left
       {2, 8, 40, 40, 48, 3, 3, 1, 1, 0, 0, 0, 0},   // several bands of output rows
+      // Weight grad: stacks of 3 images (300 pixels each) with a partial last stack, and a
+      // geometry big enough (1122 pixels) for the offset-GEMM path.
+      {5, 2, 20, 15, 3, 3, 3, 1, 1, 1, 1, 1, 1},
+      {2, 3, 34, 33, 4, 3, 3, 1, 1, 1, 1, 1, 1},
   };
 }
 

@@ -68,7 +68,10 @@ TEST_P(PoolFastTest, TwoByTwoMatchesReference) {
                   {26, 26},
                   {3, 40},
                   {56, 56},
-                  {7, 33}}) {
+                  {7, 33},
+                  {10, 10},    // short rows (5 windows) spilling into the next rows
+                  {16, 12},    // 6 windows, 8 rows
+                  {9, 40}}) {  // 20 windows: an overlapping last block
     const Pool2dGeometry g = pool(3, 5, hw.first, hw.second, 2, 2, 0);
     check(g,
           random_vector(g.N * g.C * g.H * g.W, static_cast<uint32_t>(hw.first * 100 + hw.second)),

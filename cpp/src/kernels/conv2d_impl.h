@@ -15,9 +15,10 @@
 //   col = w^T dy on dy's rows as they are (1.06x) plus a gather of col's shifted rows into dx
 //   with lane masks (see dgrad_col_image).
 // - Inference: conv + bias + ReLU + 2x2 max pool in one call, the pool being the GEMM epilogue.
-// - Weight gradient, stride 1: dw[k, (c,r,s)] = sum_m dy_wide[k, m] * xpad[off(c,r,s) + m] where
-//   dy_wide is dy with zeroed junk columns: gemm_nt (dot products along the pixels), summed over
-//   the images a thread owns, then over threads in thread order (deterministic for a given
+// - Weight gradient, stride 1 on images of >= 1024 output pixels (smaller ones: im2col of a stack
+//   of images, see conv2d_backward_weight): dw[k, (c,r,s)] = sum_m dy_wide[k, m] * xpad[off + m]
+//   where dy_wide is dy with zeroed junk columns: gemm_nt (dot products along the pixels), summed
+//   over the images a thread owns, then over threads in thread order (deterministic for a given
 //   thread count).
 // - Other strides: im2col into a per-thread buffer, then the same gemm kernels (correct and
 //   reasonably fast; no model here uses them on a hot path).
@@ -82,7 +83,13 @@ void copy_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q, f
       if (relu) v = V::max(zero, v);  // NaN stays NaN, as relu()
       V::store(d + q, v);
     }
-    if (q < Q) {
+    if (q < Q && Q >= W && s != d) {
+      // One more whole vector ending at Q, overlapping the last one (it stores the same values
+      // again): partial stores cost ~10x a whole one on AMD, and rows here are often ~11-26 wide.
+      R v = V::add(V::load(s + Q - W), vb);
+      if (relu) v = V::max(zero, v);
+      V::store(d + Q - W, v);
+    } else if (q < Q) {
       const int t = static_cast<int>(Q - q);
       R v = V::add(V::load_partial(s + q, t), vb);
       if (relu) v = V::max(zero, v);  // NaN stays NaN, as relu()
@@ -91,21 +98,47 @@ void copy_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q, f
   }
 }
 
-// col (C*R*S, P*Q): col[(c,r,s), p*Q+q] = x[c, p*sh - pt + r, q*sw - pl + s] (0 outside).
-inline void im2col(const Conv2dGeometry& g, const float* x, float* col) {
+// dst[0:n] = src[0:n] in whole vectors, the last one overlapping the one before (rows of a small
+// convolution are ~10 floats: a scalar tail or a memcpy call would cost as much as the copy).
+template <class V>
+inline void copy_floats(const float* src, int64_t n, float* dst) {
+  if (n < V::W) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    return;
+  }
+  int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::store(dst + i, V::load(src + i));
+  if (i < n) V::store(dst + n - V::W, V::load(src + n - V::W));
+}
+
+// col (C*R*S, P*Q): col[(c,r,s), p*Q+q] = x[c, p*sh - pt + r, q*sw - pl + s] (0 outside). Rows of
+// col are ldcol apart (default P*Q), so several images can sit side by side in one col matrix.
+template <class V>
+void im2col(const Conv2dGeometry& g, const float* x, float* col, int64_t ldcol = 0) {
   const int64_t PQ = g.P * g.Q;
+  if (ldcol == 0) ldcol = PQ;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
-        float* dst = col + ((c * g.R + r) * g.S + s) * PQ;
+        float* dst = col + ((c * g.R + r) * g.S + s) * ldcol;
+        // Output columns whose tap lands inside the row: [q0, q1) (stride 1: one shifted copy).
+        const int64_t shift = s - g.pad_left;
+        const int64_t q0 = g.stride_w == 1 ? std::clamp<int64_t>(-shift, 0, g.Q) : 0;
+        const int64_t q1 = g.stride_w == 1 ? std::clamp<int64_t>(g.W - shift, q0, g.Q) : 0;
         for (int64_t p = 0; p < g.P; ++p) {
           const int64_t h = p * g.stride_h - g.pad_top + r;
           float* d = dst + p * g.Q;
           if (h < 0 || h >= g.H) {
-            std::memset(d, 0, g.Q * sizeof(float));
+            for (int64_t q = 0; q < g.Q; ++q) d[q] = 0.0f;
             continue;
           }
           const float* xr = x + (c * g.H + h) * g.W;
+          if (g.stride_w == 1) {
+            for (int64_t q = 0; q < q0; ++q) d[q] = 0.0f;
+            copy_floats<V>(xr + q0 + shift, q1 - q0, d + q0);
+            for (int64_t q = q1; q < g.Q; ++q) d[q] = 0.0f;
+            continue;
+          }
           for (int64_t q = 0; q < g.Q; ++q) {
             const int64_t wi = q * g.stride_w - g.pad_left + s;
             d[q] = (wi >= 0 && wi < g.W) ? xr[wi] : 0.0f;
@@ -182,18 +215,26 @@ inline void band_offsets(int64_t C, int64_t R, int64_t S, const Banding& b, int6
 // the bias and activation gives the same floats as after: adding a constant and a monotone
 // activation preserve the order (rounding is monotone too). Reads whole vectors: the rows live in
 // a scratch buffer with slack.
+// `spill_ok`: dst may be written a vector past Qp (the next output row, written afterwards).
 template <class V>
 void pool_rows_bias_act(const float* r0, const float* r1, int64_t Qp, float bias, Activation act,
-                        float* dst) {
+                        float* dst, bool spill_ok) {
   const typename V::R vb = V::set1(bias), zero = V::zero();
-  for (int64_t q = 0; q < Qp; q += V::W) {
+  const auto block = [&](int64_t q) {
     typename V::R v = V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb);
-    if (act == Activation::relu) v = V::max(zero, v);
-    if (q + V::W <= Qp) {
-      V::store(dst + q, v);
-    } else {
-      V::store_partial(dst + q, v, static_cast<int>(Qp - q));
-    }
+    return act == Activation::relu ? V::max(zero, v) : v;
+  };
+  int64_t q = 0;
+  for (; q + V::W <= Qp; q += V::W) V::store(dst + q, block(q));
+  if (q == Qp) return;
+  // The tail as whole vectors: one overlapping the previous (same values again), or one spilling
+  // into the next row; partial stores are slow (see simd_avx2.h).
+  if (Qp >= V::W) {
+    V::store(dst + Qp - V::W, block(Qp - V::W));
+  } else if (spill_ok) {
+    V::store(dst + q, block(q));
+  } else {
+    V::store_partial(dst + q, block(q), static_cast<int>(Qp - q));
   }
 }
 
@@ -235,7 +276,11 @@ void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t t
       const int64_t Pp = P / 2, Qp = Q / 2;
       for (int64_t pr = 0; pr < nr / 2; ++pr) {
         const float* r0 = yt + k * M + 2 * pr * Wp;
-        pool_rows_bias_act<V>(r0, r0 + Wp, Qp, bk, act, out + (k * Pp + p0 / 2 + pr) * Qp);
+        // A spill lands in later rows of this channel, written afterwards (later in this band,
+        // or in a later band).
+        const int64_t row = p0 / 2 + pr;
+        pool_rows_bias_act<V>(r0, r0 + Wp, Qp, bk, act, out + (k * Pp + row) * Qp,
+                              row * Qp + V::W <= Pp * Qp);
       }
     }
   }
@@ -297,7 +342,7 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
     float* col = scratch(Scratch::a, CRS * PQ);
     for (int64_t n = n0; n < n1; ++n) {
-      im2col(g, x + n * g.C * g.H * g.W, col);
+      im2col<V>(g, x + n * g.C * g.H * g.W, col);
       float* yn = y + n * g.K * PQ;
       GemmNN gg;
       gg.M = g.K, gg.N = PQ, gg.J = CRS, gg.A = w, gg.a_rs = CRS, gg.a_cs = 1, gg.B = col,
@@ -667,6 +712,16 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
   });
 }
 
+// Weight gradient paths (measured on the lecture net and the 64->64 56x56 layer): the offset GEMM
+// from this many output pixels per image; below, stacked im2col of about kWgradStackPixels pixels.
+constexpr int64_t kWgradDirectMinPixels = 1024;
+constexpr int64_t kWgradStackPixels = 1024;
+
+struct WgradStack {
+  int64_t images = 1;  // images per stack
+  int64_t ld = 0;      // row length of the stacked col / dy matrices (whole vectors)
+};
+
 template <class V, class Cfg>
 void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
                            int threads) {
@@ -685,7 +740,18 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
   }
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
-  const bool direct = g.stride_h == 1 && g.stride_w == 1;
+  // Stride 1 on images big enough that a band's dot products are long: the offset GEMM on the
+  // padded input (no im2col). Otherwise (small images like the lecture net's 11x11 outputs, where
+  // a per-image reduction of ~143 pixels spent a third of its time on lane sums and call overhead),
+  // im2col of several images side by side, so that every dot product runs over ~1000 pixels; the
+  // copy is 1/K of the FMAs. Lecture conv 2, batch 64, AVX2, 1 thread: 4.9 -> 3.1 ms (with the
+  // NT block choice of block_configs.h).
+  const bool direct = g.stride_h == 1 && g.stride_w == 1 && PQ >= kWgradDirectMinPixels;
+  WgradStack stack;
+  if (!direct) {
+    stack.images = std::clamp<int64_t>(kWgradStackPixels / PQ, 1, std::max<int64_t>(g.N, 1));
+    stack.ld = (stack.images * PQ + V::W - 1) / V::W * V::W;
+  }
   // Wider bands than the forward's: each GEMM call then reduces over more pixels before its lane
   // sums (gemm_nt sums lanes once per call), and dy's band is read once per band anyway.
   const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q, 4 * kBandInputBytes);
@@ -739,12 +805,27 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
         }
       }
     } else {
-      float* col = scratch(Scratch::a, CRS * PQ);
-      for (int64_t n = n0; n < n1; ++n) {
-        im2col(g, x + n * g.C * g.H * g.W, col);
+      // Stacks of nb images side by side: col (CRS, nb*PQ) and dy (K, nb*PQ), the row length
+      // rounded up to whole vectors with zeros (no masked tail in the microkernel).
+      float* col = scratch(Scratch::a, CRS * stack.ld);
+      float* dys = scratch(Scratch::b, g.K * stack.ld);
+      for (int64_t s0 = n0; s0 < n1; s0 += stack.images) {
+        const int64_t nb = std::min(stack.images, n1 - s0), L = nb * PQ;
+        const int64_t Lv = (L + V::W - 1) / V::W * V::W;
+        for (int64_t i = 0; i < nb; ++i) {
+          im2col<V>(g, x + (s0 + i) * g.C * g.H * g.W, col + i * PQ, stack.ld);
+          for (int64_t k = 0; k < g.K; ++k) {
+            std::memcpy(dys + k * stack.ld + i * PQ, dy + ((s0 + i) * g.K + k) * PQ,
+                        PQ * sizeof(float));
+          }
+        }
+        for (int64_t j = 0; j < CRS; ++j)
+          for (int64_t l = L; l < Lv; ++l) col[j * stack.ld + l] = 0.0f;
+        for (int64_t k = 0; k < g.K; ++k)
+          for (int64_t l = L; l < Lv; ++l) dys[k * stack.ld + l] = 0.0f;
         GemmNT gg;
-        gg.M = g.K, gg.N = CRS, gg.L = PQ, gg.A = dy + n * g.K * PQ, gg.lda = PQ, gg.B = col,
-        gg.ldb = PQ, gg.C = my_dw, gg.ldc = CRS, gg.accumulate = n > n0;
+        gg.M = g.K, gg.N = CRS, gg.L = Lv, gg.A = dys, gg.lda = stack.ld, gg.B = col,
+        gg.ldb = stack.ld, gg.C = my_dw, gg.ldc = CRS, gg.accumulate = s0 > n0;
         gemm_nt<V, Cfg>(gg, inner);
       }
     }

@@ -180,8 +180,8 @@ struct NTTable {
 // Estimated cycles per step for an mr x nr block: FMA throughput (2 per cycle), FMA latency
 // (4 cycles per dependent accumulator chain), and loads (Cfg::loads_per_cycle).
 template <class Cfg>
-double block_cycles(int mr, int nr, double loads) {
-  return std::max({mr * nr / 2.0, 4.0, loads / Cfg::loads_per_cycle});
+double block_cycles(int mr, int nr, double loads, double loads_per_cycle = Cfg::loads_per_cycle) {
+  return std::max({mr * nr / 2.0, 4.0, loads / loads_per_cycle});
 }
 
 // The shape among Cfg::shapes that covers M rows (NN: rows of A; the columns are streamed) in the
@@ -215,7 +215,7 @@ BlockShape choose_nt_shape(int64_t M, int64_t N) {
       for (int part_j = 0; part_j < 2; ++part_j) {
         const int64_t nj = part_j ? (N % s.nr ? 1 : 0) : N / s.nr;
         const int nr = part_j ? static_cast<int>(N % s.nr) : s.nr;
-        if (ni && nj) cost += ni * nj * block_cycles<Cfg>(mi, nr, mi + nr);
+        if (ni && nj) cost += ni * nj * block_cycles<Cfg>(mi, nr, mi + nr, Cfg::nt_loads_per_cycle);
       }
     }
     if (cost < best_cost - 1e-9) {

@@ -72,19 +72,28 @@ inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t) {
 
 // `end`: the end of x's buffer. A tail block reads whole vectors when that stays inside x (the
 // extra lanes are the next row's values, never stored): masked loads are slow on AMD.
+// `y_spill_ok`: a short row may store a whole vector (y's next row(s) are written afterwards).
 template <class V>
 void maxpool2x2_row(const float* r0, const float* r1, int64_t Q, float* y, int32_t* am,
-                    int32_t base, int32_t W, const float* end) {
+                    int32_t base, int32_t W, const float* end, bool y_spill_ok) {
   int64_t q = 0;
   if (!am) {
     for (; q + V::W <= Q; q += V::W) {
       V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W));
     }
-    // The last windows with masked loads (the lecture net's rows are only 13 and 5 windows wide,
-    // so this tail is a large part of its pooling).
-    if (q < Q) {
+    // The last windows: with a row of at least one vector, one more whole block ending at Q
+    // (overlapping the previous one, which writes the same values again); else masked loads (the
+    // lecture net's rows are only 13 and 5 windows wide, so this tail is a large part of its
+    // pooling, and partial stores cost ~10x a whole one on AMD).
+    if (q < Q && Q >= V::W) {
+      V::store(y + Q - V::W, maxpool2x2_block<V>(r0 + 2 * (Q - V::W), r1 + 2 * (Q - V::W), V::W));
+    } else if (q < Q) {
       const int t = static_cast<int>(Q - q);
       const bool whole = r1 + 2 * q + 2 * V::W <= end;
+      if (whole && y_spill_ok) {
+        V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W));
+        return;
+      }
       V::store_partial(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, whole ? V::W : t), t);
     }
     return;
@@ -127,15 +136,24 @@ inline void maxpool2x2_backward_block(const float* r0, const float* r1, const ty
   store_pairs<V>(d1, t, V::maskz(mc, g), V::select(not_d, g, V::zero()));
 }
 
+// `spill_ok`: the tail may read and write whole vectors past the row's end -- true when the
+// memory beyond (the next row pair of the same plane) is written again afterwards.
 template <class V>
 void maxpool2x2_backward_row(const float* r0, const float* r1, const float* y, const float* dy,
-                             int64_t Q, float* d0, float* d1) {
+                             int64_t Q, float* d0, float* d1, bool spill_ok) {
   int64_t q = 0;
   for (; q + V::W <= Q; q += V::W) {
     maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load(y + q), V::load(dy + q),
                                  d0 + 2 * q, d1 + 2 * q, V::W);
   }
-  if (q < Q) {
+  if (q < Q && Q >= V::W) {  // a whole block ending at Q, as in maxpool2x2_row
+    q = Q - V::W;
+    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load(y + q), V::load(dy + q),
+                                 d0 + 2 * q, d1 + 2 * q, V::W);
+  } else if (q < Q && spill_ok) {  // rows shorter than a vector (the lecture net's 5 windows)
+    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load(y + q), V::load(dy + q),
+                                 d0 + 2 * q, d1 + 2 * q, V::W);
+  } else if (q < Q) {
     const int t = static_cast<int>(Q - q);
     maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load_partial(y + q, t),
                                  V::load_partial(dy + q, t), d0 + 2 * q, d1 + 2 * q, t);
@@ -173,9 +191,10 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32
       const float* xp = x + nc * HW;
       for (int64_t p = 0; p < g.P; ++p) {
         const float* r0 = xp + 2 * p * g.W;
-        maxpool2x2_row<V>(
-            r0, r0 + g.W, g.Q, y + nc * PQ + p * g.Q, argmax ? argmax + nc * PQ + p * g.Q : nullptr,
-            static_cast<int32_t>(2 * p * g.W), static_cast<int32_t>(g.W), x + NC * HW);
+        maxpool2x2_row<V>(r0, r0 + g.W, g.Q, y + nc * PQ + p * g.Q,
+                          argmax ? argmax + nc * PQ + p * g.Q : nullptr,
+                          static_cast<int32_t>(2 * p * g.W), static_cast<int32_t>(g.W), x + NC * HW,
+                          p * g.Q + V::W <= PQ);
       }
     }
   });
@@ -232,8 +251,12 @@ void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, co
       float* d = dx + nc * HW;
       for (int64_t p = 0; p < g.P; ++p) {
         float* d0 = d + 2 * p * g.W;
+        // A short row's tail may read and write whole vectors (W windows, 2W floats per input
+        // row) when they stay inside this plane: what they overwrite further on is written
+        // again by the later rows (or the odd-row zeroing below).
+        const bool spill_ok = p * g.Q + V::W <= PQ && (2 * p + 1) * g.W + 2 * V::W <= HW;
         maxpool2x2_backward_row<V>(xp + 2 * p * g.W, xp + (2 * p + 1) * g.W, y + nc * PQ + p * g.Q,
-                                   dy + nc * PQ + p * g.Q, g.Q, d0, d0 + g.W);
+                                   dy + nc * PQ + p * g.Q, g.Q, d0, d0 + g.W, spill_ok);
         // An odd last column is in no window.
         for (int64_t w = 2 * g.Q; w < g.W; ++w) d0[w] = d0[g.W + w] = 0.0f;
       }
