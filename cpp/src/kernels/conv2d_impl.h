@@ -315,6 +315,25 @@ inline void split_threads(int64_t N, double flops, int threads, int* outer, int*
   }
 }
 
+// The shared inputs of a stride-1 forward correlation, in scratch slot c (read by every thread):
+// the band's row offsets, then the weights packed once for every image's GEMM.
+struct CorrelationWeights {
+  const int64_t* off;
+  const float* wp;
+};
+
+template <class Cfg>
+CorrelationWeights pack_correlation_weights(const Conv2dGeometry& g, const Banding& band,
+                                            const float* w) {
+  const int64_t CRS = g.C * g.R * g.S;
+  float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
+  auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
+  float* wp = shared + 2 * CRS;
+  band_offsets(g.C, g.R, g.S, band, off);
+  pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+  return {off, wp};
+}
+
 template <class V, class Cfg>
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                     float* y, Activation act, int threads) {
@@ -324,12 +343,9 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
   split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
   if (g.stride_h == 1 && g.stride_w == 1) {
     const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q);
-    // Shared by the threads: offsets, then the weights packed once for every image's GEMM.
-    float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
-    auto* off = reinterpret_cast<int64_t*>(shared);
-    float* wp = shared + 2 * CRS;
-    band_offsets(g.C, g.R, g.S, band, off);
-    pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+    const CorrelationWeights cw = pack_correlation_weights<Cfg>(g, band, w);
+    const int64_t* off = cw.off;
+    const float* wp = cw.wp;
     parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         correlate_image<V, Cfg>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, g.pad_top, g.pad_left, wp,
@@ -366,11 +382,9 @@ void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const fl
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * g.P * g.Q, threads, &outer, &inner);
   const Banding band = make_banding(g.C, g.R, g.S, 2 * Pp, g.Q, kBandInputBytes, true);
-  float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
-  auto* off = reinterpret_cast<int64_t*>(shared);
-  float* wp = shared + 2 * CRS;
-  band_offsets(g.C, g.R, g.S, band, off);
-  pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+  const CorrelationWeights cw = pack_correlation_weights<Cfg>(g, band, w);
+  const int64_t* off = cw.off;
+  const float* wp = cw.wp;
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
     for (int64_t n = n0; n < n1; ++n) {
       correlate_image<V, Cfg>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, g.pad_top, g.pad_left, wp,
