@@ -212,7 +212,7 @@ TEST(ConvWide, Avx512BlockingWithPortableVectors) {
   }
 }
 
-// Both stride-1 input-gradient algorithms (correlation, col + gather), with every register
+// The stride-1 input-gradient algorithms (correlation, col + gather, Winograd), with every register
 // blocking on portable vectors, against the reference; bitwise the same for any thread count and
 // for an image alone or in a batch (a sample's gradient must not depend on its batch).
 template <class V, class Cfg>
@@ -223,9 +223,10 @@ void check_dgrad_paths(const char* blocking) {
     Problem p = make_problem(c, seed += 10);
     std::vector<float> want(p.x.size());
     conv2d_backward_input_ref(p.g, p.dy.data(), p.w.data(), want.data());
-    for (impl::DgradPath path : {impl::DgradPath::correlate, impl::DgradPath::col}) {
-      const std::string what =
-          describe(c) + " " + blocking + (path == impl::DgradPath::col ? " col" : " correlate");
+    for (impl::DgradPath path :
+         {impl::DgradPath::correlate, impl::DgradPath::col, impl::DgradPath::winograd}) {
+      const char* names[] = {"auto", "correlate", "col", "winograd"};
+      const std::string what = describe(c) + " " + blocking + " " + names[static_cast<int>(path)];
       std::vector<float> got1(p.x.size(), 123.0f), got2(p.x.size(), -5.0f);
       impl::conv2d_backward_input_path<V, Cfg>(p.g, p.dy.data(), p.w.data(), got1.data(), 1, path);
       impl::conv2d_backward_input_path<V, Cfg>(p.g, p.dy.data(), p.w.data(), got2.data(), 2, path);
@@ -260,6 +261,94 @@ TEST(ConvDgradPaths, CostModelPicksByImageSize) {
   EXPECT_EQ(pick({64, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0}), impl::DgradPath::col);
   EXPECT_EQ(pick({64, 25, 13, 13, 50, 3, 3, 1, 1, 1, 1, 1, 1}), impl::DgradPath::col);
   EXPECT_EQ(pick({32, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1}), impl::DgradPath::correlate);
+}
+
+// Winograd F(2x2, 3x3), forced on every 3x3 stride-1 case plus odd/even sizes, rows of one and
+// of several vectors of tiles, and asymmetric padding, with every register blocking on portable
+// vectors: forward (bias, ReLU) against the reference; the fused 2x2 max pool bitwise equal to
+// the steps; the same floats whether images are grouped, one per group, or split into bands of
+// tile rows (group_bytes), for 1 and 2 threads and for an image alone.
+template <class V, class Cfg>
+void check_winograd(const char* blocking) {
+  std::vector<ConvCase> cases = conv_cases();
+  cases.insert(cases.end(), {
+                                {3, 8, 4, 4, 8, 3, 3, 1, 1, 0, 0, 0, 0},      // one tile
+                                {2, 9, 7, 6, 10, 3, 3, 1, 1, 0, 0, 0, 0},     // odd P, even Q
+                                {4, 8, 38, 35, 9, 3, 3, 1, 1, 1, 2, 1, 0},    // 17+ tiles a row
+                                {3, 11, 12, 13, 12, 3, 3, 1, 1, 2, 1, 0, 2},  // pad 2 on top
+                            });
+  uint32_t seed = 900;
+  for (const ConvCase& c : cases) {
+    if (c.sh != 1 || c.sw != 1 || c.R != 3 || c.S != 3) continue;
+    Problem p = make_problem(c, seed += 10);
+    const Conv2dGeometry& g = p.g;
+    std::vector<float> want(p.dy.size());
+    conv2d_forward_ref(g, p.x.data(), p.w.data(), p.b.data(), want.data());
+    for (float& v : want) v = std::max(v, 0.0f);
+    std::vector<float> first;
+    // Default groups; one image per group (tiny budget: a band of one tile row or whole images
+    // of few tiles); a budget between.
+    for (int64_t bytes : {impl::kWinogradGroupBytes, int64_t{1}, int64_t{64 * 4 * 16 * 20}}) {
+      for (int threads : {1, 2}) {
+        const std::string what = describe(c) + " " + blocking + " group_bytes " +
+                                 std::to_string(bytes) + " threads " + std::to_string(threads);
+        std::vector<float> got(p.dy.size(), 123.0f);
+        impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(),
+                                         false, c.K, g.P, g.Q, p.b.data(), Activation::relu,
+                                         got.data(), false, threads, bytes);
+        EXPECT_TRUE(all_close(got, want, tolerance(g))) << what;
+        if (first.empty()) first = got;
+        EXPECT_EQ(got, first) << what << ": differs from the default grouping";
+        if (g.P < 2 || g.Q < 2) continue;
+        Pool2dGeometry pg{};
+        pg.N = c.N, pg.C = c.K, pg.H = g.P, pg.W = g.Q, pg.kernel_h = pg.kernel_w = 2;
+        pg.stride_h = pg.stride_w = 2, pg.P = g.P / 2, pg.Q = g.Q / 2;
+        std::vector<float> pooled(c.N * c.K * pg.P * pg.Q), fused(pooled.size(), 9.0f);
+        max_pool2d_forward_ref(pg, got.data(), pooled.data(), nullptr);
+        impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(),
+                                         false, c.K, 2 * pg.P, 2 * pg.Q, p.b.data(),
+                                         Activation::relu, fused.data(), true, threads, bytes);
+        EXPECT_EQ(fused, pooled) << what << ": fused pool";
+      }
+    }
+    // The last image alone.
+    const int64_t ny = c.K * g.P * g.Q;
+    std::vector<float> alone(ny, 7.0f);
+    impl::winograd_correlate<V, Cfg>(p.x.data() + (c.N - 1) * c.C * c.H * c.W, 1, c.C, c.H, c.W,
+                                     c.pt, c.pl, p.w.data(), false, c.K, g.P, g.Q, p.b.data(),
+                                     Activation::relu, alone.data(), false, 1);
+    EXPECT_TRUE(std::equal(alone.begin(), alone.end(), first.end() - ny))
+        << describe(c) << " alone";
+    // Through the forward entry points with the algorithm forced (no bias; no activation).
+    std::vector<float> want_nb(p.dy.size()), got_nb(p.dy.size(), 5.0f);
+    conv2d_forward_ref(g, p.x.data(), p.w.data(), nullptr, want_nb.data());
+    impl::conv2d_forward_algo<V, Cfg>(g, p.x.data(), p.w.data(), nullptr, got_nb.data(),
+                                      Activation::none, 2, impl::ConvAlgo::winograd);
+    EXPECT_TRUE(all_close(got_nb, want_nb, tolerance(g))) << describe(c) << " no bias";
+  }
+}
+
+TEST(ConvWinograd, AgreesWithTheReference) {
+  check_winograd<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
+  check_winograd<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
+  check_winograd<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// Which layers take Winograd: 3x3 stride 1 with >= 8 channels in and out (the lecture net's conv 2
+// and its input gradient, the 64->64 layer), not conv 1 (one input channel), not other kernels.
+TEST(ConvWinograd, ChosenFor3x3LayersWithEnoughChannels) {
+  EXPECT_TRUE(impl::use_winograd(impl::ConvAlgo::automatic,
+                                 geometry({64, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0})));
+  EXPECT_TRUE(impl::use_winograd(impl::ConvAlgo::automatic,
+                                 geometry({32, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1})));
+  EXPECT_FALSE(impl::use_winograd(impl::ConvAlgo::automatic,
+                                  geometry({64, 1, 28, 28, 25, 3, 3, 1, 1, 0, 0, 0, 0})));
+  EXPECT_FALSE(impl::use_winograd(impl::ConvAlgo::automatic,
+                                  geometry({2, 16, 12, 12, 16, 5, 5, 1, 1, 2, 2, 2, 2})));
+  EXPECT_FALSE(impl::use_winograd(impl::ConvAlgo::winograd,
+                                  geometry({2, 16, 12, 12, 16, 3, 3, 2, 2, 1, 1, 1, 1})));
+  EXPECT_FALSE(impl::use_winograd(impl::ConvAlgo::direct,
+                                  geometry({64, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0})));
 }
 
 }  // namespace

@@ -32,39 +32,17 @@
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "kernels/conv_common_impl.h"
 #include "kernels/gemm_impl.h"
 #include "kernels/parallel.h"
 #include "kernels/pool2d_impl.h"
+#include "kernels/winograd_impl.h"
 #include "kernels/workspace.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage: each ISA's translation unit gets its own copy of every helper, so the linker
 // can never pick an AVX-512-compiled copy for the scalar code path (an ODR trap of per-file flags).
 namespace {
-
-// Copies plane (H, W) into a zeroed (Hp, Wp) plane at offset (top, left); rows/columns of the
-// source falling outside are cropped (top/left may be negative).
-inline void pad_plane(const float* src, int64_t H, int64_t W, float* dst, int64_t Hp, int64_t Wp,
-                      int64_t top, int64_t left) {
-  // Rows of the source inside the destination: [i0, i1).
-  const int64_t i0 = std::clamp<int64_t>(top, 0, Hp), i1 = std::clamp<int64_t>(top + H, i0, Hp);
-  if (i0 > 0) std::memset(dst, 0, i0 * Wp * sizeof(float));
-  if (i1 < Hp) std::memset(dst + i1 * Wp, 0, (Hp - i1) * Wp * sizeof(float));
-  if (left == 0 && W == Wp) {  // no horizontal padding (the lecture net): one block copy
-    if (i1 > i0) std::memcpy(dst + i0 * Wp, src + (i0 - top) * W, (i1 - i0) * W * sizeof(float));
-    return;
-  }
-  const int64_t a = std::clamp<int64_t>(left, 0, Wp), b = std::clamp<int64_t>(left + W, a, Wp);
-  for (int64_t i = i0; i < i1; ++i) {
-    float* d = dst + i * Wp;
-    const float* s = src + (i - top) * W + (a - left);
-    // Plain loops, not memset/memcpy calls: rows here are often a dozen floats, where the call
-    // overhead dominates (measured: ~5% of a lecture-net training step).
-    for (int64_t j = 0; j < a; ++j) d[j] = 0.0f;
-    for (int64_t j = a; j < b; ++j) d[j] = s[j - a];
-    for (int64_t j = b; j < Wp; ++j) d[j] = 0.0f;
-  }
-}
 
 // dst (rows, Q) = act(src (rows, ld)[:, :Q] + bias); bias may be null.
 template <class V>
@@ -96,19 +74,6 @@ void copy_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q, f
       V::store_partial(d + q, v, t);
     }
   }
-}
-
-// dst[0:n] = src[0:n] in whole vectors, the last one overlapping the one before (rows of a small
-// convolution are ~10 floats: a scalar tail or a memcpy call would cost as much as the copy).
-template <class V>
-inline void copy_floats(const float* src, int64_t n, float* dst) {
-  if (n < V::W) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-    return;
-  }
-  int64_t i = 0;
-  for (; i + V::W <= n; i += V::W) V::store(dst + i, V::load(src + i));
-  if (i < n) V::store(dst + n - V::W, V::load(src + n - V::W));
 }
 
 // col (C*R*S, P*Q): col[(c,r,s), p*Q+q] = x[c, p*sh - pt + r, q*sw - pl + s] (0 outside). Rows of
@@ -303,18 +268,6 @@ float sum_floats(const float* p, int64_t n) {
   return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
 }
 
-// Per-image parallelism: (threads over images, threads inside each GEMM).
-inline void split_threads(int64_t N, double flops, int threads, int* outer, int* inner) {
-  const int nt = threads_for(N * 1024, flops, threads);  // how many threads the work is worth
-  if (N >= nt) {
-    *outer = std::min<int64_t>(nt, N);
-    *inner = 1;
-  } else {
-    *outer = 1;
-    *inner = nt;
-  }
-}
-
 // The shared inputs of a stride-1 forward correlation, in scratch slot c (read by every thread):
 // the band's row offsets, then the weights packed once for every image's GEMM.
 struct CorrelationWeights {
@@ -334,11 +287,38 @@ CorrelationWeights pack_correlation_weights(const Conv2dGeometry& g, const Bandi
   return {off, wp};
 }
 
+// Which algorithm a stride-1 forward correlation uses (tests force each one; the ops pick).
+enum class ConvAlgo { automatic, direct, winograd };
+
+// Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
+// sides for its 16 GEMMs (J = C, M = K) to keep the microkernel busy: 2.25x fewer FMAs than the
+// direct correlation. Conv 1 of the lecture net (C = 1) stays direct.
+constexpr int64_t kWinogradMinChannels = 8;
+
+inline bool winograd_applies(const Conv2dGeometry& g) {
+  return g.R == 3 && g.S == 3 && g.stride_h == 1 && g.stride_w == 1;
+}
+
+inline bool winograd_suits(int64_t C, int64_t K, const Conv2dGeometry& g) {
+  return winograd_applies(g) && C >= kWinogradMinChannels && K >= kWinogradMinChannels;
+}
+
+// Forcing Winograd on a layer it does not apply to (not 3x3 stride 1) runs the direct path.
+inline bool use_winograd(ConvAlgo algo, const Conv2dGeometry& g) {
+  if (algo == ConvAlgo::automatic) return winograd_suits(g.C, g.K, g);
+  return algo == ConvAlgo::winograd && winograd_applies(g);
+}
+
 template <class V, class Cfg>
-void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                    float* y, Activation act, int threads) {
+void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                         float* y, Activation act, int threads, ConvAlgo algo) {
   const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  if (use_winograd(algo, g)) {
+    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, false, g.K, g.P,
+                               g.Q, b, act, y, false, threads);
+    return;
+  }
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
   if (g.stride_h == 1 && g.stride_w == 1) {
@@ -375,10 +355,24 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 // never goes to memory (the pooling is the GEMM's epilogue), and an odd last row/column that the
 // pool would drop is not computed.
 template <class V, class Cfg>
-void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
-                               const float* b, float* y, Activation act, int threads) {
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                    float* y, Activation act, int threads) {
+  conv2d_forward_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic);
+}
+
+// With Winograd the pooling windows are the output tiles: only the P / 2 x Q / 2 tiles the pool
+// keeps are computed. The same algorithm as conv2d_forward picks for g: the same floats.
+template <class V, class Cfg>
+void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, const float* w,
+                                    const float* b, float* y, Activation act, int threads,
+                                    ConvAlgo algo) {
   const int64_t CRS = g.C * g.R * g.S, Pp = g.P / 2, Qp = g.Q / 2;
   if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
+  if (use_winograd(algo, g)) {
+    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, false, g.K, 2 * Pp,
+                               2 * Qp, b, act, y, true, threads);
+    return;
+  }
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * g.P * g.Q, threads, &outer, &inner);
   const Banding band = make_banding(g.C, g.R, g.S, 2 * Pp, g.Q, kBandInputBytes, true);
@@ -394,8 +388,14 @@ void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const fl
   });
 }
 
+template <class V, class Cfg>
+void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, Activation act, int threads) {
+  conv2d_forward_maxpool2x2_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic);
+}
+
 // Which algorithm conv2d_backward_input uses (tests force each one; the op picks by cost).
-enum class DgradPath { automatic, correlate, col };
+enum class DgradPath { automatic, correlate, col, winograd };
 
 // Bands of output rows for the stride-1 col path of the input gradient: a band's col (CRS, rows *
 // Q, rounded up to whole tiles) is gathered while it is still in L2. (Gathering a few channels'
@@ -657,7 +657,20 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
   const bool stride1 = g.stride_h == 1 && g.stride_w == 1;
   DgradBanding band{};
   if (stride1) band = make_dgrad_banding<V, Cfg>(g);
-  if (stride1 && path == DgradPath::automatic) path = dgrad_choose_path<V, Cfg>(g, band);
+  if (stride1 && path == DgradPath::automatic) {
+    // Winograd where the correlation would run (large images: 64->64 56x56 68 vs 97 ms); on small
+    // ones col + gather computes few wasted FMAs and beats Winograd's transforms (the lecture
+    // net's conv 2: 2.35 vs 2.8 ms at batch 64).
+    path = dgrad_choose_path<V, Cfg>(g, band);
+    if (path == DgradPath::correlate && winograd_suits(g.K, g.C, g)) path = DgradPath::winograd;
+  }
+  if (path == DgradPath::winograd && winograd_applies(g)) {
+    // dx = correlation of dy, placed at (2 - pad_top, 2 - pad_left), with the rotated, transposed
+    // weights (as the correlate path below).
+    winograd_correlate<V, Cfg>(dy, g.N, g.K, g.P, g.Q, g.R - 1 - g.pad_top, g.S - 1 - g.pad_left, w,
+                               true, g.C, g.H, g.W, nullptr, Activation::none, dx, false, threads);
+    return;
+  }
   if (stride1 && path == DgradPath::correlate) {
     // dx = correlation of dy, padded by (R-1-pad_top, S-1-pad_left), with the flipped,
     // transposed weights wt[c, (k, r', s')] = w[k, c, R-1-r', S-1-s'].

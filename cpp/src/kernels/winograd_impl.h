@@ -1,0 +1,361 @@
+// Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Networks", CVPR 2016) for stride-1 3x3 correlations, written once for every ISA.
+//
+// Each 2x2 block of outputs (a "tile") comes from the 4x4 input patch d under it:
+//   Y = A^T [ sum_c (G w_kc G^T) (.) (B^T d_c B) ] A
+// so a layer is 16 GEMMs, one per position xi of the 4x4 transformed patch:
+//   M_xi (K, tiles) = U_xi (K, C) * V_xi (C, tiles),  U = G w G^T,  V = B^T d B,
+// 16 K C multiply-adds per tile where a direct correlation needs 36 K C (2.25x fewer FMAs), plus
+// the transforms: additions only, O(C + K) per tile. The transform matrices hold 0, +-1 and
+// +-1/2, so the rounding error stays within a few ulps of the direct sum's (the tests compare
+// with the reference kernel at the direct path's tolerance).
+//
+// Work is done in groups of tile columns (kWinogradGroupBytes of transformed input): several
+// small images side by side (the lecture net's 11x11 outputs are 36 tiles), or a band of tile
+// rows of one large image. Per group and thread:
+//   Vt (16, C, ld)  transformed input, tile (ty, tx) of image i at column i*Tb + (ty-ty0)*TW + tx
+//   Mt (16, K, ld)  the GEMM products, read back 16 at a time by the output transform
+// and per call (shared by the threads) U packed for gemm_nn, one block per xi.
+// Every output depends only on its own tile's column: the same floats whatever the grouping,
+// the batch size or the thread count.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/conv2d.h"
+#include "kernels/conv_common_impl.h"
+#include "kernels/gemm_impl.h"
+#include "kernels/parallel.h"
+#include "kernels/workspace.h"
+
+namespace pocketcnn::kernels::impl {
+// Internal linkage: each ISA's translation unit gets its own copy (see conv2d_impl.h).
+namespace {
+
+// Bytes of Vt per group (Mt is K / C times that). Measured on the lecture net's layers from
+// 128 KB to 1 MB (and with Mt cut into L2-sized slices of output channels): no difference above
+// this machine's noise; 256 KB keeps Vt in L2.
+constexpr int64_t kWinogradGroupBytes = 256 * 1024;
+
+struct WinogradGrid {
+  int64_t TH = 0, TW = 0;  // tiles per image: rows, columns (tile (ty, tx) = outputs 2ty.., 2tx..)
+  int64_t TWv = 0;         // TW rounded up to whole vectors
+  int64_t band = 0;        // tile rows per group (TH: whole images)
+  int64_t nb = 1;          // images per group (1 when banded)
+  int64_t ld = 0;          // row stride of Vt and Mt: nb * band * TW plus slack
+  int64_t Hp = 0, Wp = 0;  // a band's padded input plane: 2 * band + 2 rows, 2 * TWv + 2 columns
+};
+
+// Tiles covering (P, Q) outputs (P, Q odd: the last tile row/column computes one junk output,
+// never stored) for C input and K output channels of N images.
+template <class V, class Cfg>
+WinogradGrid make_winograd_grid(int64_t N, int64_t C, int64_t K, int64_t P, int64_t Q,
+                                int64_t group_bytes = kWinogradGroupBytes) {
+  WinogradGrid g;
+  g.TH = (P + 1) / 2, g.TW = (Q + 1) / 2;
+  g.TWv = (g.TW + V::W - 1) / V::W * V::W;
+  const int64_t T = g.TH * g.TW;
+  const int64_t budget = std::max<int64_t>(V::W, group_bytes / (16 * 4 * std::max<int64_t>(C, 1)));
+  if (T <= budget) {
+    g.band = g.TH;
+    g.nb = std::clamp<int64_t>(budget / std::max<int64_t>(T, 1), 1, std::max<int64_t>(N, 1));
+  } else {
+    g.band = std::clamp<int64_t>(budget / g.TW, 1, g.TH);
+    g.nb = 1;
+  }
+  // Slack: the GEMM's last columns rounded up to a whole vector, then a vector of spill.
+  g.ld = (g.nb * g.band * g.TW + 3 * V::W - 1) / V::W * V::W;
+  // An odd number of vectors: rows ld apart must not fall on the same L1 sets.
+  if ((g.ld / V::W) % 2 == 0) g.ld += V::W;
+  g.Hp = 2 * g.band + 2;
+  g.Wp = 2 * g.TWv + 2;
+  return g;
+}
+
+// U (16, K, C): U[xi][k][c] = (G w[k, c] G^T)[xi], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+// w is (K, C, 3, 3), or with `flipped` (C, K, 3, 3) rotated by 180 degrees: the input gradient's
+// correlation of dy with the forward weights, w'[k, c, r, s] = w[c, k, 2 - r, 2 - s].
+inline void winograd_weights(const float* w, int64_t K, int64_t C, bool flipped, float* U) {
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      float g[9];
+      const float* src = w + (flipped ? c * K + k : k * C + c) * 9;
+      for (int i = 0; i < 9; ++i) g[i] = flipped ? src[8 - i] : src[i];
+      float t[4][3];  // G g
+      for (int j = 0; j < 3; ++j) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+      }
+      for (int i = 0; i < 4; ++i) {  // (G g) G^T
+        float* u = U + (i * 4) * K * C + k * C + c;
+        const int64_t xs = K * C;  // next xi
+        u[0] = t[i][0];
+        u[xs] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[2 * xs] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[3 * xs] = t[i][2];
+      }
+    }
+}
+
+// B^T d B for V::W tiles side by side, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: the 4x4
+// patch of tile t is rows 0..3 (wp apart) of p, columns 2t .. 2t + 3. Result xi = 4i + j to
+// out + xi * xs. Rows are combined first (whole vectors, no shuffles), then each combined row's
+// even and odd columns are split apart (x0..x3 of every tile) and combined: the whole transform
+// in registers, ~3 instructions per float.
+template <class V>
+inline void winograd_input_tiles(const float* p, int64_t wp, float* out, int64_t xs) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const float* r0 = p;
+  const float* r1 = p + wp;
+  const float* r2 = p + 2 * wp;
+  const float* r3 = p + 3 * wp;
+  const auto row = [&](int i, int o) {  // (B^T d)[i] at column offset o
+    switch (i) {
+      case 0:
+        return V::sub(V::load(r0 + o), V::load(r2 + o));
+      case 1:
+        return V::add(V::load(r1 + o), V::load(r2 + o));
+      case 2:
+        return V::sub(V::load(r2 + o), V::load(r1 + o));
+      default:
+        return V::sub(V::load(r1 + o), V::load(r3 + o));
+    }
+  };
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    R x0, x1, x2, x3;
+    V::deinterleave(row(i, 0), row(i, L), x0, x1);
+    V::deinterleave(row(i, 2), row(i, 2 + L), x2, x3);
+    float* o = out + 4 * i * xs;
+    V::store(o, V::sub(x0, x2));
+    V::store(o + xs, V::add(x1, x2));
+    V::store(o + 2 * xs, V::sub(x2, x1));
+    V::store(o + 3 * xs, V::sub(x1, x3));
+  }
+}
+
+// Vt columns [base, base + (ty1 - ty0) * TW) of every row (xi, c) = B^T d B for the tiles of
+// image `in` (C, H, W) in tile rows [ty0, ty1), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+// The input sits at (top, left) of the output frame (output (p, q) reads input (p - top + r,
+// q - left + s)). Each tile row is stored in whole vectors: lanes past TW spill into the next
+// tile row or image (written afterwards) or into the row's slack. xp: C planes of (2 * (ty1 - ty0)
+// + 2, Wp) floats, zero where the input does not reach.
+template <class V>
+void winograd_input(const WinogradGrid& g, const float* in, int64_t C, int64_t H, int64_t W,
+                    int64_t top, int64_t left, int64_t ty0, int64_t ty1, float* Vt, int64_t base,
+                    float* xp) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const int64_t rows = 2 * (ty1 - ty0) + 2;
+  const int64_t xs = C * g.ld;  // next xi in Vt
+  // Every channel is copied into its padded plane before any is transformed: the transform's
+  // vector loads straddle the copy's stores, and a load that straddles stores still in flight
+  // waits for them to retire (copying channel by channel made the input transform ~3x slower).
+  // The padding around the copied rectangle is zeroed by the caller, once per group.
+  const int64_t plane = rows * g.Wp, shift = top - 2 * ty0;
+  const int64_t y0 = std::clamp<int64_t>(shift, 0, rows), y1 = std::clamp(shift + H, y0, rows);
+  const int64_t a = std::clamp<int64_t>(left, 0, g.Wp), b = std::clamp(left + W, a, g.Wp);
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t y = y0; y < y1; ++y) {
+      copy_floats<V>(in + (c * H + y - shift) * W + a - left, b - a, xp + c * plane + y * g.Wp + a);
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    const float* pc = xp + c * plane;
+    float* vc = Vt + c * g.ld + base;
+    for (int64_t ty = ty0; ty < ty1; ++ty) {
+      const float* patch = pc + 2 * (ty - ty0) * g.Wp;
+      float* vt = vc + (ty - ty0) * g.TW;
+      for (int64_t v = 0; v < g.TWv; v += L)
+        winograd_input_tiles<V>(patch + 2 * v, g.Wp, vt + v, xs);
+    }
+  }
+}
+
+// The 2x2 outputs of W tiles from their 16 products m (Mt at column `at` of the rows of one
+// output channel k, rows xs apart): Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1].
+template <class V>
+inline void winograd_output_tile(const float* m, int64_t xs, typename V::R& y00, typename V::R& y01,
+                                 typename V::R& y10, typename V::R& y11) {
+  using R = typename V::R;
+  R s0[4], s1[4];  // rows of A^T m
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const R m0 = V::load(m + j * xs), m1 = V::load(m + (4 + j) * xs),
+            m2 = V::load(m + (8 + j) * xs), m3 = V::load(m + (12 + j) * xs);
+    s0[j] = V::add(V::add(m0, m1), m2);
+    s1[j] = V::sub(V::sub(m1, m2), m3);
+  }
+  y00 = V::add(V::add(s0[0], s0[1]), s0[2]);
+  y01 = V::sub(V::sub(s0[1], s0[2]), s0[3]);
+  y10 = V::add(V::add(s1[0], s1[1]), s1[2]);
+  y11 = V::sub(V::sub(s1[1], s1[2]), s1[3]);
+}
+
+// out (K, P, Q) rows [2 ty0, 2 ty1) = act(Y + bias) for one image's tiles at Mt column base.
+// Output rows are stored as whole vectors straight from the registers; the floats past Q spill
+// into the rows after it, which this call writes later (a row built in a buffer and copied Q wide
+// stalled on every copy: loads that straddle two recent stores wait for them to retire). Where a
+// spill would leave what this call writes (the last rows of a band or of the image), the row goes
+// through rowbuf (4 * TWv floats) instead.
+template <class V>
+void winograd_output(const WinogradGrid& g, const float* Mt, int64_t xs, int64_t base, int64_t k0,
+                     int64_t k1, int64_t K, int64_t P, int64_t Q, int64_t ty0, int64_t ty1,
+                     const float* bias, Activation act, float* out, float* rowbuf) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const int64_t row_end = std::min(P, 2 * ty1), span = 2 * g.TWv;
+  const bool whole = ty0 == 0 && ty1 == g.TH;
+  const R zero = V::zero();
+  const bool relu = act == Activation::relu;
+  for (int64_t k = k0; k < k1; ++k) {
+    const R vb = V::set1(bias ? bias[k] : 0.0f);
+    const float* mk = Mt + (k - k0) * g.ld + base;
+    // Writes of this call for channel k end here: the whole image's, or the band's rows.
+    const float* bound = whole ? out + K * P * Q : out + (k * P + row_end) * Q;
+    for (int64_t ty = ty0; ty < ty1; ++ty) {
+      const float* mt = mk + (ty - ty0) * g.TW;
+      float* d0 = out + (k * P + 2 * ty) * Q;
+      float* d1 = d0 + Q;
+      const bool has_d1 = 2 * ty + 1 < P;
+      float* s0 = d0 + span <= bound ? d0 : rowbuf;
+      float* s1 = d1 + span <= bound ? d1 : rowbuf + span;
+      // Last chunk first: a chunk of row 2ty spills into row 2ty+1 only where that row's chunks
+      // of the same or a lower index, stored after it, overwrite the spill.
+      for (int64_t v = g.TWv - L; v >= 0; v -= L) {
+        R y00, y01, y10, y11;
+        winograd_output_tile<V>(mt + v, xs, y00, y01, y10, y11);
+        y00 = V::add(y00, vb), y01 = V::add(y01, vb), y10 = V::add(y10, vb), y11 = V::add(y11, vb);
+        if (relu) {  // NaN stays NaN, as relu()
+          y00 = V::max(zero, y00), y01 = V::max(zero, y01), y10 = V::max(zero, y10),
+          y11 = V::max(zero, y11);
+        }
+        R lo, hi;
+        V::interleave(y00, y01, lo, hi);
+        V::store(s0 + 2 * v, lo);
+        V::store(s0 + 2 * v + L, hi);
+        if (has_d1) {
+          V::interleave(y10, y11, lo, hi);
+          V::store(s1 + 2 * v, lo);
+          V::store(s1 + 2 * v + L, hi);
+        }
+      }
+      if (s0 != d0) copy_floats<V>(s0, Q, d0);
+      if (has_d1 && s1 != d1) copy_floats<V>(s1, Q, d1);
+    }
+  }
+}
+
+// out (K, TH, TW) tile rows [ty0, ty1) = act(max of each tile's 2x2 outputs + bias): the fused
+// 2x2 max pool, whose windows are exactly the tiles. Pooling before the bias and activation gives
+// the same floats as after (see pool_rows_bias_act). Tiles are contiguous in both Mt and out.
+template <class V>
+void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t xs, int64_t base,
+                            int64_t k0, int64_t k1, int64_t ty0, int64_t ty1, const float* bias,
+                            Activation act, float* out) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const int64_t Tb = (ty1 - ty0) * g.TW, plane = g.TH * g.TW;
+  const R zero = V::zero();
+  for (int64_t k = k0; k < k1; ++k) {
+    const R vb = V::set1(bias ? bias[k] : 0.0f);
+    const float* mk = Mt + (k - k0) * g.ld + base;
+    float* dst = out + k * plane + ty0 * g.TW;
+    const auto block = [&](int64_t u) {
+      R y00, y01, y10, y11;
+      winograd_output_tile<V>(mk + u, xs, y00, y01, y10, y11);
+      R v = V::add(V::max(V::max(y00, y01), V::max(y10, y11)), vb);
+      return act == Activation::relu ? V::max(zero, v) : v;
+    };
+    int64_t u = 0;
+    for (; u + L <= Tb; u += L) V::store(dst + u, block(u));
+    if (u < Tb) {
+      // The tail as one whole vector overlapping the previous one (same values again).
+      if (Tb >= L) {
+        V::store(dst + Tb - L, block(Tb - L));
+      } else {
+        V::store_partial(dst + u, block(u), static_cast<int>(Tb - u));
+      }
+    }
+  }
+}
+
+// out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
+// frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
+// (P and Q must then be even). flipped: w is (C, K, 3, 3), used rotated (winograd_weights).
+// threads: as many as the work is worth. group_bytes: see kWinogradGroupBytes (tests shrink it to
+// get bands and partial groups on small images).
+template <class V, class Cfg>
+void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
+                        int64_t left, const float* w, bool flipped, int64_t K, int64_t P, int64_t Q,
+                        const float* bias, Activation act, float* out, bool pool2x2, int threads,
+                        int64_t group_bytes = kWinogradGroupBytes) {
+  if (N == 0 || K == 0 || P == 0 || Q == 0) return;
+  const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
+  const int64_t T = g.TH * g.TW;
+  // Shared: the row offsets of Vt for gemm_nn, then U, then U packed per xi.
+  const int64_t usz = packed_nn_a_size<Cfg>(K, C);
+  float* shared = scratch(Scratch::c, 2 * C + 16 * K * C + 16 * usz);
+  auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
+  float* U = shared + 2 * C;
+  float* Up = U + 16 * K * C;
+  for (int64_t c = 0; c < C; ++c) off[c] = c * g.ld;
+  winograd_weights(w, K, C, flipped, U);
+  for (int xi = 0; xi < 16; ++xi) pack_nn_a<Cfg>(K, C, U + xi * K * C, C, 1, Up + xi * usz);
+
+  const int64_t nbands = (g.TH + g.band - 1) / g.band;
+  const int64_t items = g.nb > 1 || nbands == 1 ? N : N * nbands;
+  int outer, inner;
+  split_threads(items, 2.0 * N * K * C * 16 * T, threads, &outer, &inner);
+  const int64_t out_image = pool2x2 ? K * (P / 2) * (Q / 2) : K * P * Q;
+  const auto group = [&](int64_t n0, int64_t count, int64_t ty0, int64_t ty1) {
+    const int64_t Tb = (ty1 - ty0) * g.TW;
+    float* Vt = scratch(Scratch::a, 16 * C * g.ld + C * g.Hp * g.Wp + 4 * g.TWv);
+    float* xp = Vt + 16 * C * g.ld;
+    float* rowbuf = xp + C * g.Hp * g.Wp;
+    float* Mt = scratch(Scratch::b, 16 * K * g.ld);
+    std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
+    for (int64_t i = 0; i < count; ++i) {
+      winograd_input<V>(g, in + (n0 + i) * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp);
+    }
+    // The GEMMs run over whole vectors (a masked tail vector cost as much as a third of the
+    // lecture net's input gradient): the columns up to the next whole vector are zeros, their
+    // products junk that is never read.
+    const int64_t ncols = count * Tb, nvec = (ncols + V::W - 1) / V::W * V::W;
+    for (int64_t r = 0; r < 16 * C; ++r) V::store(Vt + r * g.ld + ncols, V::zero());
+    for (int xi = 0; xi < 16; ++xi) {
+      GemmNN gg;
+      gg.M = K, gg.N = nvec, gg.J = C, gg.A = Up + xi * usz, gg.a_packed = true,
+      gg.B = Vt + xi * C * g.ld, gg.boff = off, gg.C = Mt + xi * K * g.ld, gg.ldc = g.ld;
+      gemm_nn<V, Cfg>(gg, inner);
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      float* o = out + (n0 + i) * out_image;
+      if (pool2x2) {
+        winograd_output_pooled<V>(g, Mt, K * g.ld, i * Tb, 0, K, ty0, ty1, bias, act, o);
+      } else {
+        winograd_output<V>(g, Mt, K * g.ld, i * Tb, 0, K, K, P, Q, ty0, ty1, bias, act, o, rowbuf);
+      }
+    }
+  };
+  if (items == N) {
+    parallel_for(N, outer, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; n += g.nb) group(n, std::min(g.nb, n1 - n), 0, g.TH);
+    });
+  } else {
+    parallel_for(items, outer, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t ty0 = (i % nbands) * g.band;
+        group(i / nbands, 1, ty0, std::min(g.TH, ty0 + g.band));
+      }
+    });
+  }
+}
+
+}  // namespace
+}  // namespace pocketcnn::kernels::impl
