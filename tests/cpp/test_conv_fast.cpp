@@ -267,7 +267,8 @@ TEST(ConvDgradPaths, CostModelPicksByImageSize) {
 // of several vectors of tiles, and asymmetric padding, with every register blocking on portable
 // vectors: forward (bias, ReLU) against the reference; the fused 2x2 max pool bitwise equal to
 // the steps; the same floats whether images are grouped, one per group, or split into bands of
-// tile rows (group_bytes), for 1 and 2 threads and for an image alone.
+// tile rows (group_bytes), for 1 and 2 threads and for an image alone; the weight gradient
+// against the reference for every grouping and thread count.
 template <class V, class Cfg>
 void check_winograd(const char* blocking) {
   std::vector<ConvCase> cases = conv_cases();
@@ -325,6 +326,25 @@ void check_winograd(const char* blocking) {
     impl::conv2d_forward_algo<V, Cfg>(g, p.x.data(), p.w.data(), nullptr, got_nb.data(),
                                       Activation::none, 2, impl::ConvAlgo::winograd);
     EXPECT_TRUE(all_close(got_nb, want_nb, tolerance(g))) << describe(c) << " no bias";
+    // Weight gradient: every grouping and thread count against the reference; db null.
+    std::vector<float> want_dw(p.w.size()), want_db(c.K);
+    conv2d_backward_weight_ref(g, p.x.data(), p.dy.data(), want_dw.data(), want_db.data());
+    const float wtol = 2e-5f * (c.N * g.P * g.Q + 1);
+    for (int64_t bytes : {impl::kWinogradWgradGroupBytes, int64_t{1}, int64_t{64 * 4 * 16 * 20}}) {
+      for (int threads : {1, 2}) {
+        const std::string what = describe(c) + " " + blocking + " wgrad group_bytes " +
+                                 std::to_string(bytes) + " threads " + std::to_string(threads);
+        std::vector<float> dw(p.w.size(), 123.0f), db(c.K, 123.0f);
+        impl::winograd_weight_grad<V, Cfg>(p.x.data(), p.dy.data(), c.N, c.C, c.H, c.W, c.pt, c.pl,
+                                           c.K, g.P, g.Q, dw.data(), db.data(), threads, bytes);
+        EXPECT_TRUE(all_close(dw, want_dw, wtol)) << what;
+        EXPECT_TRUE(all_close(db, want_db, wtol)) << what;
+      }
+    }
+    std::vector<float> dw(p.w.size(), 123.0f);
+    impl::conv2d_backward_weight_algo<V, Cfg>(g, p.x.data(), p.dy.data(), dw.data(), nullptr, 2,
+                                              impl::ConvAlgo::winograd);
+    EXPECT_TRUE(all_close(dw, want_dw, wtol)) << describe(c) << " wgrad, db null";
   }
 }
 

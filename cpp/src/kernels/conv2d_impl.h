@@ -251,23 +251,6 @@ void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t t
   }
 }
 
-// Sum of n floats with four vector accumulators (a serial scalar sum is bound by the add latency:
-// it was 5% of a lecture-net training step, for the bias gradient). Fixed order: deterministic.
-template <class V>
-float sum_floats(const float* p, int64_t n) {
-  typename V::R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
-  int64_t i = 0;
-  for (; i + 4 * V::W <= n; i += 4 * V::W) {
-    a0 = V::add(a0, V::load(p + i));
-    a1 = V::add(a1, V::load(p + i + V::W));
-    a2 = V::add(a2, V::load(p + i + 2 * V::W));
-    a3 = V::add(a3, V::load(p + i + 3 * V::W));
-  }
-  for (; i + V::W <= n; i += V::W) a0 = V::add(a0, V::load(p + i));
-  if (i < n) a1 = V::add(a1, V::load_partial(p + i, static_cast<int>(n - i)));
-  return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
-}
-
 // The shared inputs of a stride-1 forward correlation, in scratch slot c (read by every thread):
 // the band's row offsets, then the weights packed once for every image's GEMM.
 struct CorrelationWeights {
@@ -756,13 +739,18 @@ void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float
 }
 
 template <class V, class Cfg>
-void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
-                            float* db, int threads) {
+void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const float* dy,
+                                 float* dw, float* db, int threads, ConvAlgo algo) {
   const int64_t CRS = g.C * g.R * g.S, KCRS = g.K * CRS, PQ = g.P * g.Q;
   if (KCRS == 0 && g.K == 0) return;
   if (g.N == 0 || PQ == 0 || CRS == 0) {
     std::memset(dw, 0, KCRS * sizeof(float));
     if (db) std::memset(db, 0, g.K * sizeof(float));
+    return;
+  }
+  if (use_winograd(algo, g)) {
+    winograd_weight_grad<V, Cfg>(x, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
+                                 dw, db, threads);
     return;
   }
   int outer, inner;
@@ -865,6 +853,12 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
       for (int64_t k = 0; k < g.K; ++k) db[k] += p[KCRS + k];
     }
   }
+}
+
+template <class V, class Cfg>
+void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
+                            float* db, int threads) {
+  conv2d_backward_weight_algo<V, Cfg>(g, x, dy, dw, db, threads, ConvAlgo::automatic);
 }
 
 }  // namespace

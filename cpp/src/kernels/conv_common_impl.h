@@ -60,5 +60,22 @@ inline void split_threads(int64_t N, double flops, int threads, int* outer, int*
   }
 }
 
+// Sum of n floats with four vector accumulators (a serial scalar sum is bound by the add latency:
+// it was 5% of a lecture-net training step, for the bias gradient). Fixed order: deterministic.
+template <class V>
+float sum_floats(const float* p, int64_t n) {
+  typename V::R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+  int64_t i = 0;
+  for (; i + 4 * V::W <= n; i += 4 * V::W) {
+    a0 = V::add(a0, V::load(p + i));
+    a1 = V::add(a1, V::load(p + i + V::W));
+    a2 = V::add(a2, V::load(p + i + 2 * V::W));
+    a3 = V::add(a3, V::load(p + i + 3 * V::W));
+  }
+  for (; i + V::W <= n; i += V::W) a0 = V::add(a0, V::load(p + i));
+  if (i < n) a1 = V::add(a1, V::load_partial(p + i, static_cast<int>(n - i)));
+  return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
+}
+
 }  // namespace
 }  // namespace pocketcnn::kernels::impl

@@ -357,5 +357,157 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
   }
 }
 
+// ---- weight gradient ----------------------------------------------------------------------
+// For Y = A^T [U (.) V] A: dM = A dY A^T per tile (4x4 from the tile's 2x2 output gradient),
+// dU_xi (K, C) = sum over tiles of dM_xi[k, t] V_xi[c, t] (16 NT GEMMs reducing over the tiles of
+// the whole batch), dw[k, c] = G^T dU[k, c] G. 16 K C multiply-adds per tile, as the forward.
+
+// Bytes of Vt per group for the weight gradient: more columns than the forward's, because each
+// NT GEMM call sums its dot products' lanes once (longer rows amortise that).
+constexpr int64_t kWinogradWgradGroupBytes = 512 * 1024;
+
+// Dt columns [base, base + (ty1 - ty0) * TW) of rows (xi, k) = A dY A^T for one image's tiles,
+// A^T = [1 1 1 0; 0 1 -1 -1]. dyp: K planes of (2 * (ty1 - ty0), 2 * TWv) floats holding dy's
+// band with zeros past P and Q (the caller zeroes them once per group); tiles in whole vectors
+// as winograd_input (lanes past TW read zeros and spill zeros).
+template <class V>
+void winograd_output_grad(const WinogradGrid& g, const float* dy, int64_t K, int64_t P, int64_t Q,
+                          int64_t ty0, int64_t ty1, float* Dt, int64_t base, float* dyp) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const int64_t rows = 2 * (ty1 - ty0), wp = 2 * g.TWv, plane = rows * wp, xs = K * g.ld;
+  const int64_t r1 = std::min(rows, P - 2 * ty0);  // rows of dy in the band
+  for (int64_t k = 0; k < K; ++k) {
+    for (int64_t y = 0; y < r1; ++y) {
+      copy_floats<V>(dy + (k * P + 2 * ty0 + y) * Q, Q, dyp + k * plane + y * wp);
+    }
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    float* dk = Dt + k * g.ld + base;
+    for (int64_t ty = ty0; ty < ty1; ++ty) {
+      const float* row0 = dyp + k * plane + 2 * (ty - ty0) * wp;
+      float* dt = dk + (ty - ty0) * g.TW;
+      for (int64_t v = 0; v < g.TWv; v += L) {
+        R a, b, c, d;  // the tiles' dY = [a b; c d]
+        V::deinterleave(V::load(row0 + 2 * v), V::load(row0 + 2 * v + L), a, b);
+        V::deinterleave(V::load(row0 + wp + 2 * v), V::load(row0 + wp + 2 * v + L), c, d);
+        // Rows of A dY: (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); then each row (p, q)
+        // times A^T: (p, p + q, p - q, -q).
+        const R p[4] = {a, V::add(a, c), V::sub(a, c), V::sub(V::zero(), c)};
+        const R q[4] = {b, V::add(b, d), V::sub(b, d), V::sub(V::zero(), d)};
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; ++i) {
+          float* o = dt + 4 * i * xs + v;
+          V::store(o, p[i]);
+          V::store(o + xs, V::add(p[i], q[i]));
+          V::store(o + 2 * xs, V::sub(p[i], q[i]));
+          V::store(o + 3 * xs, V::sub(V::zero(), q[i]));
+        }
+      }
+    }
+  }
+}
+
+// dw[k, c] (3x3) = G^T dU[k, c] G for dU (16, K, C); G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
+inline void winograd_weight_grad_from_u(const float* dU, int64_t K, int64_t C, float* dw) {
+  const int64_t xs = K * C;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* u = dU + k * C + c;
+      float t[3][4];  // G^T dU
+      for (int j = 0; j < 4; ++j) {
+        const float u0 = u[j * xs], u1 = u[(4 + j) * xs], u2 = u[(8 + j) * xs],
+                    u3 = u[(12 + j) * xs];
+        t[0][j] = u0 + 0.5f * (u1 + u2);
+        t[1][j] = 0.5f * (u1 - u2);
+        t[2][j] = 0.5f * (u1 + u2) + u3;
+      }
+      float* o = dw + (k * C + c) * 9;
+      for (int i = 0; i < 3; ++i) {  // (G^T dU) G
+        o[i * 3 + 0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+        o[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]);
+        o[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+      }
+    }
+}
+
+// dw (K, C, 3, 3) and db (K; may be null) of a stride-1 3x3 layer: x (N, C, H, W) placed at
+// (top, left) of the output frame, dy (N, K, P, Q). Each thread reduces its images (in groups of
+// whole images or bands, as winograd_correlate) into its own dU; the threads' dU are then summed
+// in thread order: deterministic for a thread count.
+template <class V, class Cfg>
+void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C, int64_t H,
+                          int64_t W, int64_t top, int64_t left, int64_t K, int64_t P, int64_t Q,
+                          float* dw, float* db, int threads,
+                          int64_t group_bytes = kWinogradWgradGroupBytes) {
+  const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
+  const int64_t T = g.TH * g.TW, KC = K * C, PQ = P * Q;
+  const int64_t nbands = (g.TH + g.band - 1) / g.band;
+  const int64_t items = g.nb > 1 || nbands == 1 ? N : N * nbands;
+  int outer, inner;
+  split_threads(items, 2.0 * N * K * C * 16 * T, threads, &outer, &inner);
+  // Shared: Vt's row offsets, then per thread a dU (16, K, C) and a db (K).
+  const int64_t part = 16 * KC + K;
+  float* shared = scratch(Scratch::c, 2 * C + outer * part);
+  auto* off = reinterpret_cast<int64_t*>(shared);
+  float* parts = shared + 2 * C;
+  for (int64_t c = 0; c < C; ++c) off[c] = c * g.ld;
+  int used = 1;  // threads OpenMP really gave us
+  run_parallel(outer, [&](int tid, int nt) {
+    if (tid == 0) used = nt;
+    float* dU = parts + tid * part;
+    float* my_db = dU + 16 * KC;
+    std::memset(dU, 0, part * sizeof(float));
+    float* Vt = scratch(Scratch::a, 16 * C * g.ld + C * g.Hp * g.Wp);
+    float* xp = Vt + 16 * C * g.ld;
+    float* Dt = scratch(Scratch::b, 16 * K * g.ld + K * 2 * g.band * 2 * g.TWv);
+    float* dyp = Dt + 16 * K * g.ld;
+    const auto group = [&](int64_t n0, int64_t count, int64_t ty0, int64_t ty1) {
+      const int64_t Tb = (ty1 - ty0) * g.TW, ncols = count * Tb;
+      const int64_t nvec = (ncols + V::W - 1) / V::W * V::W;
+      std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
+      std::memset(dyp, 0, K * 2 * (ty1 - ty0) * 2 * g.TWv * sizeof(float));
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t n = n0 + i;
+        winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp);
+        winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb, dyp);
+        if (db && ty0 == 0) {
+          for (int64_t k = 0; k < K; ++k) my_db[k] += sum_floats<V>(dy + (n * K + k) * PQ, PQ);
+        }
+      }
+      // The columns up to the next whole vector are zeros in both: they add nothing to the sums.
+      for (int64_t r = 0; r < 16 * C; ++r) V::store(Vt + r * g.ld + ncols, V::zero());
+      for (int64_t r = 0; r < 16 * K; ++r) V::store(Dt + r * g.ld + ncols, V::zero());
+      for (int xi = 0; xi < 16; ++xi) {
+        GemmNT gg;
+        gg.M = K, gg.N = C, gg.L = nvec, gg.A = Dt + xi * K * g.ld, gg.lda = g.ld,
+        gg.B = Vt + xi * C * g.ld, gg.boff = off, gg.C = dU + xi * KC, gg.ldc = C,
+        gg.accumulate = true;
+        gemm_nt<V, Cfg>(gg, inner);
+      }
+    };
+    if (items == N) {
+      int64_t n0, n1;
+      split_range(N, nt, tid, &n0, &n1);
+      for (int64_t n = n0; n < n1; n += g.nb) group(n, std::min(g.nb, n1 - n), 0, g.TH);
+    } else {
+      int64_t i0, i1;
+      split_range(items, nt, tid, &i0, &i1);
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t ty0 = (i % nbands) * g.band;
+        group(i / nbands, 1, ty0, std::min(g.TH, ty0 + g.band));
+      }
+    }
+  });
+  // Fixed-order reduction over threads, then dw from dU.
+  float* dU = parts;
+  for (int t = 1; t < used; ++t) {
+    const float* p = parts + t * part;
+    for (int64_t i = 0; i < part; ++i) dU[i] += p[i];
+  }
+  winograd_weight_grad_from_u(dU, K, C, dw);
+  if (db) std::memcpy(db, dU + 16 * KC, K * sizeof(float));
+}
+
 }  // namespace
 }  // namespace pocketcnn::kernels::impl
