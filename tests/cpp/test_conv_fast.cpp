@@ -277,6 +277,7 @@ void check_winograd(const char* blocking) {
                                 {2, 9, 7, 6, 10, 3, 3, 1, 1, 0, 0, 0, 0},     // odd P, even Q
                                 {4, 8, 38, 35, 9, 3, 3, 1, 1, 1, 2, 1, 0},    // 17+ tiles a row
                                 {3, 11, 12, 13, 12, 3, 3, 1, 1, 2, 1, 0, 2},  // pad 2 on top
+                                {1, 129, 4, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1},  // not cached: too big
                             });
   uint32_t seed = 900;
   for (const ConvCase& c : cases) {
@@ -352,6 +353,37 @@ TEST(ConvWinograd, AgreesWithTheReference) {
   check_winograd<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
   check_winograd<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
   check_winograd<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// The transformed weights are cached per thread; a weight changed in place (the last float, the
+// first, or all of them, as an optimizer step does) must never get a stale transform, also after
+// more layers than the cache holds have come and gone.
+TEST(ConvWinograd, WeightCacheSeesInPlaceUpdates) {
+  using V = simd::GenericVec<8>;
+  Problem p = make_problem({2, 9, 8, 8, 10, 3, 3, 1, 1, 1, 1, 1, 1}, 4242);
+  const Conv2dGeometry& g = p.g;
+  auto check = [&](const char* what) {
+    std::vector<float> want(p.dy.size()), got(p.dy.size(), 3.0f);
+    conv2d_forward_ref(g, p.x.data(), p.w.data(), p.b.data(), want.data());
+    impl::conv2d_forward_algo<V, Avx2Cfg>(g, p.x.data(), p.w.data(), p.b.data(), got.data(),
+                                          Activation::none, 1, impl::ConvAlgo::winograd);
+    EXPECT_TRUE(all_close(got, want, tolerance(g))) << what;
+  };
+  check("first call");
+  check("cached");
+  p.w.back() += 0.5f;
+  check("last weight changed");
+  p.w.front() -= 0.25f;
+  check("first weight changed");
+  for (float& v : p.w) v *= 0.9f;
+  check("every weight changed");
+  for (uint32_t seed = 1; seed <= 6; ++seed) {  // other layers' weights evict the entry
+    const std::vector<float> other = random_vector(p.w.size(), seed);
+    std::vector<float> y(p.dy.size());
+    impl::conv2d_forward_algo<V, Avx2Cfg>(g, p.x.data(), other.data(), nullptr, y.data(),
+                                          Activation::none, 1, impl::ConvAlgo::winograd);
+  }
+  check("after evictions");
 }
 
 // Which layers take Winograd: 3x3 stride 1 with >= 8 channels in and out (the lecture net's conv 2

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernels/conv2d.h"
 #include "kernels/conv_common_impl.h"
@@ -74,10 +75,18 @@ WinogradGrid make_winograd_grid(int64_t N, int64_t C, int64_t K, int64_t P, int6
   return g;
 }
 
-// U (16, K, C): U[xi][k][c] = (G w[k, c] G^T)[xi], G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
-// w is (K, C, 3, 3), or with `flipped` (C, K, 3, 3) rotated by 180 degrees: the input gradient's
-// correlation of dy with the forward weights, w'[k, c, r, s] = w[c, k, 2 - r, 2 - s].
-inline void winograd_weights(const float* w, int64_t K, int64_t C, bool flipped, float* U) {
+// U_xi (K, C) = (G w[k, c] G^T)[xi] for the 16 xi, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+// written straight into gemm_nn's packed layout (pack_nn_a: row blocks of mr rows, [j][mr] inside;
+// rows past K zero), one block of usz floats per xi. w is (K, C, 3, 3), or with `flipped`
+// (C, K, 3, 3) rotated by 180 degrees: the input gradient's correlation of dy with the forward
+// weights, w'[k, c, r, s] = w[c, k, 2 - r, 2 - s].
+template <class Cfg>
+void winograd_weights_packed(const float* w, int64_t K, int64_t C, bool flipped, float* Up,
+                             int64_t usz) {
+  const int64_t mr = choose_nn_shape<Cfg>(K).mr, Kp = (K + mr - 1) / mr * mr;
+  for (int xi = 0; xi < 16; ++xi)
+    for (int64_t k = K; k < Kp; ++k)
+      for (int64_t c = 0; c < C; ++c) Up[xi * usz + k / mr * mr * C + c * mr + k % mr] = 0.0f;
   for (int64_t k = 0; k < K; ++k)
     for (int64_t c = 0; c < C; ++c) {
       float g[9];
@@ -90,15 +99,52 @@ inline void winograd_weights(const float* w, int64_t K, int64_t C, bool flipped,
         t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
         t[3][j] = g[6 + j];
       }
+      float* u = Up + k / mr * mr * C + c * mr + k % mr;
       for (int i = 0; i < 4; ++i) {  // (G g) G^T
-        float* u = U + (i * 4) * K * C + k * C + c;
-        const int64_t xs = K * C;  // next xi
-        u[0] = t[i][0];
-        u[xs] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-        u[2 * xs] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-        u[3 * xs] = t[i][2];
+        u[(4 * i + 0) * usz] = t[i][0];
+        u[(4 * i + 1) * usz] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[(4 * i + 2) * usz] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[(4 * i + 3) * usz] = t[i][2];
       }
     }
+}
+
+// The last few weight transforms made on this thread (per ISA: each ISA's translation unit has
+// its own copy). Inference runs the same frozen weights again and again, and at batch 1 the
+// transform was ~20% of a prediction; an entry is reused only when the weights are bit for bit
+// the ones it was made from (a memcmp, a tenth of a transform), so weights updated in place by
+// training are never missed.
+// Layers up to 128 x 128 channels are cached (at most ~1.7 MB an entry): larger ones spend far
+// longer in their GEMMs than in the transform, and their entries would hold tens of MB.
+constexpr int64_t kWinogradCacheMaxKC = 128 * 128;
+
+struct WinogradWeightEntry {
+  int64_t K = 0, C = 0;
+  bool flipped = false;
+  std::vector<float> w;   // the weights the entry was made from
+  std::vector<float> up;  // winograd_weights_packed of them
+};
+
+template <class Cfg>
+const float* winograd_weights_cached(const float* w, int64_t K, int64_t C, bool flipped,
+                                     int64_t usz) {
+  constexpr int kEntries = 4;
+  thread_local WinogradWeightEntry entries[kEntries];
+  thread_local int next = 0;
+  const size_t n = static_cast<size_t>(K * C * 9);
+  for (WinogradWeightEntry& e : entries) {
+    if (e.K == K && e.C == C && e.flipped == flipped && e.w.size() == n &&
+        std::memcmp(e.w.data(), w, n * sizeof(float)) == 0) {
+      return e.up.data();
+    }
+  }
+  WinogradWeightEntry& e = entries[next];
+  next = (next + 1) % kEntries;
+  e.K = K, e.C = C, e.flipped = flipped;
+  e.w.assign(w, w + n);
+  e.up.resize(static_cast<size_t>(16 * usz));
+  winograd_weights_packed<Cfg>(w, K, C, flipped, e.up.data(), usz);
+  return e.up.data();
 }
 
 // B^T d B for V::W tiles side by side, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: the 4x4
@@ -287,7 +333,7 @@ void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t xs, 
 
 // out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
 // frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
-// (P and Q must then be even). flipped: w is (C, K, 3, 3), used rotated (winograd_weights).
+// (P and Q must then be even). flipped: w is (C, K, 3, 3), used rotated (winograd_weights_packed).
 // threads: as many as the work is worth. group_bytes: see kWinogradGroupBytes (tests shrink it to
 // get bands and partial groups on small images).
 template <class V, class Cfg>
@@ -298,15 +344,18 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
   const int64_t T = g.TH * g.TW;
-  // Shared: the row offsets of Vt for gemm_nn, then U, then U packed per xi.
+  // Shared: the row offsets of Vt for gemm_nn; U packed per xi.
   const int64_t usz = packed_nn_a_size<Cfg>(K, C);
-  float* shared = scratch(Scratch::c, 2 * C + 16 * K * C + 16 * usz);
+  const bool cached = K * C <= kWinogradCacheMaxKC;
+  float* shared = scratch(Scratch::c, 2 * C + (cached ? 0 : 16 * usz));
   auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
-  float* U = shared + 2 * C;
-  float* Up = U + 16 * K * C;
   for (int64_t c = 0; c < C; ++c) off[c] = c * g.ld;
-  winograd_weights(w, K, C, flipped, U);
-  for (int xi = 0; xi < 16; ++xi) pack_nn_a<Cfg>(K, C, U + xi * K * C, C, 1, Up + xi * usz);
+  const float* Up = shared + 2 * C;
+  if (cached) {
+    Up = winograd_weights_cached<Cfg>(w, K, C, flipped, usz);
+  } else {
+    winograd_weights_packed<Cfg>(w, K, C, flipped, shared + 2 * C, usz);
+  }
 
   const int64_t nbands = (g.TH + g.band - 1) / g.band;
   const int64_t items = g.nb > 1 || nbands == 1 ? N : N * nbands;
@@ -367,12 +416,14 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
 constexpr int64_t kWinogradWgradGroupBytes = 512 * 1024;
 
 // Dt columns [base, base + (ty1 - ty0) * TW) of rows (xi, k) = A dY A^T for one image's tiles,
-// A^T = [1 1 1 0; 0 1 -1 -1]. dyp: K planes of (2 * (ty1 - ty0), 2 * TWv) floats holding dy's
-// band with zeros past P and Q (the caller zeroes them once per group); tiles in whole vectors
-// as winograd_input (lanes past TW read zeros and spill zeros).
+// A^T = [1 1 1 0; 0 1 -1 -1]; db (may be null) += the band's sum of dY per channel. dyp: K planes
+// of (2 * (ty1 - ty0), 2 * TWv) floats holding dy's band with zeros past P and Q (the caller zeroes
+// them once per group); tiles in whole vectors as winograd_input (lanes past TW read zeros and
+// spill zeros).
 template <class V>
 void winograd_output_grad(const WinogradGrid& g, const float* dy, int64_t K, int64_t P, int64_t Q,
-                          int64_t ty0, int64_t ty1, float* Dt, int64_t base, float* dyp) {
+                          int64_t ty0, int64_t ty1, float* Dt, int64_t base, float* dyp,
+                          float* db) {
   using R = typename V::R;
   constexpr int L = V::W;
   const int64_t rows = 2 * (ty1 - ty0), wp = 2 * g.TWv, plane = rows * wp, xs = K * g.ld;
@@ -384,6 +435,7 @@ void winograd_output_grad(const WinogradGrid& g, const float* dy, int64_t K, int
   }
   for (int64_t k = 0; k < K; ++k) {
     float* dk = Dt + k * g.ld + base;
+    R sum = V::zero();  // the bias gradient: every dY of the band (the padding adds zeros)
     for (int64_t ty = ty0; ty < ty1; ++ty) {
       const float* row0 = dyp + k * plane + 2 * (ty - ty0) * wp;
       float* dt = dk + (ty - ty0) * g.TW;
@@ -391,6 +443,7 @@ void winograd_output_grad(const WinogradGrid& g, const float* dy, int64_t K, int
         R a, b, c, d;  // the tiles' dY = [a b; c d]
         V::deinterleave(V::load(row0 + 2 * v), V::load(row0 + 2 * v + L), a, b);
         V::deinterleave(V::load(row0 + wp + 2 * v), V::load(row0 + wp + 2 * v + L), c, d);
+        sum = V::add(sum, V::add(V::add(a, b), V::add(c, d)));
         // Rows of A dY: (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); then each row (p, q)
         // times A^T: (p, p + q, p - q, -q).
         const R p[4] = {a, V::add(a, c), V::sub(a, c), V::sub(V::zero(), c)};
@@ -405,6 +458,7 @@ void winograd_output_grad(const WinogradGrid& g, const float* dy, int64_t K, int
         }
       }
     }
+    if (db) db[k] += V::hsum(sum);
   }
 }
 
@@ -470,10 +524,8 @@ void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C,
       for (int64_t i = 0; i < count; ++i) {
         const int64_t n = n0 + i;
         winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp);
-        winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb, dyp);
-        if (db && ty0 == 0) {
-          for (int64_t k = 0; k < K; ++k) my_db[k] += sum_floats<V>(dy + (n * K + k) * PQ, PQ);
-        }
+        winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb, dyp,
+                                db ? my_db : nullptr);
       }
       // The columns up to the next whole vector are zeros in both: they add nothing to the sums.
       for (int64_t r = 0; r < 16 * C; ++r) V::store(Vt + r * g.ld + ncols, V::zero());
