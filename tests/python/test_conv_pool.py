@@ -107,6 +107,10 @@ CONV_CASES = [
     ((1, 2, 5, 6), (2, 3, 2), 2, (1, 2), True),  # padding as a pair
     ((2, 1, 3, 3), (2, 4, 4), 1, 1, False),  # kernel larger than the unpadded input
     ((1, 1, 6, 6), (1, 2, 2), 2, 2, True),  # taps entirely in the padding at the border
+    # 3x3 stride 1 with >= 8 channels in and out: the Winograd kernels (forward, weight grad).
+    ((2, 8, 6, 7), (9, 3, 3), 1, 1, True),
+    ((1, 9, 5, 6), (8, 3, 3), 1, "valid", False),
+    ((1, 8, 33, 30), (8, 3, 3), 1, 1, True),  # big enough for the Winograd input gradient
 ]
 
 
