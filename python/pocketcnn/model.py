@@ -575,8 +575,12 @@ class Sequential:
         if batch_size < 1:
             raise ValueError(f"{self.name}.predict: batch_size must be >= 1, got {batch_size}")
         x = self._check_x(x, "predict")
-        result = np.empty((len(x), *self.layers[-1].output_shape), np.float32)
         plan = self._plans.get(self.layers)
+        if plan is not None and 0 < len(x) <= batch_size:
+            # One batch (the batch-1 latency path): the plan's own output array, not a copy of it
+            # into a preallocated result (the plan runs without a graph already).
+            return np.asarray(plan.run(x))
+        result = np.empty((len(x), *self.layers[-1].output_shape), np.float32)
         with no_grad():
             for start in range(0, len(x), batch_size):
                 xb = x[start : start + batch_size]
