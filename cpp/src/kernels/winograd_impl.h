@@ -68,7 +68,8 @@ WinogradGrid make_winograd_grid(int64_t N, int64_t C, int64_t K, int64_t P, int6
   }
   // Slack: the GEMM's last columns rounded up to a whole vector, then a vector of spill.
   g.ld = (g.nb * g.band * g.TW + 3 * V::W - 1) / V::W * V::W;
-  // An odd number of vectors: rows ld apart must not fall on the same L1 sets.
+  // An odd number of vectors, so that rows ld apart spread over the L1 cache's sets (a row stride
+  // of a multiple of 4 KB puts every row of a GEMM's column tile in the same set).
   if ((g.ld / V::W) % 2 == 0) g.ld += V::W;
   g.Hp = 2 * g.band + 2;
   g.Wp = 2 * g.TWv + 2;
@@ -250,18 +251,19 @@ inline void winograd_output_tile(const float* m, int64_t xs, typename V::R& y00,
 // spill would leave what this call writes (the last rows of a band or of the image), the row goes
 // through rowbuf (4 * TWv floats) instead.
 template <class V>
-void winograd_output(const WinogradGrid& g, const float* Mt, int64_t xs, int64_t base, int64_t k0,
-                     int64_t k1, int64_t K, int64_t P, int64_t Q, int64_t ty0, int64_t ty1,
-                     const float* bias, Activation act, float* out, float* rowbuf) {
+void winograd_output(const WinogradGrid& g, const float* Mt, int64_t base, int64_t K, int64_t P,
+                     int64_t Q, int64_t ty0, int64_t ty1, const float* bias, Activation act,
+                     float* out, float* rowbuf) {
   using R = typename V::R;
   constexpr int L = V::W;
   const int64_t row_end = std::min(P, 2 * ty1), span = 2 * g.TWv;
   const bool whole = ty0 == 0 && ty1 == g.TH;
   const R zero = V::zero();
   const bool relu = act == Activation::relu;
-  for (int64_t k = k0; k < k1; ++k) {
+  const int64_t xs = K * g.ld;  // next xi in Mt
+  for (int64_t k = 0; k < K; ++k) {
     const R vb = V::set1(bias ? bias[k] : 0.0f);
-    const float* mk = Mt + (k - k0) * g.ld + base;
+    const float* mk = Mt + k * g.ld + base;
     // Writes of this call for channel k end here: the whole image's, or the band's rows.
     const float* bound = whole ? out + K * P * Q : out + (k * P + row_end) * Q;
     for (int64_t ty = ty0; ty < ty1; ++ty) {
@@ -301,16 +303,17 @@ void winograd_output(const WinogradGrid& g, const float* Mt, int64_t xs, int64_t
 // 2x2 max pool, whose windows are exactly the tiles. Pooling before the bias and activation gives
 // the same floats as after (see pool_rows_bias_act). Tiles are contiguous in both Mt and out.
 template <class V>
-void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t xs, int64_t base,
-                            int64_t k0, int64_t k1, int64_t ty0, int64_t ty1, const float* bias,
-                            Activation act, float* out) {
+void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base, int64_t K,
+                            int64_t ty0, int64_t ty1, const float* bias, Activation act,
+                            float* out) {
   using R = typename V::R;
   constexpr int L = V::W;
   const int64_t Tb = (ty1 - ty0) * g.TW, plane = g.TH * g.TW;
   const R zero = V::zero();
-  for (int64_t k = k0; k < k1; ++k) {
+  const int64_t xs = K * g.ld;  // next xi in Mt
+  for (int64_t k = 0; k < K; ++k) {
     const R vb = V::set1(bias ? bias[k] : 0.0f);
-    const float* mk = Mt + (k - k0) * g.ld + base;
+    const float* mk = Mt + k * g.ld + base;
     float* dst = out + k * plane + ty0 * g.TW;
     const auto block = [&](int64_t u) {
       R y00, y01, y10, y11;
@@ -386,9 +389,9 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
     for (int64_t i = 0; i < count; ++i) {
       float* o = out + (n0 + i) * out_image;
       if (pool2x2) {
-        winograd_output_pooled<V>(g, Mt, K * g.ld, i * Tb, 0, K, ty0, ty1, bias, act, o);
+        winograd_output_pooled<V>(g, Mt, i * Tb, K, ty0, ty1, bias, act, o);
       } else {
-        winograd_output<V>(g, Mt, K * g.ld, i * Tb, 0, K, K, P, Q, ty0, ty1, bias, act, o, rowbuf);
+        winograd_output<V>(g, Mt, i * Tb, K, P, Q, ty0, ty1, bias, act, o, rowbuf);
       }
     }
   };
