@@ -1,6 +1,10 @@
 // Convolution on the GEMM microkernels of gemm_impl.h, written once for every ISA.
 //
 // Design (measured on the 2-core Zen machine, see README "Performance"):
+// - 3x3 stride 1 with >= 8 channels in and out (the lecture net's conv 2, the 64->64 layer):
+//   Winograd F(2x2, 3x3), winograd_impl.h, for the forward pass, the fused forward + pool, the
+//   weight gradient, and the input gradient where the correlation below would run (large
+//   images). Everything else:
 // - Stride 1 (every layer of the lecture net and the 64->64 target): no im2col. Each image's
 //   input is copied once into a zero-padded plane (C, Hp, Wp); then output pixel m = p*Wp + q of
 //   channel k is sum_{c,r,s} w[k,c,r,s] * xpad[c*Hp*Wp + r*Wp + s + m], a GEMM whose B rows are
@@ -270,7 +274,8 @@ CorrelationWeights pack_correlation_weights(const Conv2dGeometry& g, const Bandi
   return {off, wp};
 }
 
-// Which algorithm a stride-1 forward correlation uses (tests force each one; the ops pick).
+// Which algorithm a convolution's forward pass or weight gradient uses (tests force each one;
+// the ops pick).
 enum class ConvAlgo { automatic, direct, winograd };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
