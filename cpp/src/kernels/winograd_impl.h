@@ -152,7 +152,7 @@ const float* winograd_weights_cached(const float* w, int64_t K, int64_t C, bool 
 // patch of tile t is rows 0..3 (wp apart) of p, columns 2t .. 2t + 3. Result xi = 4i + j to
 // out + xi * xs. Rows are combined first (whole vectors, no shuffles), then each combined row's
 // even and odd columns are split apart (x0..x3 of every tile) and combined: the whole transform
-// in registers, ~3 instructions per float.
+// in registers, about one instruction per float stored.
 template <class V>
 inline void winograd_input_tiles(const float* p, int64_t wp, float* out, int64_t xs) {
   using R = typename V::R;
@@ -196,13 +196,12 @@ template <class V>
 void winograd_input(const WinogradGrid& g, const float* in, int64_t C, int64_t H, int64_t W,
                     int64_t top, int64_t left, int64_t ty0, int64_t ty1, float* Vt, int64_t base,
                     float* xp) {
-  using R = typename V::R;
   constexpr int L = V::W;
   const int64_t rows = 2 * (ty1 - ty0) + 2;
   const int64_t xs = C * g.ld;  // next xi in Vt
   // Every channel is copied into its padded plane before any is transformed: the transform's
   // vector loads straddle the copy's stores, and a load that straddles stores still in flight
-  // waits for them to retire (copying channel by channel made the input transform ~3x slower).
+  // waits for them to retire (with the copy channel by channel, each load waited).
   // The padding around the copied rectangle is zeroed by the caller, once per group.
   const int64_t plane = rows * g.Wp, shift = top - 2 * ty0;
   const int64_t y0 = std::clamp<int64_t>(shift, 0, rows), y1 = std::clamp(shift + H, y0, rows);
@@ -224,8 +223,9 @@ void winograd_input(const WinogradGrid& g, const float* in, int64_t C, int64_t H
   }
 }
 
-// The 2x2 outputs of W tiles from their 16 products m (Mt at column `at` of the rows of one
-// output channel k, rows xs apart): Y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1].
+// The 2x2 outputs of V::W tiles side by side from their 16 products (m: the first tile's column
+// in output channel k's row of xi = 0; the row of xi is xs further per xi): Y = A^T m A,
+// A^T = [1 1 1 0; 0 1 -1 -1].
 template <class V>
 inline void winograd_output_tile(const float* m, int64_t xs, typename V::R& y00, typename V::R& y01,
                                  typename V::R& y10, typename V::R& y11) {
