@@ -47,15 +47,10 @@ py::tuple conv2d_backward_kernels(const Tensor& x, const Tensor& w, const Tensor
   Tensor dx, dw, db;
   {
     py::gil_scoped_release release;
-    if (input_grad) {
-      dx = Tensor::empty(x.shape());
-      kernels::conv2d_backward_input(g, dy.data(), w.data(), dx.data());
-    }
-    if (weight_grad) {
-      dw = Tensor::empty(w.shape());
-      db = Tensor::empty({g.K});
-      kernels::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), db.data());
-    }
+    if (input_grad) dx = Tensor::empty(x.shape());
+    if (weight_grad) dw = Tensor::empty(w.shape()), db = Tensor::empty({g.K});
+    kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), input_grad ? dx.data() : nullptr,
+                             weight_grad ? dw.data() : nullptr, weight_grad ? db.data() : nullptr);
   }
   auto opt = [](const Tensor& t) -> py::object { return t.defined() ? py::cast(t) : py::none(); };
   return py::make_tuple(opt(dx), opt(dw), opt(db));

@@ -167,6 +167,30 @@ TEST_P(ConvFastTest, BackwardWeightMatchesReference) {
   }
 }
 
+// conv2d_backward: both gradients in one call (Winograd shares dy's transform between them), or
+// either one alone, against the reference kernels.
+TEST_P(ConvFastTest, BackwardBothGradientsInOneCall) {
+  uint32_t seed = 4;
+  for (const ConvCase& c : conv_cases()) {
+    Problem p = make_problem(c, seed += 10);
+    const float wtol = 2e-5f * (c.N * p.g.P * p.g.Q + 1);
+    std::vector<float> want_x(p.x.size()), want_w(p.w.size()), want_b(c.K);
+    conv2d_backward_input_ref(p.g, p.dy.data(), p.w.data(), want_x.data());
+    conv2d_backward_weight_ref(p.g, p.x.data(), p.dy.data(), want_w.data(), want_b.data());
+    for (int variant = 0; variant < 4; ++variant) {  // both, both without db, dx alone, dw alone
+      const bool want_dx = variant != 3, want_dw = variant != 2, want_db = variant != 1;
+      std::vector<float> dx(p.x.size(), 123.0f), dw(p.w.size(), 123.0f), db(c.K, 123.0f);
+      conv2d_backward(p.g, p.x.data(), p.w.data(), p.dy.data(), want_dx ? dx.data() : nullptr,
+                      want_dw ? dw.data() : nullptr, want_dw && want_db ? db.data() : nullptr);
+      const std::string what = describe(c) + " variant " + std::to_string(variant);
+      if (want_dx) EXPECT_TRUE(all_close(dx, want_x, tolerance(p.g))) << what;
+      if (want_dw) EXPECT_TRUE(all_close(dw, want_w, wtol)) << what;
+      if (want_dw && want_db) EXPECT_TRUE(all_close(db, want_b, wtol)) << what;
+      if (!want_dx) EXPECT_EQ(dx, std::vector<float>(dx.size(), 123.0f)) << what << ": dx written";
+    }
+  }
+}
+
 TEST_P(ConvFastTest, WeightGradDeterministicForAThreadCount) {
   Problem p = make_problem({7, 6, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1}, 99);
   std::vector<float> w1(p.w.size()), w2(p.w.size()), b1(8), b2(8);
@@ -250,8 +274,9 @@ TEST(ConvDgradPaths, AgreeWithTheReference) {
   check_dgrad_paths<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
 }
 
-// The cost model keeps the lecture net's small layers on col + gather (1.06x the useful FMAs, a
-// correlation computes 1.6x) and the 64->64 56x56 layer on the correlation (no gather pass).
+// For layers Winograd does not take, the cost model puts small images on col + gather (the lecture
+// net's conv 2 geometry: 1.06x the useful FMAs, a correlation computes 1.6x) and the 64->64 56x56
+// geometry on the correlation (no gather pass).
 TEST(ConvDgradPaths, CostModelPicksByImageSize) {
   using V = simd::GenericVec<8>;
   auto pick = [](const ConvCase& c) {
@@ -296,8 +321,8 @@ void check_winograd(const char* blocking) {
                                  std::to_string(bytes) + " threads " + std::to_string(threads);
         std::vector<float> got(p.dy.size(), 123.0f);
         impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(),
-                                         false, c.K, g.P, g.Q, p.b.data(), Activation::relu,
-                                         got.data(), false, threads, bytes);
+                                         c.K, g.P, g.Q, p.b.data(), Activation::relu, got.data(),
+                                         false, threads, bytes);
         EXPECT_TRUE(all_close(got, want, tolerance(g))) << what;
         if (first.empty()) first = got;
         EXPECT_EQ(got, first) << what << ": differs from the default grouping";
@@ -308,8 +333,8 @@ void check_winograd(const char* blocking) {
         std::vector<float> pooled(c.N * c.K * pg.P * pg.Q), fused(pooled.size(), 9.0f);
         max_pool2d_forward_ref(pg, got.data(), pooled.data(), nullptr);
         impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(),
-                                         false, c.K, 2 * pg.P, 2 * pg.Q, p.b.data(),
-                                         Activation::relu, fused.data(), true, threads, bytes);
+                                         c.K, 2 * pg.P, 2 * pg.Q, p.b.data(), Activation::relu,
+                                         fused.data(), true, threads, bytes);
         EXPECT_EQ(fused, pooled) << what << ": fused pool";
       }
     }
@@ -317,7 +342,7 @@ void check_winograd(const char* blocking) {
     const int64_t ny = c.K * g.P * g.Q;
     std::vector<float> alone(ny, 7.0f);
     impl::winograd_correlate<V, Cfg>(p.x.data() + (c.N - 1) * c.C * c.H * c.W, 1, c.C, c.H, c.W,
-                                     c.pt, c.pl, p.w.data(), false, c.K, g.P, g.Q, p.b.data(),
+                                     c.pt, c.pl, p.w.data(), c.K, g.P, g.Q, p.b.data(),
                                      Activation::relu, alone.data(), false, 1);
     EXPECT_TRUE(std::equal(alone.begin(), alone.end(), first.end() - ny))
         << describe(c) << " alone";
@@ -346,6 +371,39 @@ void check_winograd(const char* blocking) {
     impl::conv2d_backward_weight_algo<V, Cfg>(g, p.x.data(), p.dy.data(), dw.data(), nullptr, 2,
                                               impl::ConvAlgo::winograd);
     EXPECT_TRUE(all_close(dw, want_dw, wtol)) << describe(c) << " wgrad, db null";
+    // Input gradient (the adjoint), alone and with the weight gradient in the same pass: against
+    // the reference, and the same floats for every grouping, thread count, and an image alone.
+    std::vector<float> want_dx(p.x.size());
+    conv2d_backward_input_ref(g, p.dy.data(), p.w.data(), want_dx.data());
+    std::vector<float> first_dx;
+    for (int64_t bytes : {impl::kWinogradWgradGroupBytes, int64_t{1}, int64_t{64 * 4 * 16 * 20}}) {
+      for (int threads : {1, 2}) {
+        for (bool with_dw : {false, true}) {
+          const std::string what = describe(c) + " " + blocking + " dgrad group_bytes " +
+                                   std::to_string(bytes) + " threads " + std::to_string(threads) +
+                                   (with_dw ? " with dw" : "");
+          std::vector<float> dx(p.x.size(), 123.0f), dw2(p.w.size(), 123.0f), db(c.K, 123.0f);
+          impl::winograd_backward<V, Cfg>(p.x.data(), p.w.data(), p.dy.data(), c.N, c.C, c.H, c.W,
+                                          c.pt, c.pl, c.K, g.P, g.Q, dx.data(),
+                                          with_dw ? dw2.data() : nullptr,
+                                          with_dw ? db.data() : nullptr, threads, bytes);
+          EXPECT_TRUE(all_close(dx, want_dx, tolerance(g))) << what;
+          if (first_dx.empty()) first_dx = dx;
+          EXPECT_EQ(dx, first_dx) << what << ": differs from the default grouping";
+          if (with_dw) {
+            EXPECT_TRUE(all_close(dw2, want_dw, wtol)) << what;
+            EXPECT_TRUE(all_close(db, want_db, wtol)) << what;
+          }
+        }
+      }
+    }
+    const int64_t nx = c.C * c.H * c.W;
+    std::vector<float> alone_dx(nx, 7.0f);
+    impl::winograd_backward<V, Cfg>(nullptr, p.w.data(), p.dy.data() + (c.N - 1) * ny, 1, c.C, c.H,
+                                    c.W, c.pt, c.pl, c.K, g.P, g.Q, alone_dx.data(), nullptr,
+                                    nullptr, 1);
+    EXPECT_TRUE(std::equal(alone_dx.begin(), alone_dx.end(), first_dx.end() - nx))
+        << describe(c) << " dgrad alone";
   }
 }
 
@@ -387,7 +445,7 @@ TEST(ConvWinograd, WeightCacheSeesInPlaceUpdates) {
 }
 
 // Which layers take Winograd: 3x3 stride 1 with >= 8 channels in and out (the lecture net's conv 2
-// and its input gradient, the 64->64 layer), not conv 1 (one input channel), not other kernels.
+// and its gradients, the 64->64 layer), not conv 1 (one input channel), not other kernels.
 TEST(ConvWinograd, ChosenFor3x3LayersWithEnoughChannels) {
   EXPECT_TRUE(impl::use_winograd(impl::ConvAlgo::automatic,
                                  geometry({64, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0})));

@@ -26,5 +26,9 @@ void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float
 // dw, db (db may be null). Overwrites both.
 void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                             float* db);
+// The two above in one call (dx or dw null: not wanted; db may be null): where both gradients
+// are wanted, work they share is done once (Winograd's transform of dy).
+void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db);
 
 }  // namespace pocketcnn::kernels

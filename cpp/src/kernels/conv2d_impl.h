@@ -3,8 +3,8 @@
 // Design (measured on the 2-core Zen machine, see README "Performance"):
 // - 3x3 stride 1 with >= 8 channels in and out (the lecture net's conv 2, the 64->64 layer):
 //   Winograd F(2x2, 3x3), winograd_impl.h, for the forward pass, the fused forward + pool, the
-//   weight gradient, and the input gradient where the correlation below would run (large
-//   images). Everything else:
+//   weight gradient and the input gradient (the forward's adjoint; with both gradients wanted,
+//   conv2d_backward makes dy's transform once for the two). Everything else:
 // - Stride 1 (every layer of the lecture net and the 64->64 target): no im2col. Each image's
 //   input is copied once into a zero-padded plane (C, Hp, Wp); then output pixel m = p*Wp + q of
 //   channel k is sum_{c,r,s} w[k,c,r,s] * xpad[c*Hp*Wp + r*Wp + s + m], a GEMM whose B rows are
@@ -303,8 +303,8 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
   const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   if (g.N == 0 || g.K == 0 || PQ == 0) return;
   if (use_winograd(algo, g)) {
-    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, false, g.K, g.P,
-                               g.Q, b, act, y, false, threads);
+    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
+                               act, y, false, threads);
     return;
   }
   int outer, inner;
@@ -357,8 +357,8 @@ void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, con
   const int64_t CRS = g.C * g.R * g.S, Pp = g.P / 2, Qp = g.Q / 2;
   if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
   if (use_winograd(algo, g)) {
-    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, false, g.K, 2 * Pp,
-                               2 * Qp, b, act, y, true, threads);
+    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, 2 * Pp, 2 * Qp,
+                               b, act, y, true, threads);
     return;
   }
   int outer, inner;
@@ -646,17 +646,14 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
   DgradBanding band{};
   if (stride1) band = make_dgrad_banding<V, Cfg>(g);
   if (stride1 && path == DgradPath::automatic) {
-    // Winograd where the correlation would run (large images: 64->64 56x56 68 vs 97 ms); on small
-    // ones col + gather computes few wasted FMAs and beats Winograd's transforms (the lecture
-    // net's conv 2: 2.35 vs 2.8 ms at batch 64).
-    path = dgrad_choose_path<V, Cfg>(g, band);
-    if (path == DgradPath::correlate && winograd_suits(g.K, g.C, g)) path = DgradPath::winograd;
+    // Winograd's adjoint wherever the forward takes Winograd (AVX2, 1 thread, batch 64: the
+    // lecture net's conv 2 1.8 ms against 2.4 on col + gather; the 64->64 56x56 layer 57-61 ms,
+    // as the Winograd correlation of dy with the flipped weights it replaced).
+    path = winograd_suits(g.C, g.K, g) ? DgradPath::winograd : dgrad_choose_path<V, Cfg>(g, band);
   }
   if (path == DgradPath::winograd && winograd_applies(g)) {
-    // dx = correlation of dy, placed at (2 - pad_top, 2 - pad_left), with the rotated, transposed
-    // weights (as the correlate path below).
-    winograd_correlate<V, Cfg>(dy, g.N, g.K, g.P, g.Q, g.R - 1 - g.pad_top, g.S - 1 - g.pad_left, w,
-                               true, g.C, g.H, g.W, nullptr, Activation::none, dx, false, threads);
+    winograd_backward<V, Cfg>(nullptr, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P,
+                              g.Q, dx, nullptr, nullptr, threads);
     return;
   }
   if (stride1 && path == DgradPath::correlate) {
@@ -864,6 +861,26 @@ template <class V, class Cfg>
 void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                             float* db, int threads) {
   conv2d_backward_weight_algo<V, Cfg>(g, x, dy, dw, db, threads, ConvAlgo::automatic);
+}
+
+// Both gradients of a layer (dx or dw may be null; db may be null). Where Winograd takes both,
+// one pass makes the output-gradient transform once for the two.
+template <class V, class Cfg>
+void conv2d_backward_algo(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
+                          float* dx, float* dw, float* db, int threads, ConvAlgo algo) {
+  if (dx && dw && use_winograd(algo, g) && g.N > 0 && g.P * g.Q > 0 && g.C * g.K > 0) {
+    winograd_backward<V, Cfg>(x, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
+                              dx, dw, db, threads);
+    return;
+  }
+  if (dx) conv2d_backward_input<V, Cfg>(g, dy, w, dx, threads);
+  if (dw) conv2d_backward_weight_algo<V, Cfg>(g, x, dy, dw, db, threads, algo);
+}
+
+template <class V, class Cfg>
+void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db, int threads) {
+  conv2d_backward_algo<V, Cfg>(g, x, w, dy, dx, dw, db, threads, ConvAlgo::automatic);
 }
 
 }  // namespace

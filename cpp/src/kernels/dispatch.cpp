@@ -52,6 +52,11 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
   kernels().conv2d_backward_weight(g, x, dy, dw, db, get_num_threads());
 }
 
+void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
+                     float* dx, float* dw, float* db) {
+  kernels().conv2d_backward(g, x, w, dy, dx, dw, db, get_num_threads());
+}
+
 }  // namespace pocketcnn::kernels
 
 namespace pocketcnn::kernels {

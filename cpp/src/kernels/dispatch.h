@@ -25,6 +25,8 @@ struct KernelTable {
                                 int threads);
   void (*conv2d_backward_weight)(const Conv2dGeometry&, const float* x, const float* dy, float* dw,
                                  float* db, int threads);
+  void (*conv2d_backward)(const Conv2dGeometry&, const float* x, const float* w, const float* dy,
+                          float* dx, float* dw, float* db, int threads);
   void (*max_pool2d_forward)(const Pool2dGeometry&, const float* x, float* y, int32_t* argmax,
                              int threads);
   void (*max_pool2d_backward)(const Pool2dGeometry&, const float* dy, const int32_t* argmax,

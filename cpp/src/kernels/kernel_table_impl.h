@@ -23,6 +23,7 @@ KernelTable make_kernel_table(Isa isa) {
   t.conv2d_forward_maxpool2x2 = &conv2d_forward_maxpool2x2<V, Cfg>;
   t.conv2d_backward_input = &conv2d_backward_input<V, Cfg>;
   t.conv2d_backward_weight = &conv2d_backward_weight<V, Cfg>;
+  t.conv2d_backward = &conv2d_backward<V, Cfg>;
   t.max_pool2d_forward = &max_pool2d_forward<V>;
   t.max_pool2d_backward = &max_pool2d_backward<V>;
   t.max_pool2d_backward_from_output = &max_pool2d_backward_from_output<V>;

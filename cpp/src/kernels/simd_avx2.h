@@ -70,6 +70,12 @@ struct Avx2Vec {
     lo = _mm256_permute2f128_ps(l, h, 0x20);
     hi = _mm256_permute2f128_ps(l, h, 0x31);
   }
+  // [prev7 a0 a1 a2 | a3 a4 a5 a6]: t = [prev's high half | a's low half], then per 128-bit lane
+  // the 4 floats starting one below a's (alignr by 12 bytes).
+  static R slide1(R prev, R a) {
+    const __m256i t = _mm256_castps_si256(_mm256_permute2f128_ps(a, prev, 0x03));
+    return _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(a), t, 12));
+  }
   // out[i] = the lane sum of v[i], i < 4: three horizontal adds and one 128-bit add for all four
   // (instead of four separate reductions).
   static void hsum4(R a, R b, R c, R d, float* out) {

@@ -46,6 +46,11 @@ struct Avx512Vec {
     lo = _mm512_permutex2var_ps(even, il, odd);
     hi = _mm512_permutex2var_ps(even, ih, odd);
   }
+  // [prev15 a0 .. a14]: a moved one lane up, prev's last lane carried in.
+  static R slide1(R prev, R a) {
+    const __m512i idx = _mm512_setr_epi32(31, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    return _mm512_permutex2var_ps(a, idx, prev);
+  }
   static void hsum4(R a, R b, R c, R d, float* out) {
     out[0] = hsum(a);
     out[1] = hsum(b);

@@ -131,6 +131,13 @@ struct GenericVec {
       dst.v[(2 * i + 1) % W] = odd.v[i];
     }
   }
+  // [prev's last lane, a's lanes 0 .. W-2]: a moved one lane up, the lane below it carried in.
+  static R slide1(const R& prev, const R& a) {
+    R r;
+    r.v[0] = prev.v[W - 1];
+    for (int i = 1; i < W; ++i) r.v[i] = a.v[i - 1];
+    return r;
+  }
   // out[i] = the lane sum of v[i], i < 4.
   static void hsum4(const R& a, const R& b, const R& c, const R& d, float* out) {
     out[0] = hsum(a);

@@ -76,13 +76,12 @@ WinogradGrid make_winograd_grid(int64_t N, int64_t C, int64_t K, int64_t P, int6
   return g;
 }
 
-// U_xi (K, C) = (G w[k, c] G^T)[xi] for the 16 xi, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
+// U_xi (K, C) = (G w'[k, c] G^T)[xi] for the 16 xi, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 // written straight into gemm_nn's packed layout (pack_nn_a: row blocks of mr rows, [j][mr] inside;
-// rows past K zero), one block of usz floats per xi. w is (K, C, 3, 3), or with `flipped`
-// (C, K, 3, 3) rotated by 180 degrees: the input gradient's correlation of dy with the forward
-// weights, w'[k, c, r, s] = w[c, k, 2 - r, 2 - s].
+// rows past K zero), one block of usz floats per xi. w' is w (K, C, 3, 3) for the forward pass,
+// or with `transposed` w (C, K, 3, 3) read as w'[k, c] = w[c, k]: U^T for the input gradient.
 template <class Cfg>
-void winograd_weights_packed(const float* w, int64_t K, int64_t C, bool flipped, float* Up,
+void winograd_weights_packed(const float* w, int64_t K, int64_t C, bool transposed, float* Up,
                              int64_t usz) {
   const int64_t mr = choose_nn_shape<Cfg>(K).mr, Kp = (K + mr - 1) / mr * mr;
   for (int xi = 0; xi < 16; ++xi)
@@ -91,8 +90,8 @@ void winograd_weights_packed(const float* w, int64_t K, int64_t C, bool flipped,
   for (int64_t k = 0; k < K; ++k)
     for (int64_t c = 0; c < C; ++c) {
       float g[9];
-      const float* src = w + (flipped ? c * K + k : k * C + c) * 9;
-      for (int i = 0; i < 9; ++i) g[i] = flipped ? src[8 - i] : src[i];
+      const float* src = w + (transposed ? c * K + k : k * C + c) * 9;
+      for (int i = 0; i < 9; ++i) g[i] = src[i];
       float t[4][3];  // G g
       for (int j = 0; j < 3; ++j) {
         t[0][j] = g[j];
@@ -121,30 +120,30 @@ constexpr int64_t kWinogradCacheMaxKC = 128 * 128;
 
 struct WinogradWeightEntry {
   int64_t K = 0, C = 0;
-  bool flipped = false;
+  bool transposed = false;
   std::vector<float> w;   // the weights the entry was made from
   std::vector<float> up;  // winograd_weights_packed of them
 };
 
 template <class Cfg>
-const float* winograd_weights_cached(const float* w, int64_t K, int64_t C, bool flipped,
+const float* winograd_weights_cached(const float* w, int64_t K, int64_t C, bool transposed,
                                      int64_t usz) {
   constexpr int kEntries = 4;
   thread_local WinogradWeightEntry entries[kEntries];
   thread_local int next = 0;
   const size_t n = static_cast<size_t>(K * C * 9);
   for (WinogradWeightEntry& e : entries) {
-    if (e.K == K && e.C == C && e.flipped == flipped && e.w.size() == n &&
+    if (e.K == K && e.C == C && e.transposed == transposed && e.w.size() == n &&
         std::memcmp(e.w.data(), w, n * sizeof(float)) == 0) {
       return e.up.data();
     }
   }
   WinogradWeightEntry& e = entries[next];
   next = (next + 1) % kEntries;
-  e.K = K, e.C = C, e.flipped = flipped;
+  e.K = K, e.C = C, e.transposed = transposed;
   e.w.assign(w, w + n);
   e.up.resize(static_cast<size_t>(16 * usz));
-  winograd_weights_packed<Cfg>(w, K, C, flipped, e.up.data(), usz);
+  winograd_weights_packed<Cfg>(w, K, C, transposed, e.up.data(), usz);
   return e.up.data();
 }
 
@@ -336,12 +335,12 @@ void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base
 
 // out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
 // frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
-// (P and Q must then be even). flipped: w is (C, K, 3, 3), used rotated (winograd_weights_packed).
+// (P and Q must then be even).
 // threads: as many as the work is worth. group_bytes: see kWinogradGroupBytes (tests shrink it to
 // get bands and partial groups on small images).
 template <class V, class Cfg>
 void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
-                        int64_t left, const float* w, bool flipped, int64_t K, int64_t P, int64_t Q,
+                        int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
                         const float* bias, Activation act, float* out, bool pool2x2, int threads,
                         int64_t group_bytes = kWinogradGroupBytes) {
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
@@ -355,9 +354,9 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
   for (int64_t c = 0; c < C; ++c) off[c] = c * g.ld;
   const float* Up = shared + 2 * C;
   if (cached) {
-    Up = winograd_weights_cached<Cfg>(w, K, C, flipped, usz);
+    Up = winograd_weights_cached<Cfg>(w, K, C, false, usz);
   } else {
-    winograd_weights_packed<Cfg>(w, K, C, flipped, shared + 2 * C, usz);
+    winograd_weights_packed<Cfg>(w, K, C, false, shared + 2 * C, usz);
   }
 
   const int64_t nbands = (g.TH + g.band - 1) / g.band;
@@ -488,66 +487,188 @@ inline void winograd_weight_grad_from_u(const float* dU, int64_t K, int64_t C, f
     }
 }
 
-// dw (K, C, 3, 3) and db (K; may be null) of a stride-1 3x3 layer: x (N, C, H, W) placed at
-// (top, left) of the output frame, dy (N, K, P, Q). Each thread reduces its images (in groups of
-// whole images or bands, as winograd_correlate) into its own dU; the threads' dU are then summed
-// in thread order: deterministic for a thread count.
+// ---- input gradient: the adjoint of the forward ------------------------------------------
+// For Y = A^T [U (.) (B^T d B)] A per tile: dV_xi (C, tiles) = U_xi^T (C, K) dM_xi (K, tiles), with
+// dM = A dY A^T (the weight gradient's Dt), and each tile's 4x4 patch gradient dd = B dV B^T,
+// summed where neighbouring patches overlap (two rows, two columns). 16 K C multiply-adds per
+// tile as the forward, over the forward's tiles: no padded dy, no tiles of the padding, no
+// flipped weights; with the weight gradient in the same pass, Dt is made once for both.
+
+// Columns of an adjoint plane: tile t writes columns 2t .. 2t + 3, so one tile more than TW,
+// in whole vectors of tiles (two floats each).
+template <class V>
+int64_t winograd_adjoint_width(const WinogradGrid& g) {
+  return 2 * ((g.TW + V::W) / V::W * V::W);
+}
+
+// Rows [2 ty0, 2 ty1 + 2) of one channel's patch-gradient plane (rows wa apart; row i, column j
+// is the padded input's (i, j), as winograd_input's xp) from dV (this channel's tiles: tile
+// (ty, tx) at dv[(ty - ty0) * TW + tx], xi rows xs apart): dd = B dV B^T per tile, with
+// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], added where tiles overlap. Tile row ty adds its
+// rows 0, 1 to what tile row ty - 1 stored there (stores them when ty is 0) and stores its rows
+// 2, 3. Along a row, tile t's columns 2, 3 are tile t + 1's columns 0, 1: they move one lane up
+// (slide1), the last lane carried into the next vector; lanes past TW load zeros.
+template <class V>
+void winograd_input_grad_rows(const WinogradGrid& g, const float* dv, int64_t xs, int64_t ty0,
+                              int64_t ty1, float* plane, int64_t wa) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const R zero = V::zero();
+  for (int64_t ty = ty0; ty < ty1; ++ty) {
+    const float* d = dv + (ty - ty0) * g.TW;
+    float* row = plane + 2 * ty * wa;
+    R carry[4][2] = {{zero, zero}, {zero, zero}, {zero, zero}, {zero, zero}};
+    for (int64_t v = 0; 2 * v < wa; v += L) {
+      const int64_t n = std::clamp<int64_t>(g.TW - v, 0, L);
+      const auto load = [&](int xi) {
+        const float* p = d + v + xi * xs;
+        return n == L ? V::load(p) : n > 0 ? V::load_partial(p, static_cast<int>(n)) : zero;
+      };
+      R e[4][4];  // B dV: rows (m0, m1 - m2 + m3, m1 + m2 - m0, -m3) of each column j
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const R m0 = load(j), m1 = load(4 + j), m2 = load(8 + j), m3 = load(12 + j);
+        e[0][j] = m0;
+        e[1][j] = V::add(V::sub(m1, m2), m3);
+        e[2][j] = V::sub(V::add(m1, m2), m0);
+        e[3][j] = V::sub(zero, m3);
+      }
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) {  // (B dV) B^T, then the overlap with the tile to the left
+        const R f0 = e[r][0], f1 = V::add(V::sub(e[r][1], e[r][2]), e[r][3]);
+        const R f2 = V::sub(V::add(e[r][1], e[r][2]), e[r][0]), f3 = V::sub(zero, e[r][3]);
+        const R even = V::add(f0, V::slide1(carry[r][0], f2));
+        const R odd = V::add(f1, V::slide1(carry[r][1], f3));
+        carry[r][0] = f2, carry[r][1] = f3;
+        R lo, hi;
+        V::interleave(even, odd, lo, hi);
+        float* o = row + r * wa + 2 * v;
+        if (r < 2 && ty > 0) lo = V::add(lo, V::load(o)), hi = V::add(hi, V::load(o + L));
+        V::store(o, lo);
+        V::store(o + L, hi);
+      }
+    }
+  }
+}
+
+// dx (C, H, W) of one image from its C adjoint planes (rows 2 TH + 2, wa apart): the input sits at
+// (top, left) of the planes, as in winograd_input. The planes reach every input: P = H + top +
+// bottom - 2 <= 2 TH and Q = W + left + right - 2 <= 2 TW, so h + top < 2 TH + 2 and
+// w + left < 2 TW + 2 <= wa.
+template <class V>
+void winograd_input_grad_store(const WinogradGrid& g, const float* planes, int64_t wa, int64_t C,
+                               int64_t H, int64_t W, int64_t top, int64_t left, float* dx) {
+  const int64_t rows = 2 * g.TH + 2;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t h = 0; h < H; ++h) {
+      copy_floats<V>(planes + (c * rows + h + top) * wa + left, W, dx + (c * H + h) * W);
+    }
+}
+
+// The backward pass of a stride-1 3x3 layer: x (N, C, H, W) placed at (top, left) of the output
+// frame, w (K, C, 3, 3), dy (N, K, P, Q). dx (N, C, H, W): the input gradient (null: not wanted;
+// w and x unused then as needed); dw (K, C, 3, 3) and db (K): the weight and bias gradients (dw
+// null: not wanted, x unused; db may be null). Per group of images (or band of one image's tile
+// rows) and thread: Dt = A dY A^T once; the weight gradient's 16 NT GEMMs with Vt = B^T x B; the
+// input gradient's 16 NN GEMMs dV = U^T Dt (into Vt's buffer) and their adjoint planes.
+// Each thread reduces its images into its own dU; the threads' dU are then summed in thread order:
+// deterministic for a thread count. dx does not depend on the thread count or the grouping.
 template <class V, class Cfg>
-void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C, int64_t H,
-                          int64_t W, int64_t top, int64_t left, int64_t K, int64_t P, int64_t Q,
-                          float* dw, float* db, int threads,
-                          int64_t group_bytes = kWinogradWgradGroupBytes) {
+void winograd_backward(const float* x, const float* w, const float* dy, int64_t N, int64_t C,
+                       int64_t H, int64_t W, int64_t top, int64_t left, int64_t K, int64_t P,
+                       int64_t Q, float* dx, float* dw, float* db, int threads,
+                       int64_t group_bytes = kWinogradWgradGroupBytes) {
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
   const int64_t T = g.TH * g.TW, KC = K * C, PQ = P * Q;
   const int64_t nbands = (g.TH + g.band - 1) / g.band;
-  const int64_t items = g.nb > 1 || nbands == 1 ? N : N * nbands;
+  // A thread owns whole images when it writes dx (the bands of an image share their planes'
+  // overlapping rows, filled in order); otherwise bands of large images are spread too.
+  const int64_t items = dx || g.nb > 1 || nbands == 1 ? N : N * nbands;
   int outer, inner;
-  split_threads(items, 2.0 * N * K * C * 16 * T, threads, &outer, &inner);
-  // Shared: Vt's row offsets, then per thread a dU (16, K, C) and a db (K).
-  const int64_t part = 16 * KC + K;
-  float* shared = scratch(Scratch::c, 2 * C + outer * part);
+  split_threads(items, 2.0 * N * K * C * 16 * T * ((dx != nullptr) + (dw != nullptr)), threads,
+                &outer, &inner);
+  // Shared: GEMM row offsets (row i of Vt, dV or Dt at i * ld); U^T packed for the input
+  // gradient (when not cached); per thread a dU (16, K, C) and a db (K).
+  const int64_t usz = dx ? packed_nn_a_size<Cfg>(C, K) : 0;
+  const bool cached = KC <= kWinogradCacheMaxKC;
+  const int64_t noff = std::max(C, K), part = (dw ? 16 * KC : 0) + K;
+  float* shared = scratch(Scratch::c, 2 * noff + (cached ? 0 : 16 * usz) + outer * part);
   auto* off = reinterpret_cast<int64_t*>(shared);
-  float* parts = shared + 2 * C;
-  for (int64_t c = 0; c < C; ++c) off[c] = c * g.ld;
+  float* parts = shared + 2 * noff + (cached ? 0 : 16 * usz);
+  for (int64_t i = 0; i < noff; ++i) off[i] = i * g.ld;
+  const float* Ut = nullptr;
+  if (dx) {
+    if (cached) {
+      Ut = winograd_weights_cached<Cfg>(w, C, K, true, usz);
+    } else {
+      winograd_weights_packed<Cfg>(w, C, K, true, shared + 2 * noff, usz);
+      Ut = shared + 2 * noff;
+    }
+  }
+  const int64_t wa = winograd_adjoint_width<V>(g), adj_plane = (2 * g.TH + 2) * wa;
   int used = 1;  // threads OpenMP really gave us
   run_parallel(outer, [&](int tid, int nt) {
     if (tid == 0) used = nt;
     float* dU = parts + tid * part;
-    float* my_db = dU + 16 * KC;
+    float* my_db = dU + (dw ? 16 * KC : 0);
     std::memset(dU, 0, part * sizeof(float));
-    float* Vt = scratch(Scratch::a, 16 * C * g.ld + C * g.Hp * g.Wp);
+    float* Vt =
+        scratch(Scratch::a, 16 * C * g.ld + (dw ? C * g.Hp * g.Wp : 0) + (dx ? C * adj_plane : 0));
     float* xp = Vt + 16 * C * g.ld;
+    float* planes = xp + (dw ? C * g.Hp * g.Wp : 0);
     float* Dt = scratch(Scratch::b, 16 * K * g.ld + K * 2 * g.band * 2 * g.TWv);
     float* dyp = Dt + 16 * K * g.ld;
     const auto group = [&](int64_t n0, int64_t count, int64_t ty0, int64_t ty1) {
       const int64_t Tb = (ty1 - ty0) * g.TW, ncols = count * Tb;
       const int64_t nvec = (ncols + V::W - 1) / V::W * V::W;
-      std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
+      if (dw) std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
       std::memset(dyp, 0, K * 2 * (ty1 - ty0) * 2 * g.TWv * sizeof(float));
       for (int64_t i = 0; i < count; ++i) {
         const int64_t n = n0 + i;
-        winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp);
+        if (dw) {
+          winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp);
+        }
         winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb, dyp,
                                 db ? my_db : nullptr);
       }
-      // The columns up to the next whole vector are zeros in both: they add nothing to the sums.
-      for (int64_t r = 0; r < 16 * C; ++r) V::store(Vt + r * g.ld + ncols, V::zero());
+      // The columns up to the next whole vector are zeros: they add nothing to the sums, and
+      // their dV is never read.
       for (int64_t r = 0; r < 16 * K; ++r) V::store(Dt + r * g.ld + ncols, V::zero());
-      for (int xi = 0; xi < 16; ++xi) {
-        GemmNT gg;
-        gg.M = K, gg.N = C, gg.L = nvec, gg.A = Dt + xi * K * g.ld, gg.lda = g.ld,
-        gg.B = Vt + xi * C * g.ld, gg.boff = off, gg.C = dU + xi * KC, gg.ldc = C,
-        gg.accumulate = true;
-        gemm_nt<V, Cfg>(gg, inner);
+      if (dw) {
+        for (int64_t r = 0; r < 16 * C; ++r) V::store(Vt + r * g.ld + ncols, V::zero());
+        for (int xi = 0; xi < 16; ++xi) {
+          GemmNT gg;
+          gg.M = K, gg.N = C, gg.L = nvec, gg.A = Dt + xi * K * g.ld, gg.lda = g.ld,
+          gg.B = Vt + xi * C * g.ld, gg.boff = off, gg.C = dU + xi * KC, gg.ldc = C,
+          gg.accumulate = true;
+          gemm_nt<V, Cfg>(gg, inner);
+        }
+      }
+      if (!dx) return;
+      for (int xi = 0; xi < 16; ++xi) {  // dV_xi (C, tiles) = U_xi^T Dt_xi, over Vt's buffer
+        GemmNN gg;
+        gg.M = C, gg.N = nvec, gg.J = K, gg.A = Ut + xi * usz, gg.a_packed = true,
+        gg.B = Dt + xi * K * g.ld, gg.boff = off, gg.C = Vt + xi * C * g.ld, gg.ldc = g.ld;
+        gemm_nn<V, Cfg>(gg, inner);
+      }
+      for (int64_t i = 0; i < count; ++i) {
+        for (int64_t c = 0; c < C; ++c) {
+          winograd_input_grad_rows<V>(g, Vt + c * g.ld + i * Tb, C * g.ld, ty0, ty1,
+                                      planes + c * adj_plane, wa);
+        }
+        if (ty1 == g.TH) {
+          winograd_input_grad_store<V>(g, planes, wa, C, H, W, top, left,
+                                       dx + (n0 + i) * C * H * W);
+        }
       }
     };
+    int64_t i0, i1;
+    split_range(items, nt, tid, &i0, &i1);
     if (items == N) {
-      int64_t n0, n1;
-      split_range(N, nt, tid, &n0, &n1);
-      for (int64_t n = n0; n < n1; n += g.nb) group(n, std::min(g.nb, n1 - n), 0, g.TH);
+      for (int64_t n = i0; n < i1; n += g.nb)
+        for (int64_t ty0 = 0; ty0 < g.TH; ty0 += g.band)
+          group(n, std::min(g.nb, i1 - n), ty0, std::min(g.TH, ty0 + g.band));
     } else {
-      int64_t i0, i1;
-      split_range(items, nt, tid, &i0, &i1);
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t ty0 = (i % nbands) * g.band;
         group(i / nbands, 1, ty0, std::min(g.TH, ty0 + g.band));
@@ -560,8 +681,18 @@ void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C,
     const float* p = parts + t * part;
     for (int64_t i = 0; i < part; ++i) dU[i] += p[i];
   }
-  winograd_weight_grad_from_u(dU, K, C, dw);
-  if (db) std::memcpy(db, dU + 16 * KC, K * sizeof(float));
+  if (dw) winograd_weight_grad_from_u(dU, K, C, dw);
+  if (db) std::memcpy(db, dU + (dw ? 16 * KC : 0), K * sizeof(float));
+}
+
+// dw (K, C, 3, 3) and db (K; may be null) of a stride-1 3x3 layer (winograd_backward without dx).
+template <class V, class Cfg>
+void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C, int64_t H,
+                          int64_t W, int64_t top, int64_t left, int64_t K, int64_t P, int64_t Q,
+                          float* dw, float* db, int threads,
+                          int64_t group_bytes = kWinogradWgradGroupBytes) {
+  winograd_backward<V, Cfg>(x, nullptr, dy, N, C, H, W, top, left, K, P, Q, nullptr, dw, db,
+                            threads, group_bytes);
 }
 
 }  // namespace

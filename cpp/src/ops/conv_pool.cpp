@@ -126,18 +126,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   return record("conv2d", y, {x, w, b},
                 [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
                   std::vector<Tensor> grads(3);
-                  if (needs[0]) {
-                    grads[0] = Tensor::empty(xs.shape());
-                    kernels::conv2d_backward_input(g, dy.data(), ws.data(), grads[0].data());
+                  const bool weights = needs[1] || needs[2];
+                  if (needs[0]) grads[0] = Tensor::empty(xs.shape());
+                  if (weights) {
+                    grads[1] = Tensor::empty(ws.shape());
+                    if (has_bias) grads[2] = Tensor::empty({g.K});
                   }
-                  if (needs[1] || needs[2]) {
-                    Tensor dw = Tensor::empty(ws.shape());
-                    Tensor db = has_bias ? Tensor::empty({g.K}) : Tensor();
-                    kernels::conv2d_backward_weight(g, xs.data(), dy.data(), dw.data(),
-                                                    has_bias ? db.data() : nullptr);
-                    grads[1] = dw;
-                    grads[2] = db;
-                  }
+                  kernels::conv2d_backward(g, xs.data(), ws.data(), dy.data(),
+                                           needs[0] ? grads[0].data() : nullptr,
+                                           weights ? grads[1].data() : nullptr,
+                                           weights && has_bias ? grads[2].data() : nullptr);
                   return grads;
                 });
 }
