@@ -356,7 +356,7 @@ void check_winograd(const char* blocking) {
     std::vector<float> want_dw(p.w.size()), want_db(c.K);
     conv2d_backward_weight_ref(g, p.x.data(), p.dy.data(), want_dw.data(), want_db.data());
     const float wtol = 2e-5f * (c.N * g.P * g.Q + 1);
-    for (int64_t bytes : {impl::kWinogradWgradGroupBytes, int64_t{1}, int64_t{64 * 4 * 16 * 20}}) {
+    for (int64_t bytes : {int64_t{0}, int64_t{1}, int64_t{64 * 4 * 16 * 20}}) {
       for (int threads : {1, 2}) {
         const std::string what = describe(c) + " " + blocking + " wgrad group_bytes " +
                                  std::to_string(bytes) + " threads " + std::to_string(threads);
@@ -376,7 +376,7 @@ void check_winograd(const char* blocking) {
     std::vector<float> want_dx(p.x.size());
     conv2d_backward_input_ref(g, p.dy.data(), p.w.data(), want_dx.data());
     std::vector<float> first_dx;
-    for (int64_t bytes : {impl::kWinogradWgradGroupBytes, int64_t{1}, int64_t{64 * 4 * 16 * 20}}) {
+    for (int64_t bytes : {int64_t{0}, int64_t{1}, int64_t{64 * 4 * 16 * 20}}) {
       for (int threads : {1, 2}) {
         for (bool with_dw : {false, true}) {
           const std::string what = describe(c) + " " + blocking + " dgrad group_bytes " +

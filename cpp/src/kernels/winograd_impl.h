@@ -414,8 +414,16 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
 // the whole batch), dw[k, c] = G^T dU[k, c] G. 16 K C multiply-adds per tile, as the forward.
 
 // Bytes of Vt per group for the weight gradient: more columns than the forward's, because each
-// NT GEMM call sums its dot products' lanes once (longer rows amortise that).
+// NT GEMM call sums its dot products' lanes once (longer rows amortise that): at least 512 KB
+// and 320 tiles. AVX2, 1 thread: the lecture net's conv 2 (25 channels: 327 tiles) 2.2 ms with
+// 512 KB, 2.4-2.5 with 1 MB, 2.8 with 2 MB; the 64->64 56x56 layer 86-99 ms with 512 KB (128
+// tiles, bands of 4 tile rows), 77 with 1 MB, 72-76 with 2 MB.
 constexpr int64_t kWinogradWgradGroupBytes = 512 * 1024;
+constexpr int64_t kWinogradWgradMinTiles = 320;
+
+inline int64_t winograd_wgrad_group_bytes(int64_t C) {
+  return std::max<int64_t>(kWinogradWgradGroupBytes, 16 * 4 * C * kWinogradWgradMinTiles);
+}
 
 // Dt columns [base, base + (ty1 - ty0) * TW) of rows (xi, k) = A dY A^T for one image's tiles,
 // A^T = [1 1 1 0; 0 1 -1 -1]; db (may be null) += the band's sum of dY per channel. dyp: K planes
@@ -573,11 +581,13 @@ void winograd_input_grad_store(const WinogradGrid& g, const float* planes, int64
 // input gradient's 16 NN GEMMs dV = U^T Dt (into Vt's buffer) and their adjoint planes.
 // Each thread reduces its images into its own dU; the threads' dU are then summed in thread order:
 // deterministic for a thread count. dx does not depend on the thread count or the grouping.
+// group_bytes: 0 for winograd_wgrad_group_bytes(C) (tests shrink it to get bands).
 template <class V, class Cfg>
 void winograd_backward(const float* x, const float* w, const float* dy, int64_t N, int64_t C,
                        int64_t H, int64_t W, int64_t top, int64_t left, int64_t K, int64_t P,
                        int64_t Q, float* dx, float* dw, float* db, int threads,
-                       int64_t group_bytes = kWinogradWgradGroupBytes) {
+                       int64_t group_bytes = 0) {
+  if (group_bytes == 0) group_bytes = winograd_wgrad_group_bytes(C);
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
   const int64_t T = g.TH * g.TW, KC = K * C, PQ = P * Q;
   const int64_t nbands = (g.TH + g.band - 1) / g.band;
@@ -689,8 +699,7 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
 template <class V, class Cfg>
 void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C, int64_t H,
                           int64_t W, int64_t top, int64_t left, int64_t K, int64_t P, int64_t Q,
-                          float* dw, float* db, int threads,
-                          int64_t group_bytes = kWinogradWgradGroupBytes) {
+                          float* dw, float* db, int threads, int64_t group_bytes = 0) {
   winograd_backward<V, Cfg>(x, nullptr, dy, N, C, H, W, top, left, K, P, Q, nullptr, dw, db,
                             threads, group_bytes);
 }
