@@ -10,7 +10,7 @@
 // +-1/2, so the rounding error stays within a few ulps of the direct sum's (the tests compare
 // with the reference kernel at the direct path's tolerance).
 //
-// Work is done in groups of tile columns (kWinogradGroupBytes of transformed input): several
+// Work is done in groups of tile columns (winograd_group_bytes of transformed input): several
 // small images side by side (the lecture net's 11x11 outputs are 36 tiles), or a band of tile
 // rows of one large image. Per group and thread:
 //   Vt (16, C, ld)  transformed input, tile (ty, tx) of image i at column i*Tb + (ty-ty0)*TW + tx
@@ -35,10 +35,17 @@ namespace pocketcnn::kernels::impl {
 // Internal linkage: each ISA's translation unit gets its own copy (see conv2d_impl.h).
 namespace {
 
-// Bytes of Vt per group (Mt is K / C times that). Measured on the lecture net's layers from
-// 128 KB to 1 MB (and with Mt cut into L2-sized slices of output channels): no difference above
-// this machine's noise; 256 KB keeps Vt in L2.
+// Bytes of Vt per group (Mt is K / C times that): 256 KB and at least 128 tiles. Measured on the
+// lecture net's layers from 128 KB to 1 MB (and with Mt cut into L2-sized slices of output
+// channels): no difference above this machine's noise; 256 KB keeps Vt in L2. The 64->64 56x56
+// layer's 256 KB were bands of 56 tiles: 512 KB (112) measured 53-56 against 57-68 ms (AVX2, 1
+// thread), 35 against 37-40 ms on 2.
 constexpr int64_t kWinogradGroupBytes = 256 * 1024;
+constexpr int64_t kWinogradMinTiles = 128;
+
+inline int64_t winograd_group_bytes(int64_t C) {
+  return std::max<int64_t>(kWinogradGroupBytes, 16 * 4 * C * kWinogradMinTiles);
+}
 
 struct WinogradGrid {
   int64_t TH = 0, TW = 0;  // tiles per image: rows, columns (tile (ty, tx) = outputs 2ty.., 2tx..)
@@ -53,7 +60,7 @@ struct WinogradGrid {
 // never stored) for C input and K output channels of N images.
 template <class V, class Cfg>
 WinogradGrid make_winograd_grid(int64_t N, int64_t C, int64_t K, int64_t P, int64_t Q,
-                                int64_t group_bytes = kWinogradGroupBytes) {
+                                int64_t group_bytes = 0) {
   WinogradGrid g;
   g.TH = (P + 1) / 2, g.TW = (Q + 1) / 2;
   g.TWv = (g.TW + V::W - 1) / V::W * V::W;
@@ -336,14 +343,15 @@ void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base
 // out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
 // frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
 // (P and Q must then be even).
-// threads: as many as the work is worth. group_bytes: see kWinogradGroupBytes (tests shrink it to
-// get bands and partial groups on small images).
+// threads: as many as the work is worth. group_bytes: 0 for winograd_group_bytes(C) (tests shrink
+// it to get bands and partial groups on small images).
 template <class V, class Cfg>
 void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
                         int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
                         const float* bias, Activation act, float* out, bool pool2x2, int threads,
                         int64_t group_bytes = kWinogradGroupBytes) {
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
+  if (group_bytes == 0) group_bytes = winograd_group_bytes(C);
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
   const int64_t T = g.TH * g.TW;
   // Shared: the row offsets of Vt for gemm_nn; U packed per xi.
