@@ -774,11 +774,13 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
   const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q, 4 * kBandInputBytes);
   const int64_t Wp = band.Wp;
   // Shared: offsets (stride 1), then per-thread partial dw/db for threads 1..outer-1 (thread 0
-  // accumulates straight into dw/db).
+  // accumulates straight into dw/db), then per thread K double sums of dy (the stacked path's db).
   const int64_t part = KCRS + g.K;
-  float* shared = scratch(Scratch::c, 2 * CRS + (outer - 1) * part);
+  const int64_t sums_at = (2 * CRS + (outer - 1) * part + 1) / 2 * 2;  // 8-byte aligned
+  float* shared = scratch(Scratch::c, sums_at + 2 * outer * g.K);
   auto* off = reinterpret_cast<int64_t*>(shared);
   float* partials = shared + 2 * CRS;
+  auto* db_sums = reinterpret_cast<double*>(shared + sums_at);
   if (direct) band_offsets(g.C, g.R, g.S, band, off);
   int used = 1;  // threads OpenMP really gave us
   run_parallel(outer, [&](int tid, int nt) {
@@ -791,7 +793,7 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
       std::memset(my_dw, 0, KCRS * sizeof(float));
       if (my_db) std::memset(my_db, 0, g.K * sizeof(float));
     }
-    if (my_db) {
+    if (my_db && direct) {
       for (int64_t k = 0; k < g.K; ++k) {
         double s = 0.0;
         for (int64_t n = n0; n < n1; ++n) {
@@ -826,14 +828,23 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
       // rounded up to whole vectors with zeros (no masked tail in the microkernel).
       float* col = scratch(Scratch::a, CRS * stack.ld);
       float* dys = scratch(Scratch::b, g.K * stack.ld);
+      // db from the copy of dy (one read of dy; the 4.3 MB gradient of the lecture net's conv 1
+      // was read twice): the same sums, in the same order, as the direct path's.
+      double* sums = db_sums + tid * g.K;
+      std::fill(sums, sums + g.K, 0.0);
       for (int64_t s0 = n0; s0 < n1; s0 += stack.images) {
         const int64_t nb = std::min(stack.images, n1 - s0), L = nb * PQ;
         const int64_t Lv = (L + V::W - 1) / V::W * V::W;
         for (int64_t i = 0; i < nb; ++i) {
           im2col<V>(g, x + (s0 + i) * g.C * g.H * g.W, col + i * PQ, stack.ld);
           for (int64_t k = 0; k < g.K; ++k) {
-            std::memcpy(dys + k * stack.ld + i * PQ, dy + ((s0 + i) * g.K + k) * PQ,
-                        PQ * sizeof(float));
+            const float* src = dy + ((s0 + i) * g.K + k) * PQ;
+            float* dst = dys + k * stack.ld + i * PQ;
+            if (my_db) {
+              sums[k] += copy_sum_floats<V>(src, PQ, dst);
+            } else {
+              std::memcpy(dst, src, PQ * sizeof(float));
+            }
           }
         }
         for (int64_t j = 0; j < CRS; ++j)
@@ -844,6 +855,9 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
         gg.M = g.K, gg.N = CRS, gg.L = Lv, gg.A = dys, gg.lda = stack.ld, gg.B = col,
         gg.ldb = stack.ld, gg.C = my_dw, gg.ldc = CRS, gg.accumulate = s0 > n0;
         gemm_nt<V, Cfg>(gg, inner);
+      }
+      if (my_db) {
+        for (int64_t k = 0; k < g.K; ++k) my_db[k] = static_cast<float>(sums[k]);
       }
     }
   });

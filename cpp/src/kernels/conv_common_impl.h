@@ -77,5 +77,32 @@ float sum_floats(const float* p, int64_t n) {
   return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
 }
 
+// sum_floats(src, n) (the same additions in the same order: the same float) while copying src to
+// dst: one read of src where a copy and a sum of the same floats are both needed.
+template <class V>
+float copy_sum_floats(const float* src, int64_t n, float* dst) {
+  typename V::R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+  int64_t i = 0;
+  for (; i + 4 * V::W <= n; i += 4 * V::W) {
+    const typename V::R v0 = V::load(src + i), v1 = V::load(src + i + V::W),
+                        v2 = V::load(src + i + 2 * V::W), v3 = V::load(src + i + 3 * V::W);
+    V::store(dst + i, v0), V::store(dst + i + V::W, v1), V::store(dst + i + 2 * V::W, v2),
+        V::store(dst + i + 3 * V::W, v3);
+    a0 = V::add(a0, v0), a1 = V::add(a1, v1), a2 = V::add(a2, v2), a3 = V::add(a3, v3);
+  }
+  for (; i + V::W <= n; i += V::W) {
+    const typename V::R v = V::load(src + i);
+    V::store(dst + i, v);
+    a0 = V::add(a0, v);
+  }
+  if (i < n) {
+    const int rest = static_cast<int>(n - i);
+    const typename V::R v = V::load_partial(src + i, rest);
+    V::store_partial(dst + i, v, rest);
+    a1 = V::add(a1, v);
+  }
+  return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
+}
+
 }  // namespace
 }  // namespace pocketcnn::kernels::impl
