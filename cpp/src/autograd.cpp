@@ -26,10 +26,8 @@ std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_p
     Node* node = stack.back().first.get();
     size_t& next_input = stack.back().second;
     if (next_input < node->inputs.size()) {
-      const Tensor& in = node->inputs[next_input++];
-      if (in.defined() && in.grad_fn() && visited.insert(in.grad_fn().get()).second) {
-        stack.emplace_back(in.grad_fn(), 0);
-      }
+      const std::shared_ptr<Node>& producer = node->inputs[next_input++].producer;
+      if (producer && visited.insert(producer.get()).second) stack.emplace_back(producer, 0);
     } else {
       post_order.push_back(std::move(stack.back().first));
       stack.pop_back();
@@ -55,14 +53,12 @@ void Node::release() {
 }
 
 Node::~Node() {
-  // Destroying a long chain recursively (node -> input tensor -> its node -> ...) would overflow
-  // the stack, so nodes that would die with this one are taken over and destroyed in a loop.
+  // Destroying a long chain recursively (node -> producer node -> ...) would overflow the stack,
+  // so nodes that would die with this one are taken over and destroyed in a loop.
   std::vector<std::shared_ptr<Node>> dying;
-  auto take_inputs = [&dying](std::vector<Tensor>& inputs) {
-    for (Tensor& t : inputs) {
-      if (!t.defined() || t.impl_ptr().use_count() != 1) continue;
-      std::shared_ptr<Node>& producer = t.impl()->grad_fn;
-      if (producer && producer.use_count() == 1) dying.push_back(std::move(producer));
+  auto take_inputs = [&dying](std::vector<Edge>& inputs) {
+    for (Edge& e : inputs) {
+      if (e.producer && e.producer.use_count() == 1) dying.push_back(std::move(e.producer));
     }
     inputs.clear();
   };
@@ -94,9 +90,21 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
   if (!any_requires_grad(inputs)) return output;
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->inputs = inputs;
+  node->inputs.resize(inputs.size());
   node->needs_grad.reserve(inputs.size());
-  for (const Tensor& t : inputs) node->needs_grad.push_back(t.defined() && t.requires_grad());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    const bool needs = t.defined() && t.requires_grad();
+    node->needs_grad.push_back(needs);
+    if (!needs) continue;
+    Edge& e = node->inputs[i];
+    e.shape = t.shape();
+    if (t.grad_fn()) {
+      e.producer = t.grad_fn();
+    } else {
+      e.leaf = t;
+    }
+  }
   node->backward = std::move(backward);
   node->output_shape = output.shape();
   Tensor out = output;
@@ -154,16 +162,16 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
     }
     for (size_t i = 0; i < node->inputs.size(); ++i) {
       if (!node->needs_grad[i]) continue;
-      const Tensor& in = node->inputs[i];
+      const Edge& in = node->inputs[i];
       const Tensor& gi = input_grads[i];
       if (!gi.defined()) continue;
-      if (gi.shape() != in.shape()) {
+      if (gi.shape() != in.shape) {
         throw StateError(str_cat("internal error: ", node->name, " gradient for input ", i,
                                  " has shape ", shape_str(gi.shape()), ", input has shape ",
-                                 shape_str(in.shape())));
+                                 shape_str(in.shape)));
       }
-      if (in.grad_fn()) {
-        Node* producer = in.grad_fn().get();
+      if (in.producer) {
+        Node* producer = in.producer.get();
         auto found = pending.find(producer);
         if (found == pending.end()) {
           pending.emplace(producer, gi);
@@ -175,7 +183,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
           found->second = sum;
         }
       } else {
-        accumulate_leaf_grad(in, gi);
+        accumulate_leaf_grad(in.leaf, gi);
       }
     }
     if (!retain_graph) node->release();

@@ -118,6 +118,21 @@ TEST(Autograd, FreesSavedTensorsAfterBackward) {
   EXPECT_TRUE(watch.expired());  // nothing but the graph held a's data, and the graph is freed
 }
 
+// A node keeps its inputs' edges, not their data: an intermediate that no backward reads is freed
+// as soon as the forward pass drops it (scale's backward needs only its factor), and the gradient
+// still flows through it to the leaf.
+TEST(Autograd, NodesDoNotKeepTheirInputsData) {
+  Tensor a = Tensor::full({3}, 2.0f);
+  a.set_requires_grad(true);
+  Tensor h = scale(a, 3);  // an intermediate, held only by this variable
+  std::weak_ptr<float> watch = h.impl()->data;
+  Tensor y = scale(h, 5);
+  h = Tensor();
+  EXPECT_TRUE(watch.expired());
+  y.backward(Tensor::full({3}, 1.0f));
+  for (int i = 0; i < 3; ++i) EXPECT_FLOAT_EQ(a.grad().data()[i], 15.0f);
+}
+
 TEST(Autograd, DetachCutsTheGraph) {
   Tensor a = Tensor::full({1}, 2.0f);
   a.set_requires_grad(true);

@@ -1,5 +1,5 @@
 // The autograd tape: every differentiable op that sees an input requiring grad records a Node
-// holding its inputs and a closure that maps the output's gradient to the inputs' gradients.
+// holding its inputs' edges and a closure that maps the output's gradient to the inputs' gradients.
 // Tensor::backward() walks the nodes in reverse topological order, sums gradients of tensors used
 // more than once, accumulates into leaves' .grad, and frees each node's saved tensors as it goes.
 #pragma once
@@ -16,19 +16,29 @@ namespace pocketcnn {
 // Maps the gradient of the node's output to one gradient per input, in input order. An entry may
 // be left undefined when needs_grad[i] is false (skip that work). A closure must never capture the
 // op's output tensor itself (that would be a reference cycle through grad_fn), and should capture
-// only detach()ed tensors (inputs are already held in Node::inputs): save `t.detach()`.
+// only detach()ed tensors: save `t.detach()`. The node does not keep its inputs' data alive (only
+// their edges), so a closure captures exactly what its backward reads, and an input nothing else
+// holds is freed as soon as the forward pass drops it.
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output,
                                                      const std::vector<bool>& needs_grad)>;
 
+// Where the gradient of one input goes: the node that produced the input, or the leaf tensor itself
+// (whose .grad accumulates it); neither when the input needs no gradient.
+struct Edge {
+  std::shared_ptr<Node> producer;  // a non-leaf input's grad_fn
+  Tensor leaf;                     // a leaf input that requires grad
+  Shape shape;                     // the input's shape, to check its gradient
+};
+
 struct Node {
   std::string name;              // op name, for error messages and debugging
-  std::vector<Tensor> inputs;    // edges of the graph
+  std::vector<Edge> inputs;      // edges of the graph, one per input
   std::vector<bool> needs_grad;  // needs_grad[i]: inputs[i] requires a gradient
   BackwardFn backward;           // captures what the op saved for backward
   Shape output_shape;            // to check gradient shapes
   bool released = false;         // set once backward has run (without retain_graph)
 
-  // Drops the saved tensors and inputs so the graph's memory is freed right after backward.
+  // Drops the saved tensors and edges so the graph's memory is freed right after backward.
   void release();
   ~Node();
 };
