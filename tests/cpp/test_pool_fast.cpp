@@ -49,12 +49,24 @@ void check(const Pool2dGeometry& g, std::vector<float> x, const char* what) {
   max_pool2d_backward_ref(g, dy.data(), am_ref.data(), dx_ref.data());
   max_pool2d_backward(g, dy.data(), am_ref.data(), dx.data());
   for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(dx[i], dx_ref[i]) << what << " dx[" << i << "]";
-  if (max_pool2d_backward_needs_no_argmax(g)) {
-    // The winner found again from x and y must be the reference's argmax, ties and NaN included.
-    std::vector<float> dx2(x.size(), 7.0f);
-    max_pool2d_backward_from_output(g, x.data(), y_ref.data(), dy.data(), dx2.data());
+  if (max_pool2d_keeps_winners(g)) {
+    // The winners the training forward keeps must be the reference's argmax, ties and NaN
+    // included: the same y, and the same dx from them.
+    std::vector<float> y_win(ny, 7.0f), winners(ny, 7.0f), dx2(x.size(), 7.0f);
+    max_pool2d_forward_winners(g, x.data(), y_win.data(), winners.data());
+    for (size_t i = 0; i < ny; ++i) {
+      ASSERT_TRUE(same(y_win[i], y_ref[i])) << what << " (with winners) y[" << i << "]";
+      const int64_t plane = static_cast<int64_t>(i) / (g.P * g.Q), pq = i % (g.P * g.Q);
+      const int64_t p = pq / g.Q, q = pq % g.Q, k = am_ref[i] - 2 * p * g.W - 2 * q;
+      ASSERT_EQ(winners[i], static_cast<float>(k == 0     ? 0
+                                               : k == 1   ? 1
+                                               : k == g.W ? 2
+                                                          : 3))
+          << what << " winner[" << i << "] of plane " << plane;
+    }
+    max_pool2d_backward_from_winners(g, dy.data(), winners.data(), dx2.data());
     for (size_t i = 0; i < x.size(); ++i) {
-      ASSERT_EQ(dx2[i], dx_ref[i]) << what << " (from output) dx[" << i << "]";
+      ASSERT_EQ(dx2[i], dx_ref[i]) << what << " (from winners) dx[" << i << "]";
     }
   }
 }

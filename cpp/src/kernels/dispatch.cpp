@@ -62,7 +62,7 @@ void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, co
 namespace pocketcnn::kernels {
 
 void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32_t* argmax) {
-  kernels().max_pool2d_forward(g, x, y, argmax, get_num_threads());
+  kernels().max_pool2d_forward(g, x, y, argmax, nullptr, get_num_threads());
 }
 
 void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t* argmax,
@@ -74,16 +74,22 @@ void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t
 
 namespace pocketcnn::kernels {
 
-bool max_pool2d_backward_needs_no_argmax(const Pool2dGeometry& g) {
+bool max_pool2d_keeps_winners(const Pool2dGeometry& g) {
   return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
          g.pad_w == 0;
 }
 
-void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, const float* y,
-                                     const float* dy, float* dx) {
-  PCNN_CHECK(max_pool2d_backward_needs_no_argmax(g),
-             "max_pool2d_backward_from_output: only for 2x2 windows, stride 2, no padding");
-  kernels().max_pool2d_backward_from_output(g, x, y, dy, dx, get_num_threads());
+void max_pool2d_forward_winners(const Pool2dGeometry& g, const float* x, float* y, float* winners) {
+  PCNN_CHECK(max_pool2d_keeps_winners(g),
+             "max_pool2d_forward_winners: only for 2x2 windows, stride 2, no padding");
+  kernels().max_pool2d_forward(g, x, y, nullptr, winners, get_num_threads());
+}
+
+void max_pool2d_backward_from_winners(const Pool2dGeometry& g, const float* dy,
+                                      const float* winners, float* dx) {
+  PCNN_CHECK(max_pool2d_keeps_winners(g),
+             "max_pool2d_backward_from_winners: only for 2x2 windows, stride 2, no padding");
+  kernels().max_pool2d_backward_from_winners(g, dy, winners, dx, get_num_threads());
 }
 
 void unary_forward(UnaryOp op, int64_t n, const float* x, float* y) {

@@ -28,11 +28,11 @@ struct KernelTable {
   void (*conv2d_backward)(const Conv2dGeometry&, const float* x, const float* w, const float* dy,
                           float* dx, float* dw, float* db, int threads);
   void (*max_pool2d_forward)(const Pool2dGeometry&, const float* x, float* y, int32_t* argmax,
-                             int threads);
+                             float* winners, int threads);
   void (*max_pool2d_backward)(const Pool2dGeometry&, const float* dy, const int32_t* argmax,
                               float* dx, int threads);
-  void (*max_pool2d_backward_from_output)(const Pool2dGeometry&, const float* x, const float* y,
-                                          const float* dy, float* dx, int threads);
+  void (*max_pool2d_backward_from_winners)(const Pool2dGeometry&, const float* dy,
+                                           const float* winners, float* dx, int threads);
   void (*unary_forward)(UnaryOp, int64_t n, const float* x, float* y, int threads);
   void (*unary_backward)(UnaryOp, int64_t n, const float* x, const float* y, const float* dy,
                          float* dx, int threads);

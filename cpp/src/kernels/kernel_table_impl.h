@@ -26,7 +26,7 @@ KernelTable make_kernel_table(Isa isa) {
   t.conv2d_backward = &conv2d_backward<V, Cfg>;
   t.max_pool2d_forward = &max_pool2d_forward<V>;
   t.max_pool2d_backward = &max_pool2d_backward<V>;
-  t.max_pool2d_backward_from_output = &max_pool2d_backward_from_output<V>;
+  t.max_pool2d_backward_from_winners = &max_pool2d_backward_from_winners<V>;
   t.unary_forward = &unary_forward<V>;
   t.unary_backward = &unary_backward<V>;
   return t;

@@ -14,12 +14,16 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32
 void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t* argmax,
                          float* dx);
 
-// For 2x2 / stride 2 / no padding the forward needs no argmax: the backward finds each window's
-// winner again from x and y (the first element equal to y, or the first NaN), which is exactly
-// the reference's argmax. Saves the argmax's memory and its writes.
-bool max_pool2d_backward_needs_no_argmax(const Pool2dGeometry& g);
-// dx from x, y = max_pool2d(x), dy; only where max_pool2d_backward_needs_no_argmax(g).
-void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, const float* y,
-                                     const float* dy, float* dx);
+// For 2x2 / stride 2 / no padding the training forward keeps, instead of an int32 argmax, each
+// window's winner as a float 0..3 (top left, top right, bottom left, bottom right; the reference's
+// argmax, ties and NaN included), written from the same vectors as y; the backward reads only
+// winners and dy. (It used to find the winner again from x and y, which kept the pool's input --
+// four times the winners' size -- alive until backward.)
+bool max_pool2d_keeps_winners(const Pool2dGeometry& g);
+// y and winners (both (N, C, P, Q)); only where max_pool2d_keeps_winners(g).
+void max_pool2d_forward_winners(const Pool2dGeometry& g, const float* x, float* y, float* winners);
+// dx from dy and the forward's winners; only where max_pool2d_keeps_winners(g).
+void max_pool2d_backward_from_winners(const Pool2dGeometry& g, const float* dy,
+                                      const float* winners, float* dx);
 
 }  // namespace pocketcnn::kernels

@@ -58,43 +58,59 @@ inline void store_pairs(float* p, int t, const typename V::R& even, const typena
   }
 }
 
-// The window maxima of t <= W windows of rows r0, r1.
+// The window maxima of t <= W windows of rows r0, r1; with `win`, also which element won
+// (0 top left, 1 top right, 2 bottom left, 3 bottom right: the winners, as floats).
 template <class V>
-inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t) {
+inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t,
+                                      typename V::R* win = nullptr) {
   typename V::R a, b, c, d;
   load_pairs<V>(r0, t, a, b);
   load_pairs<V>(r1, t, c, d);
-  typename V::R best = a;
-  best = V::select(takes_over<V>(b, best), best, b);
-  best = V::select(takes_over<V>(c, best), best, c);
-  return V::select(takes_over<V>(d, best), best, d);
+  typename V::R best = a, code = V::zero();
+  const typename V::R v[3] = {b, c, d};
+  for (int k = 0; k < 3; ++k) {
+    const typename V::M m = takes_over<V>(v[k], best);
+    best = V::select(m, best, v[k]);
+    if (win) code = V::select(m, code, V::set1(static_cast<float>(k + 1)));
+  }
+  if (win) *win = code;
+  return best;
 }
 
 // `end`: the end of x's buffer. A tail block reads whole vectors when that stays inside x (the
 // extra lanes are the next row's values, never stored): masked loads are slow on AMD.
 // `y_spill_ok`: a short row may store a whole vector (y's next row(s) are written afterwards).
+// `win` (may be null; only without `am`): the winners (see maxpool2x2_block), laid out as y.
 template <class V>
 void maxpool2x2_row(const float* r0, const float* r1, int64_t Q, float* y, int32_t* am,
-                    int32_t base, int32_t W, const float* end, bool y_spill_ok) {
+                    int32_t base, int32_t W, const float* end, bool y_spill_ok,
+                    float* win = nullptr) {
   int64_t q = 0;
   if (!am) {
+    typename V::R code;
+    typename V::R* pc = win ? &code : nullptr;
     for (; q + V::W <= Q; q += V::W) {
-      V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W));
+      V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W, pc));
+      if (win) V::store(win + q, code);
     }
     // The last windows: with a row of at least one vector, one more whole block ending at Q
     // (overlapping the previous one, which writes the same values again); else masked loads (the
     // lecture net's rows are only 13 and 5 windows wide, so this tail is a large part of its
     // pooling, and partial stores cost ~10x a whole one on AMD).
     if (q < Q && Q >= V::W) {
-      V::store(y + Q - V::W, maxpool2x2_block<V>(r0 + 2 * (Q - V::W), r1 + 2 * (Q - V::W), V::W));
+      q = Q - V::W;
+      V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W, pc));
+      if (win) V::store(win + q, code);
     } else if (q < Q) {
       const int t = static_cast<int>(Q - q);
       const bool whole = r1 + 2 * q + 2 * V::W <= end;
       if (whole && y_spill_ok) {
-        V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W));
+        V::store(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W, pc));
+        if (win) V::store(win + q, code);
         return;
       }
-      V::store_partial(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, whole ? V::W : t), t);
+      V::store_partial(y + q, maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, whole ? V::W : t, pc), t);
+      if (win) V::store_partial(win + q, code, t);
     }
     return;
   }
@@ -114,49 +130,34 @@ void maxpool2x2_row(const float* r0, const float* r1, int64_t Q, float* y, int32
   }
 }
 
-// Gradient of one output row without an argmax: the window element that won is the first one
-// equal to y (or the first NaN when y is NaN) -- exactly the forward's choice, recomputed from x
-// and y, which the tape keeps anyway. Writes both input rows (every element of a 2x2 window).
+// Gradient of up to t <= W windows from their winners (maxpool2x2_block): dy goes to the element
+// that won, zeros to the other three. Writes both input rows (every element of a 2x2 window).
 template <class V>
-inline void maxpool2x2_backward_block(const float* r0, const float* r1, const typename V::R& yv,
-                                      const typename V::R& g, float* d0, float* d1, int t) {
-  typename V::R a, b, c, d;
-  load_pairs<V>(r0, t, a, b);
-  load_pairs<V>(r1, t, c, d);
-  const typename V::M ynan = V::isnan(yv);
-  auto match = [&](const typename V::R& v) {
-    return V::mor(V::eq(v, yv), V::mand(V::isnan(v), ynan));
-  };
-  const typename V::M ma = match(a);
-  const typename V::M mb = V::mandnot(match(b), ma);
-  const typename V::M seen = V::mor(ma, mb);
-  const typename V::M mc = V::mandnot(match(c), seen);
-  const typename V::M not_d = V::mor(seen, mc);  // d won exactly when none of a, b, c did
-  store_pairs<V>(d0, t, V::maskz(ma, g), V::maskz(mb, g));
-  store_pairs<V>(d1, t, V::maskz(mc, g), V::select(not_d, g, V::zero()));
+inline void maxpool2x2_winner_block(const typename V::R& win, const typename V::R& g, float* d0,
+                                    float* d1, int t) {
+  const auto is = [&](float k) { return V::eq(win, V::set1(k)); };
+  store_pairs<V>(d0, t, V::maskz(is(0.0f), g), V::maskz(is(1.0f), g));
+  store_pairs<V>(d1, t, V::maskz(is(2.0f), g), V::maskz(is(3.0f), g));
 }
 
 // `spill_ok`: the tail may read and write whole vectors past the row's end -- true when the
 // memory beyond (the next row pair of the same plane) is written again afterwards.
 template <class V>
-void maxpool2x2_backward_row(const float* r0, const float* r1, const float* y, const float* dy,
-                             int64_t Q, float* d0, float* d1, bool spill_ok) {
+void maxpool2x2_winner_row(const float* win, const float* dy, int64_t Q, float* d0, float* d1,
+                           bool spill_ok) {
   int64_t q = 0;
   for (; q + V::W <= Q; q += V::W) {
-    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load(y + q), V::load(dy + q),
-                                 d0 + 2 * q, d1 + 2 * q, V::W);
+    maxpool2x2_winner_block<V>(V::load(win + q), V::load(dy + q), d0 + 2 * q, d1 + 2 * q, V::W);
   }
   if (q < Q && Q >= V::W) {  // a whole block ending at Q, as in maxpool2x2_row
     q = Q - V::W;
-    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load(y + q), V::load(dy + q),
-                                 d0 + 2 * q, d1 + 2 * q, V::W);
+    maxpool2x2_winner_block<V>(V::load(win + q), V::load(dy + q), d0 + 2 * q, d1 + 2 * q, V::W);
   } else if (q < Q && spill_ok) {  // rows shorter than a vector (the lecture net's 5 windows)
-    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load(y + q), V::load(dy + q),
-                                 d0 + 2 * q, d1 + 2 * q, V::W);
+    maxpool2x2_winner_block<V>(V::load(win + q), V::load(dy + q), d0 + 2 * q, d1 + 2 * q, V::W);
   } else if (q < Q) {
     const int t = static_cast<int>(Q - q);
-    maxpool2x2_backward_block<V>(r0 + 2 * q, r1 + 2 * q, V::load_partial(y + q, t),
-                                 V::load_partial(dy + q, t), d0 + 2 * q, d1 + 2 * q, t);
+    maxpool2x2_winner_block<V>(V::load_partial(win + q, t), V::load_partial(dy + q, t), d0 + 2 * q,
+                               d1 + 2 * q, t);
   }
 }
 
@@ -173,9 +174,10 @@ inline Pool2dGeometry planes(const Pool2dGeometry& g, int64_t nc0, int64_t nc1) 
   return s;
 }
 
+// `winners` (2x2 / stride 2 only; then argmax must be null): see maxpool2x2_block.
 template <class V>
 void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32_t* argmax,
-                        int threads) {
+                        float* winners, int threads) {
   const int64_t NC = g.N * g.C, HW = g.H * g.W, PQ = g.P * g.Q;
   if (NC == 0 || PQ == 0) return;
   const int nt = threads_for_bytes(NC, 4.0 * NC * (HW + PQ), threads);
@@ -194,7 +196,7 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32
         maxpool2x2_row<V>(r0, r0 + g.W, g.Q, y + nc * PQ + p * g.Q,
                           argmax ? argmax + nc * PQ + p * g.Q : nullptr,
                           static_cast<int32_t>(2 * p * g.W), static_cast<int32_t>(g.W), x + NC * HW,
-                          p * g.Q + V::W <= PQ);
+                          p * g.Q + V::W <= PQ, winners ? winners + nc * PQ + p * g.Q : nullptr);
       }
     }
   });
@@ -238,16 +240,15 @@ void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t
   });
 }
 
-// 2x2 / stride 2 / no padding only (max_pool2d_backward_needs_no_argmax).
+// 2x2 / stride 2 / no padding only: dx from dy and the forward's winners.
 template <class V>
-void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, const float* y,
-                                     const float* dy, float* dx, int threads) {
+void max_pool2d_backward_from_winners(const Pool2dGeometry& g, const float* dy,
+                                      const float* winners, float* dx, int threads) {
   const int64_t NC = g.N * g.C, HW = g.H * g.W, PQ = g.P * g.Q;
   if (NC == 0 || HW == 0) return;
-  const int nt = threads_for_bytes(NC, 4.0 * NC * (2 * HW + 2 * PQ), threads);
+  const int nt = threads_for_bytes(NC, 4.0 * NC * (HW + 2 * PQ), threads);
   parallel_for(NC, nt, [&](int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc) {
-      const float* xp = x + nc * HW;
       float* d = dx + nc * HW;
       for (int64_t p = 0; p < g.P; ++p) {
         float* d0 = d + 2 * p * g.W;
@@ -255,8 +256,8 @@ void max_pool2d_backward_from_output(const Pool2dGeometry& g, const float* x, co
         // row) when they stay inside this plane: what they overwrite further on is written
         // again by the later rows (or the odd-row zeroing below).
         const bool spill_ok = p * g.Q + V::W <= PQ && (2 * p + 1) * g.W + 2 * V::W <= HW;
-        maxpool2x2_backward_row<V>(xp + 2 * p * g.W, xp + (2 * p + 1) * g.W, y + nc * PQ + p * g.Q,
-                                   dy + nc * PQ + p * g.Q, g.Q, d0, d0 + g.W, spill_ok);
+        maxpool2x2_winner_row<V>(winners + nc * PQ + p * g.Q, dy + nc * PQ + p * g.Q, g.Q, d0,
+                                 d0 + g.W, spill_ok);
         // An odd last column is in no window.
         for (int64_t w = 2 * g.Q; w < g.W; ++w) d0[w] = d0[g.W + w] = 0.0f;
       }

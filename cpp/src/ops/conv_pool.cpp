@@ -153,16 +153,16 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) {
     kernels::max_pool2d_forward(g, x.data(), y.data(), nullptr);
     return y;
   }
-  if (kernels::max_pool2d_backward_needs_no_argmax(g)) {
-    // 2x2 / stride 2: the backward finds each window's winner again from x and y (both kept
-    // alive by the tape anyway), so no argmax is stored.
-    kernels::max_pool2d_forward(g, x.data(), y.data(), nullptr);
-    Tensor xs = x.detach(), ys = y.detach();
+  if (kernels::max_pool2d_keeps_winners(g)) {
+    // 2x2 / stride 2: each window's winner (a quarter of x's size) is all the backward reads, so
+    // x is freed as soon as nothing else holds it.
+    Tensor winners = Tensor::empty(y.shape());
+    kernels::max_pool2d_forward_winners(g, x.data(), y.data(), winners.data());
     return record("max_pool2d", y, {x},
-                  [g, xs, ys](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+                  [g, winners](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
                     Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
-                    kernels::max_pool2d_backward_from_output(g, xs.data(), ys.data(), dy.data(),
-                                                             dx.data());
+                    kernels::max_pool2d_backward_from_winners(g, dy.data(), winners.data(),
+                                                              dx.data());
                     return {dx};
                   });
   }
