@@ -22,14 +22,16 @@ Tensor unary_op(const char* name, UnaryOp op, const Tensor& x) {
   PCNN_CHECK_TYPE(x.defined(), name, ": input is None");
   Tensor y = Tensor::empty(x.shape());
   kernels::unary_forward(op, x.numel(), x.data(), y.data());
-  // The input is kept alive by the tape node anyway; keep the output only where the derivative
-  // is cheapest from it, so no extra memory is held otherwise.
+  // Keep only what the derivative reads (the tape holds no op's inputs): x for relu and log, y for
+  // sigmoid, tanh and exp (cheapest from y), neither for neg.
+  const bool uses_x = op == UnaryOp::Relu || op == UnaryOp::Log;
   const bool uses_y = op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Exp;
-  Tensor xs = x.detach(), ys = uses_y ? y.detach() : Tensor();
+  Tensor xs = uses_x ? x.detach() : Tensor(), ys = uses_y ? y.detach() : Tensor();
+  const Shape shape = x.shape();
   return record(name, y, {x},
                 [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
-                  Tensor dx = Tensor::empty(xs.shape());
-                  kernels::unary_backward(op, xs.numel(), xs.data(),
+                  Tensor dx = Tensor::empty(shape);
+                  kernels::unary_backward(op, dx.numel(), xs.defined() ? xs.data() : nullptr,
                                           ys.defined() ? ys.data() : nullptr, dy.data(), dx.data());
                   return {dx};
                 });
