@@ -60,7 +60,7 @@ struct WinogradGrid {
 // never stored) for C input and K output channels of N images.
 template <class V, class Cfg>
 WinogradGrid make_winograd_grid(int64_t N, int64_t C, int64_t K, int64_t P, int64_t Q,
-                                int64_t group_bytes = 0) {
+                                int64_t group_bytes) {
   WinogradGrid g;
   g.TH = (P + 1) / 2, g.TW = (Q + 1) / 2;
   g.TWv = (g.TW + V::W - 1) / V::W * V::W;
@@ -349,7 +349,7 @@ template <class V, class Cfg>
 void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
                         int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
                         const float* bias, Activation act, float* out, bool pool2x2, int threads,
-                        int64_t group_bytes = kWinogradGroupBytes) {
+                        int64_t group_bytes = 0) {
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
   if (group_bytes == 0) group_bytes = winograd_group_bytes(C);
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
