@@ -191,6 +191,33 @@ TEST_P(ConvFastTest, BackwardBothGradientsInOneCall) {
   }
 }
 
+// Training: the forward saves Winograd's transform of x (where it has one) and the backward uses
+// it without reading x (passed as null): the same floats as without saving, against the reference.
+TEST_P(ConvFastTest, BackwardFromWhatTheForwardSaved) {
+  uint32_t seed = 6;
+  for (const ConvCase& c : conv_cases()) {
+    Problem p = make_problem(c, seed += 10);
+    const int64_t n = conv2d_saved_floats(p.g);
+    if (n == 0) continue;
+    std::vector<float> saved(n, 5.0f), y(p.dy.size()), y_plain(p.dy.size());
+    conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y.data(), Activation::none,
+                   saved.data());
+    conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y_plain.data());
+    EXPECT_EQ(y, y_plain) << describe(c) << ": saving changed the forward";
+    std::vector<float> dx(p.x.size()), dw(p.w.size()), db(c.K), dx2(p.x.size()), dw2(p.w.size()),
+        db2(c.K);
+    conv2d_backward(p.g, nullptr, p.w.data(), p.dy.data(), dx.data(), dw.data(), db.data(),
+                    saved.data());
+    conv2d_backward(p.g, p.x.data(), p.w.data(), p.dy.data(), dx2.data(), dw2.data(), db2.data());
+    EXPECT_EQ(dx, dx2) << describe(c);
+    EXPECT_EQ(dw, dw2) << describe(c);
+    EXPECT_EQ(db, db2) << describe(c);
+    std::vector<float> want_w(p.w.size()), want_b(c.K);
+    conv2d_backward_weight_ref(p.g, p.x.data(), p.dy.data(), want_w.data(), want_b.data());
+    EXPECT_TRUE(all_close(dw, want_w, 2e-5f * (c.N * p.g.P * p.g.Q + 1))) << describe(c);
+  }
+}
+
 TEST_P(ConvFastTest, WeightGradDeterministicForAThreadCount) {
   Problem p = make_problem({7, 6, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1}, 99);
   std::vector<float> w1(p.w.size()), w2(p.w.size()), b1(8), b2(8);
@@ -396,6 +423,32 @@ void check_winograd(const char* blocking) {
           }
         }
       }
+    }
+    // The forward's saved transform (with the backward's grouping) in place of x: the same floats
+    // as the backward's own, also when forward and backward run on different thread counts.
+    for (int64_t bytes : {impl::winograd_wgrad_group_bytes(c.C), int64_t{1}}) {
+      const impl::WinogradGrid wg =
+          impl::make_winograd_grid<V, Cfg>(c.N, c.C, c.K, g.P, g.Q, bytes);
+      const int64_t nsave = impl::winograd_group_count(wg, c.N) * impl::winograd_vt_floats(wg, c.C);
+      std::vector<float> saved(nsave, 9.0f), y(p.dy.size());
+      impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(), c.K,
+                                       g.P, g.Q, p.b.data(), Activation::relu, y.data(), false, 1,
+                                       bytes, saved.data());
+      EXPECT_EQ(y, first) << describe(c) << " " << blocking << ": forward while saving";
+      std::vector<float> dx(p.x.size()), dw(p.w.size()), db(c.K), dx2(p.x.size()), dw2(p.w.size()),
+          db2(c.K);
+      impl::winograd_backward<V, Cfg>(nullptr, p.w.data(), p.dy.data(), c.N, c.C, c.H, c.W, c.pt,
+                                      c.pl, c.K, g.P, g.Q, dx.data(), dw.data(), db.data(), 2,
+                                      bytes, saved.data());
+      impl::winograd_backward<V, Cfg>(p.x.data(), p.w.data(), p.dy.data(), c.N, c.C, c.H, c.W, c.pt,
+                                      c.pl, c.K, g.P, g.Q, dx2.data(), dw2.data(), db2.data(), 2,
+                                      bytes);
+      const std::string what =
+          describe(c) + " " + blocking + " saved, group_bytes " + std::to_string(bytes);
+      EXPECT_EQ(dx, dx2) << what;
+      EXPECT_EQ(dw, dw2) << what;
+      EXPECT_EQ(db, db2) << what;
+      EXPECT_TRUE(all_close(dw, want_dw, wtol)) << what;
     }
     const int64_t nx = c.C * c.H * c.W;
     std::vector<float> alone_dx(nx, 7.0f);

@@ -317,6 +317,32 @@ def test_lecture_network_shape_chain_and_gradients():
     assert shapes == [(25, 26, 26), (25, 13, 13), (50, 11, 11), (50, 5, 5), (1250,), (100,), (10,)]
 
 
+def test_conv2d_backward_after_the_isa_changed():
+    """The forward keeps Winograd's transform of x for the weight gradient, laid out for the ISA
+    in use; a backward under another ISA (set_isa_cap in between) gives the same gradient. (Where
+    the layouts differ -- AVX-512's 16-float vectors against 8 -- the backward transforms x again;
+    without AVX-512 the ISAs share the layout and this checks the gradient across them.)"""
+    from pocketcnn import _core
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 9, 8, 8)).astype(np.float32)
+    w = (rng.standard_normal((10, 9, 3, 3)) / 9).astype(np.float32)
+    dy = rng.standard_normal((3, 10, 8, 8)).astype(np.float32)
+    xw = windows(np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1))), 3, 3, 1, 1)
+    want_dw = np.einsum("nkpq,ncpqrs->kcrs", dy.astype(np.float64), xw)
+    cap = _core.cpu_info()["isa_cap"]
+    try:
+        for backward_isa in ("scalar", "avx2", cap):
+            wt = pc.Tensor(w, requires_grad=True)
+            y = pc.ops.conv2d(x, wt, padding=1)
+            _core.set_isa_cap(backward_isa)
+            y.backward(pc.Tensor(dy))
+            _core.set_isa_cap(cap)
+            np.testing.assert_allclose(wt.grad.numpy(), want_dw, rtol=1e-4, atol=1e-4)
+    finally:
+        _core.set_isa_cap(cap)
+
+
 def test_a_tensor_used_twice_accumulates_its_gradient():
     # a = conv2d(x, w) feeds both operands of a second conv2d: a diamond in the graph, so a's
     # gradient is the sum of two contributions.

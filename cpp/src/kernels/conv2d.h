@@ -13,9 +13,14 @@ namespace pocketcnn::kernels {
 // Applied to the output after the bias, in the same pass (no extra sweep over memory).
 enum class Activation { none = 0, relu = 1 };
 
-// y = act(conv(x, w) + b); b may be null.
+// y = act(conv(x, w) + b); b may be null. saved (may be null): conv2d_saved_floats(g) floats
+// that the forward fills for conv2d_backward of the same batch and weights (training keeps them
+// instead of recomputing Winograd's transform of x); ignored when that is 0.
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                    float* y, Activation act = Activation::none);
+                    float* y, Activation act = Activation::none, float* saved = nullptr);
+// Floats conv2d_forward can save for the backward (0: its algorithm has nothing to save). Depends
+// on the active ISA: save and use them under the same one.
+int64_t conv2d_saved_floats(const Conv2dGeometry& g);
 // y (N, K, P / 2, Q / 2) = max_pool2d(act(conv(x, w) + b), 2) for stride 1 (the inference
 // fusion of conv + bias + activation + 2x2 pooling; act is none or relu). Same floats as the
 // three steps one after the other.
@@ -28,7 +33,9 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
                             float* db);
 // The two above in one call (dx or dw null: not wanted; db may be null): where both gradients
 // are wanted, work they share is done once (Winograd's transform of dy).
+// saved (may be null): what conv2d_forward saved for this batch and these weights; x is then not
+// read.
 void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
-                     float* dx, float* dw, float* db);
+                     float* dx, float* dw, float* db, const float* saved = nullptr);
 
 }  // namespace pocketcnn::kernels

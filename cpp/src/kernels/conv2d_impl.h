@@ -297,14 +297,29 @@ inline bool use_winograd(ConvAlgo algo, const Conv2dGeometry& g) {
   return algo == ConvAlgo::winograd && winograd_applies(g);
 }
 
+// Floats of what a training forward can keep for the backward: Winograd's transformed input (0
+// for other algorithms, and for empty layers).
+template <class V, class Cfg>
+int64_t conv2d_saved_floats(const Conv2dGeometry& g) {
+  if (!use_winograd(ConvAlgo::automatic, g) || g.N == 0 || g.C == 0 || g.K == 0 || g.P * g.Q == 0) {
+    return 0;
+  }
+  return winograd_saved_floats<V, Cfg>(g.N, g.C, g.K, g.P, g.Q);
+}
+
+// saved (may be null; conv2d_saved_floats(g) floats): Winograd's transformed input, kept for
+// conv2d_backward (which then reads neither x nor the transform of it again).
 template <class V, class Cfg>
 void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                         float* y, Activation act, int threads, ConvAlgo algo) {
+                         float* y, Activation act, int threads, ConvAlgo algo,
+                         float* saved = nullptr) {
   const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   if (g.N == 0 || g.K == 0 || PQ == 0) return;
   if (use_winograd(algo, g)) {
+    // Saving: in the backward's groups.
     winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
-                               act, y, false, threads);
+                               act, y, false, threads, saved ? winograd_wgrad_group_bytes(g.C) : 0,
+                               saved);
     return;
   }
   int outer, inner;
@@ -344,8 +359,9 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
 // pool would drop is not computed.
 template <class V, class Cfg>
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                    float* y, Activation act, int threads) {
-  conv2d_forward_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic);
+                    float* y, Activation act, int threads, float* saved = nullptr) {
+  conv2d_forward_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic,
+                              conv2d_saved_floats<V, Cfg>(g) > 0 ? saved : nullptr);
 }
 
 // With Winograd the pooling windows are the output tiles: only the P / 2 x Q / 2 tiles the pool
@@ -879,12 +895,15 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
 
 // Both gradients of a layer (dx or dw may be null; db may be null). Where Winograd takes both,
 // one pass makes the output-gradient transform once for the two.
+// saved (may be null): what conv2d_forward_algo saved for this layer and batch (x is then not
+// read).
 template <class V, class Cfg>
 void conv2d_backward_algo(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
-                          float* dx, float* dw, float* db, int threads, ConvAlgo algo) {
-  if (dx && dw && use_winograd(algo, g) && g.N > 0 && g.P * g.Q > 0 && g.C * g.K > 0) {
+                          float* dx, float* dw, float* db, int threads, ConvAlgo algo,
+                          const float* saved = nullptr) {
+  if (dw && use_winograd(algo, g) && g.N > 0 && g.P * g.Q > 0 && g.C * g.K > 0) {
     winograd_backward<V, Cfg>(x, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
-                              dx, dw, db, threads);
+                              dx, dw, db, threads, 0, saved);
     return;
   }
   if (dx) conv2d_backward_input<V, Cfg>(g, dy, w, dx, threads);
@@ -893,8 +912,8 @@ void conv2d_backward_algo(const Conv2dGeometry& g, const float* x, const float* 
 
 template <class V, class Cfg>
 void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
-                     float* dx, float* dw, float* db, int threads) {
-  conv2d_backward_algo<V, Cfg>(g, x, w, dy, dx, dw, db, threads, ConvAlgo::automatic);
+                     float* dx, float* dw, float* db, int threads, const float* saved = nullptr) {
+  conv2d_backward_algo<V, Cfg>(g, x, w, dy, dx, dw, db, threads, ConvAlgo::automatic, saved);
 }
 
 }  // namespace

@@ -33,8 +33,12 @@ void gemm_nt(const GemmNT& g, int threads) {
 }
 
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
-                    float* y, Activation act) {
-  kernels().conv2d_forward(g, x, w, b, y, act, get_num_threads());
+                    float* y, Activation act, float* saved) {
+  kernels().conv2d_forward(g, x, w, b, y, act, get_num_threads(), saved);
+}
+
+int64_t conv2d_saved_floats(const Conv2dGeometry& g) {
+  return kernels().conv2d_saved_floats(g);
 }
 
 void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
@@ -53,8 +57,8 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
 }
 
 void conv2d_backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
-                     float* dx, float* dw, float* db) {
-  kernels().conv2d_backward(g, x, w, dy, dx, dw, db, get_num_threads());
+                     float* dx, float* dw, float* db, const float* saved) {
+  kernels().conv2d_backward(g, x, w, dy, dx, dw, db, get_num_threads(), saved);
 }
 
 }  // namespace pocketcnn::kernels

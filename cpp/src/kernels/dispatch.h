@@ -18,7 +18,8 @@ struct KernelTable {
   void (*gemm_nn)(const GemmNN&, int threads);
   void (*gemm_nt)(const GemmNT&, int threads);
   void (*conv2d_forward)(const Conv2dGeometry&, const float* x, const float* w, const float* b,
-                         float* y, Activation act, int threads);
+                         float* y, Activation act, int threads, float* saved);
+  int64_t (*conv2d_saved_floats)(const Conv2dGeometry&);
   void (*conv2d_forward_maxpool2x2)(const Conv2dGeometry&, const float* x, const float* w,
                                     const float* b, float* y, Activation act, int threads);
   void (*conv2d_backward_input)(const Conv2dGeometry&, const float* dy, const float* w, float* dx,
@@ -26,7 +27,7 @@ struct KernelTable {
   void (*conv2d_backward_weight)(const Conv2dGeometry&, const float* x, const float* dy, float* dw,
                                  float* db, int threads);
   void (*conv2d_backward)(const Conv2dGeometry&, const float* x, const float* w, const float* dy,
-                          float* dx, float* dw, float* db, int threads);
+                          float* dx, float* dw, float* db, int threads, const float* saved);
   void (*max_pool2d_forward)(const Pool2dGeometry&, const float* x, float* y, int32_t* argmax,
                              float* winners, int threads);
   void (*max_pool2d_backward)(const Pool2dGeometry&, const float* dy, const int32_t* argmax,

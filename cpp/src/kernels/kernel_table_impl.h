@@ -20,6 +20,7 @@ KernelTable make_kernel_table(Isa isa) {
   t.gemm_nn = &gemm_nn<V, Cfg>;
   t.gemm_nt = &gemm_nt<V, Cfg>;
   t.conv2d_forward = &conv2d_forward<V, Cfg>;
+  t.conv2d_saved_floats = &conv2d_saved_floats<V, Cfg>;
   t.conv2d_forward_maxpool2x2 = &conv2d_forward_maxpool2x2<V, Cfg>;
   t.conv2d_backward_input = &conv2d_backward_input<V, Cfg>;
   t.conv2d_backward_weight = &conv2d_backward_weight<V, Cfg>;

@@ -83,6 +83,36 @@ WinogradGrid make_winograd_grid(int64_t N, int64_t C, int64_t K, int64_t P, int6
   return g;
 }
 
+// The groups of a batch, the same for any thread count (so that a forward pass can save its
+// transformed input group by group for the backward): whole images -- group j holds images
+// [N j / G, N (j + 1) / G) for G = ceil(N / nb) groups, sizes at most nb that differ by at most
+// one -- or, when images are banded, band j % nbands of image j / nbands.
+struct WinogradGroup {
+  int64_t n0, count, ty0, ty1;
+};
+
+inline int64_t winograd_bands(const WinogradGrid& g) {
+  return (g.TH + g.band - 1) / g.band;
+}
+
+inline int64_t winograd_group_count(const WinogradGrid& g, int64_t N) {
+  return g.band < g.TH ? N * winograd_bands(g) : (N + g.nb - 1) / g.nb;
+}
+
+inline WinogradGroup winograd_group(const WinogradGrid& g, int64_t N, int64_t j) {
+  if (g.band < g.TH) {
+    const int64_t nbands = winograd_bands(g), ty0 = (j % nbands) * g.band;
+    return {j / nbands, 1, ty0, std::min(g.TH, ty0 + g.band)};
+  }
+  const int64_t G = winograd_group_count(g, N), n0 = N * j / G;
+  return {n0, N * (j + 1) / G - n0, 0, g.TH};
+}
+
+// Floats of one group's transformed input Vt (16, C, ld).
+inline int64_t winograd_vt_floats(const WinogradGrid& g, int64_t C) {
+  return 16 * C * g.ld;
+}
+
 // U_xi (K, C) = (G w'[k, c] G^T)[xi] for the 16 xi, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1],
 // written straight into gemm_nn's packed layout (pack_nn_a: row blocks of mr rows, [j][mr] inside;
 // rows past K zero), one block of usz floats per xi. w' is w (K, C, 3, 3) for the forward pass,
@@ -344,12 +374,13 @@ void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base
 // frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
 // (P and Q must then be even).
 // threads: as many as the work is worth. group_bytes: 0 for winograd_group_bytes(C) (tests shrink
-// it to get bands and partial groups on small images).
+// it to get bands and partial groups on small images). saved (may be null): keeps every group's
+// Vt there, group j at j * winograd_vt_floats (see winograd_saved_floats) for winograd_backward.
 template <class V, class Cfg>
 void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
                         int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
                         const float* bias, Activation act, float* out, bool pool2x2, int threads,
-                        int64_t group_bytes = 0) {
+                        int64_t group_bytes = 0, float* saved = nullptr) {
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
   if (group_bytes == 0) group_bytes = winograd_group_bytes(C);
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
@@ -367,15 +398,16 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
     winograd_weights_packed<Cfg>(w, K, C, false, shared + 2 * C, usz);
   }
 
-  const int64_t nbands = (g.TH + g.band - 1) / g.band;
-  const int64_t items = g.nb > 1 || nbands == 1 ? N : N * nbands;
+  const int64_t G = winograd_group_count(g, N), vsz = winograd_vt_floats(g, C);
   int outer, inner;
-  split_threads(items, 2.0 * N * K * C * 16 * T, threads, &outer, &inner);
+  split_threads(G, 2.0 * N * K * C * 16 * T, threads, &outer, &inner);
   const int64_t out_image = pool2x2 ? K * (P / 2) * (Q / 2) : K * P * Q;
-  const auto group = [&](int64_t n0, int64_t count, int64_t ty0, int64_t ty1) {
+  const auto group = [&](int64_t j) {
+    const auto [n0, count, ty0, ty1] = winograd_group(g, N, j);
     const int64_t Tb = (ty1 - ty0) * g.TW;
-    float* Vt = scratch(Scratch::a, 16 * C * g.ld + C * g.Hp * g.Wp + 4 * g.TWv);
-    float* xp = Vt + 16 * C * g.ld;
+    float* work = scratch(Scratch::a, (saved ? 0 : vsz) + C * g.Hp * g.Wp + 4 * g.TWv);
+    float* Vt = saved ? saved + j * vsz : work;
+    float* xp = work + (saved ? 0 : vsz);
     float* rowbuf = xp + C * g.Hp * g.Wp;
     float* Mt = scratch(Scratch::b, 16 * K * g.ld);
     std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
@@ -402,18 +434,9 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
       }
     }
   };
-  if (items == N) {
-    parallel_for(N, outer, [&](int64_t n0, int64_t n1) {
-      for (int64_t n = n0; n < n1; n += g.nb) group(n, std::min(g.nb, n1 - n), 0, g.TH);
-    });
-  } else {
-    parallel_for(items, outer, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t ty0 = (i % nbands) * g.band;
-        group(i / nbands, 1, ty0, std::min(g.TH, ty0 + g.band));
-      }
-    });
-  }
+  parallel_for(G, outer, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) group(j);
+  });
 }
 
 // ---- weight gradient ----------------------------------------------------------------------
@@ -589,19 +612,23 @@ void winograd_input_grad_store(const WinogradGrid& g, const float* planes, int64
 // input gradient's 16 NN GEMMs dV = U^T Dt (into Vt's buffer) and their adjoint planes.
 // Each thread reduces its images into its own dU; the threads' dU are then summed in thread order:
 // deterministic for a thread count. dx does not depend on the thread count or the grouping.
-// group_bytes: 0 for winograd_wgrad_group_bytes(C) (tests shrink it to get bands).
+// group_bytes: 0 for winograd_wgrad_group_bytes(C) (tests shrink it to get bands). saved (may be
+// null): the forward's Vt of every group (winograd_correlate with the same group_bytes): x is not
+// read then.
 template <class V, class Cfg>
 void winograd_backward(const float* x, const float* w, const float* dy, int64_t N, int64_t C,
                        int64_t H, int64_t W, int64_t top, int64_t left, int64_t K, int64_t P,
                        int64_t Q, float* dx, float* dw, float* db, int threads,
-                       int64_t group_bytes = 0) {
+                       int64_t group_bytes = 0, const float* saved = nullptr) {
   if (group_bytes == 0) group_bytes = winograd_wgrad_group_bytes(C);
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
   const int64_t T = g.TH * g.TW, KC = K * C, PQ = P * Q;
-  const int64_t nbands = (g.TH + g.band - 1) / g.band;
+  const int64_t G = winograd_group_count(g, N), nbands = winograd_bands(g);
+  const int64_t vsz = winograd_vt_floats(g, C);
   // A thread owns whole images when it writes dx (the bands of an image share their planes'
-  // overlapping rows, filled in order); otherwise bands of large images are spread too.
-  const int64_t items = dx || g.nb > 1 || nbands == 1 ? N : N * nbands;
+  // overlapping rows, filled in order); otherwise it takes whole groups.
+  const bool by_image = dx && g.band < g.TH;
+  const int64_t items = by_image ? N : G;
   int outer, inner;
   split_threads(items, 2.0 * N * K * C * 16 * T * ((dx != nullptr) + (dw != nullptr)), threads,
                 &outer, &inner);
@@ -630,21 +657,28 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
     float* dU = parts + tid * part;
     float* my_db = dU + (dw ? 16 * KC : 0);
     std::memset(dU, 0, part * sizeof(float));
-    float* Vt =
-        scratch(Scratch::a, 16 * C * g.ld + (dw ? C * g.Hp * g.Wp : 0) + (dx ? C * adj_plane : 0));
-    float* xp = Vt + 16 * C * g.ld;
-    float* planes = xp + (dw ? C * g.Hp * g.Wp : 0);
+    // Per thread: Vt (unless saved) or, with saved, dV's own buffer; x's padded planes (when
+    // transforming x); dx's adjoint planes.
+    const bool transform_x = dw && !saved;
+    float* work =
+        scratch(Scratch::a, ((transform_x || dx) ? vsz : 0) + (transform_x ? C * g.Hp * g.Wp : 0) +
+                                (dx ? C * adj_plane : 0));
+    float* xp = work + ((transform_x || dx) ? vsz : 0);
+    float* planes = xp + (transform_x ? C * g.Hp * g.Wp : 0);
     float* Dt = scratch(Scratch::b, 16 * K * g.ld + K * 2 * g.band * 2 * g.TWv);
     float* dyp = Dt + 16 * K * g.ld;
-    const auto group = [&](int64_t n0, int64_t count, int64_t ty0, int64_t ty1) {
+    const auto group = [&](int64_t j) {
+      const auto [n0, count, ty0, ty1] = winograd_group(g, N, j);
+      const float* Vt = saved ? saved + j * vsz : work;
+      float* dV = work;  // over Vt's buffer when Vt was transformed here (read before dV is made)
       const int64_t Tb = (ty1 - ty0) * g.TW, ncols = count * Tb;
       const int64_t nvec = (ncols + V::W - 1) / V::W * V::W;
-      if (dw) std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
+      if (transform_x) std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
       std::memset(dyp, 0, K * 2 * (ty1 - ty0) * 2 * g.TWv * sizeof(float));
       for (int64_t i = 0; i < count; ++i) {
         const int64_t n = n0 + i;
-        if (dw) {
-          winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp);
+        if (transform_x) {
+          winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, work, i * Tb, xp);
         }
         winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb, dyp,
                                 db ? my_db : nullptr);
@@ -653,7 +687,10 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
       // their dV is never read.
       for (int64_t r = 0; r < 16 * K; ++r) V::store(Dt + r * g.ld + ncols, V::zero());
       if (dw) {
-        for (int64_t r = 0; r < 16 * C; ++r) V::store(Vt + r * g.ld + ncols, V::zero());
+        // (The forward zeroed the saved Vt's the same way.)
+        if (transform_x) {
+          for (int64_t r = 0; r < 16 * C; ++r) V::store(work + r * g.ld + ncols, V::zero());
+        }
         for (int xi = 0; xi < 16; ++xi) {
           GemmNT gg;
           gg.M = K, gg.N = C, gg.L = nvec, gg.A = Dt + xi * K * g.ld, gg.lda = g.ld,
@@ -663,15 +700,15 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
         }
       }
       if (!dx) return;
-      for (int xi = 0; xi < 16; ++xi) {  // dV_xi (C, tiles) = U_xi^T Dt_xi, over Vt's buffer
+      for (int xi = 0; xi < 16; ++xi) {  // dV_xi (C, tiles) = U_xi^T Dt_xi
         GemmNN gg;
         gg.M = C, gg.N = nvec, gg.J = K, gg.A = Ut + xi * usz, gg.a_packed = true,
-        gg.B = Dt + xi * K * g.ld, gg.boff = off, gg.C = Vt + xi * C * g.ld, gg.ldc = g.ld;
+        gg.B = Dt + xi * K * g.ld, gg.boff = off, gg.C = dV + xi * C * g.ld, gg.ldc = g.ld;
         gemm_nn<V, Cfg>(gg, inner);
       }
       for (int64_t i = 0; i < count; ++i) {
         for (int64_t c = 0; c < C; ++c) {
-          winograd_input_grad_rows<V>(g, Vt + c * g.ld + i * Tb, C * g.ld, ty0, ty1,
+          winograd_input_grad_rows<V>(g, dV + c * g.ld + i * Tb, C * g.ld, ty0, ty1,
                                       planes + c * adj_plane, wa);
         }
         if (ty1 == g.TH) {
@@ -682,14 +719,11 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
     };
     int64_t i0, i1;
     split_range(items, nt, tid, &i0, &i1);
-    if (items == N) {
-      for (int64_t n = i0; n < i1; n += g.nb)
-        for (int64_t ty0 = 0; ty0 < g.TH; ty0 += g.band)
-          group(n, std::min(g.nb, i1 - n), ty0, std::min(g.TH, ty0 + g.band));
-    } else {
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t ty0 = (i % nbands) * g.band;
-        group(i / nbands, 1, ty0, std::min(g.TH, ty0 + g.band));
+    for (int64_t i = i0; i < i1; ++i) {
+      if (by_image) {
+        for (int64_t b = 0; b < nbands; ++b) group(i * nbands + b);  // image i's bands in order
+      } else {
+        group(i);
       }
     }
   });
@@ -710,6 +744,13 @@ void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C,
                           float* dw, float* db, int threads, int64_t group_bytes = 0) {
   winograd_backward<V, Cfg>(x, nullptr, dy, N, C, H, W, top, left, K, P, Q, nullptr, dw, db,
                             threads, group_bytes);
+}
+
+// Floats winograd_correlate saves for winograd_backward (both with winograd_wgrad_group_bytes).
+template <class V, class Cfg>
+int64_t winograd_saved_floats(int64_t N, int64_t C, int64_t K, int64_t P, int64_t Q) {
+  const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, winograd_wgrad_group_bytes(C));
+  return winograd_group_count(g, N) * winograd_vt_floats(g, C);
 }
 
 }  // namespace

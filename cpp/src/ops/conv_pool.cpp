@@ -10,6 +10,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/pool2d.h"
 #include "pocketcnn/autograd.h"
+#include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
 
@@ -121,7 +122,14 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   }
 
   Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
-  kernels::conv2d_forward(g, x.data(), w.data(), has_bias ? b.data() : nullptr, y.data());
+  // When the weight gradient will be wanted, the forward keeps Winograd's transform of x for it
+  // (the backward then skips that transform), valid under the ISA that made it.
+  const int64_t nsaved =
+      grad_enabled() && w.requires_grad() ? kernels::conv2d_saved_floats(g) : int64_t{0};
+  Tensor saved = nsaved > 0 ? Tensor::empty({nsaved}) : Tensor();
+  const Isa isa = active_isa();
+  kernels::conv2d_forward(g, x.data(), w.data(), has_bias ? b.data() : nullptr, y.data(),
+                          kernels::Activation::none, saved.defined() ? saved.data() : nullptr);
   Tensor xs = x.detach(), ws = w.detach();
   return record("conv2d", y, {x, w, b},
                 [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
@@ -132,10 +140,12 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
                     grads[1] = Tensor::empty(ws.shape());
                     if (has_bias) grads[2] = Tensor::empty({g.K});
                   }
+                  const bool use_saved = saved.defined() && active_isa() == isa;
                   kernels::conv2d_backward(g, xs.data(), ws.data(), dy.data(),
                                            needs[0] ? grads[0].data() : nullptr,
                                            weights ? grads[1].data() : nullptr,
-                                           weights && has_bias ? grads[2].data() : nullptr);
+                                           weights && has_bias ? grads[2].data() : nullptr,
+                                           use_saved ? saved.data() : nullptr);
                   return grads;
                 });
 }
