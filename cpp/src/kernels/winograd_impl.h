@@ -457,33 +457,32 @@ inline int64_t winograd_wgrad_group_bytes(int64_t C) {
 }
 
 // Dt columns [base, base + (ty1 - ty0) * TW) of rows (xi, k) = A dY A^T for one image's tiles,
-// A^T = [1 1 1 0; 0 1 -1 -1]; db (may be null) += the band's sum of dY per channel. dyp: K planes
-// of (2 * (ty1 - ty0), 2 * TWv) floats holding dy's band with zeros past P and Q (the caller zeroes
-// them once per group); tiles in whole vectors as winograd_input (lanes past TW read zeros and
-// spill zeros).
+// A^T = [1 1 1 0; 0 1 -1 -1]; db (may be null) += the band's sum of dY per channel. dy's rows are
+// read in place, tiles in whole vectors as winograd_input: lanes past Q (and a last row past P)
+// load as zeros, so tiles past TW spill zeros (into columns written later, or the slack).
 template <class V>
 void winograd_output_grad(const WinogradGrid& g, const float* dy, int64_t K, int64_t P, int64_t Q,
-                          int64_t ty0, int64_t ty1, float* Dt, int64_t base, float* dyp,
-                          float* db) {
+                          int64_t ty0, int64_t ty1, float* Dt, int64_t base, float* db) {
   using R = typename V::R;
   constexpr int L = V::W;
-  const int64_t rows = 2 * (ty1 - ty0), wp = 2 * g.TWv, plane = rows * wp, xs = K * g.ld;
-  const int64_t r1 = std::min(rows, P - 2 * ty0);  // rows of dy in the band
-  for (int64_t k = 0; k < K; ++k) {
-    for (int64_t y = 0; y < r1; ++y) {
-      copy_floats<V>(dy + (k * P + 2 * ty0 + y) * Q, Q, dyp + k * plane + y * wp);
-    }
-  }
+  const int64_t xs = K * g.ld;
+  const R zero = V::zero();
+  // The floats of a row from column c on, masked to the row's Q.
+  const auto load = [&](const float* row, int64_t c) {
+    const int64_t n = std::clamp<int64_t>(Q - c, 0, L);
+    return n == L ? V::load(row + c) : n > 0 ? V::load_partial(row + c, static_cast<int>(n)) : zero;
+  };
   for (int64_t k = 0; k < K; ++k) {
     float* dk = Dt + k * g.ld + base;
-    R sum = V::zero();  // the bias gradient: every dY of the band (the padding adds zeros)
+    R sum = zero;  // the bias gradient: every dY of the band
     for (int64_t ty = ty0; ty < ty1; ++ty) {
-      const float* row0 = dyp + k * plane + 2 * (ty - ty0) * wp;
+      const float* row0 = dy + (k * P + 2 * ty) * Q;
+      const bool has_row1 = 2 * ty + 1 < P;
       float* dt = dk + (ty - ty0) * g.TW;
       for (int64_t v = 0; v < g.TWv; v += L) {
-        R a, b, c, d;  // the tiles' dY = [a b; c d]
-        V::deinterleave(V::load(row0 + 2 * v), V::load(row0 + 2 * v + L), a, b);
-        V::deinterleave(V::load(row0 + wp + 2 * v), V::load(row0 + wp + 2 * v + L), c, d);
+        R a, b, c = zero, d = zero;  // the tiles' dY = [a b; c d]
+        V::deinterleave(load(row0, 2 * v), load(row0, 2 * v + L), a, b);
+        if (has_row1) V::deinterleave(load(row0 + Q, 2 * v), load(row0 + Q, 2 * v + L), c, d);
         sum = V::add(sum, V::add(V::add(a, b), V::add(c, d)));
         // Rows of A dY: (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); then each row (p, q)
         // times A^T: (p, p + q, p - q, -q).
@@ -665,8 +664,7 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
                                 (dx ? C * adj_plane : 0));
     float* xp = work + ((transform_x || dx) ? vsz : 0);
     float* planes = xp + (transform_x ? C * g.Hp * g.Wp : 0);
-    float* Dt = scratch(Scratch::b, 16 * K * g.ld + K * 2 * g.band * 2 * g.TWv);
-    float* dyp = Dt + 16 * K * g.ld;
+    float* Dt = scratch(Scratch::b, 16 * K * g.ld);
     const auto group = [&](int64_t j) {
       const auto [n0, count, ty0, ty1] = winograd_group(g, N, j);
       const float* Vt = saved ? saved + j * vsz : work;
@@ -674,13 +672,12 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
       const int64_t Tb = (ty1 - ty0) * g.TW, ncols = count * Tb;
       const int64_t nvec = (ncols + V::W - 1) / V::W * V::W;
       if (transform_x) std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
-      std::memset(dyp, 0, K * 2 * (ty1 - ty0) * 2 * g.TWv * sizeof(float));
       for (int64_t i = 0; i < count; ++i) {
         const int64_t n = n0 + i;
         if (transform_x) {
           winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, work, i * Tb, xp);
         }
-        winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb, dyp,
+        winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb,
                                 db ? my_db : nullptr);
       }
       // The columns up to the next whole vector are zeros: they add nothing to the sums, and
