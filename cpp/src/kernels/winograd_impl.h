@@ -18,6 +18,12 @@
 // and per call (shared by the threads) U packed for gemm_nn, one block per xi.
 // Every output depends only on its own tile's column: the same floats whatever the grouping,
 // the batch size or the thread count.
+//
+// The backward (winograd_backward) works on the forward's tiles: dM = A dY A^T once per group,
+// then the weight gradient dU_xi = dM_xi V_xi^T (NT GEMMs) and the input gradient as the forward's
+// adjoint, dV_xi = U_xi^T dM_xi and B dV B^T added into overlapping patches. Training keeps the
+// forward's Vt (winograd_correlate's `saved`; the groups do not depend on the thread count) so the
+// backward need not transform x again.
 #pragma once
 
 #include <algorithm>
