@@ -360,8 +360,7 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
 template <class V, class Cfg>
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                     float* y, Activation act, int threads, float* saved = nullptr) {
-  conv2d_forward_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic,
-                              conv2d_saved_floats<V, Cfg>(g) > 0 ? saved : nullptr);
+  conv2d_forward_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic, saved);
 }
 
 // With Winograd the pooling windows are the output tiles: only the P / 2 x Q / 2 tiles the pool

@@ -123,7 +123,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
 
   Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
   // When the weight gradient will be wanted, the forward keeps Winograd's transform of x for it
-  // (the backward then skips that transform), valid under the ISA that made it.
+  // (the backward then skips that transform), valid under the ISA that made it (x stays for a
+  // backward under another one: set_isa_cap between the two).
   const int64_t nsaved =
       grad_enabled() && w.requires_grad() ? kernels::conv2d_saved_floats(g) : int64_t{0};
   Tensor saved = nsaved > 0 ? Tensor::empty({nsaved}) : Tensor();
