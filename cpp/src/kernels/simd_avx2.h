@@ -52,6 +52,8 @@ struct Avx2Vec {
   static M gt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
   static M eq(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
   static M isnan(R a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  static M either_nan(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_UNORD_Q); }
+  static bool any(M m) { return _mm256_movemask_ps(m) != 0; }
   static M mor(M a, M b) { return _mm256_or_ps(a, b); }
   static M mand(M a, M b) { return _mm256_and_ps(a, b); }
   static M mandnot(M a, M b) { return _mm256_andnot_ps(b, a); }

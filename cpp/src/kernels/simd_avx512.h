@@ -28,6 +28,8 @@ struct Avx512Vec {
   static M gt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
   static M eq(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
   static M isnan(R a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static M either_nan(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q); }
+  static bool any(M m) { return m != 0; }
   static M mor(M a, M b) { return static_cast<M>(a | b); }
   static M mand(M a, M b) { return static_cast<M>(a & b); }
   static M mandnot(M a, M b) { return static_cast<M>(a & ~b); }

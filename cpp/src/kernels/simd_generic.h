@@ -64,6 +64,7 @@ struct GenericVec {
     for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i];
     return r;
   }
+  // a if a > b, else b (b on equal values and on NaN): x86's maxps, which the kernels rely on.
   static R max(const R& a, const R& b) {
     R r;
     for (int i = 0; i < W; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
@@ -87,6 +88,16 @@ struct GenericVec {
     M m;
     for (int i = 0; i < W; ++i) m.v[i] = a.v[i] != a.v[i];
     return m;
+  }
+  static M either_nan(const R& a, const R& b) {
+    M m;
+    for (int i = 0; i < W; ++i) m.v[i] = a.v[i] != a.v[i] || b.v[i] != b.v[i];
+    return m;
+  }
+  static bool any(const M& m) {
+    for (int i = 0; i < W; ++i)
+      if (m.v[i]) return true;
+    return false;
   }
   static M mor(const M& a, const M& b) {
     M m;
