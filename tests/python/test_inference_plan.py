@@ -47,6 +47,29 @@ def test_predict_equals_the_layer_by_layer_forward(threads):
         pc.set_num_threads(saved)
 
 
+def test_one_batch_fast_path_takes_any_input_form_and_still_checks_it():
+    # predict sends a float32 array of the input shape in one batch straight to the plan; every
+    # other form goes through the checks first. All must give the same outputs.
+    model = lecture_net()
+    x = np.random.default_rng(3).random((3, 1, 28, 28), dtype=np.float32)
+    expected = layer_by_layer(model, x)
+    wide = np.zeros((3, 1, 28, 56), np.float32)
+    wide[..., ::2] = x
+    for form in (x, x.astype(np.float64), x.tolist(), wide[..., ::2], x.astype(">f4")):
+        np.testing.assert_array_equal(model.predict(form, batch_size=3), expected)
+    np.testing.assert_array_equal(model.predict(x[:1], batch_size=1), expected[:1])
+    np.testing.assert_array_equal(model.predict(x, batch_size=2), expected)  # two batches
+    with pytest.raises(ValueError, match=r"add the channel axis"):
+        model.predict(x[:, 0], batch_size=3)
+    with pytest.raises(ValueError, match=r"x has shape \(3, 1, 28, 27\)"):
+        model.predict(x[..., :27], batch_size=3)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        model.predict(x, batch_size=True)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        model.predict(x, batch_size=0)
+    assert model.predict(x[:0], batch_size=1).shape == (0, 10)
+
+
 def test_plan_sees_training_updates_and_new_weights():
     model = lecture_net()
     rng = np.random.default_rng(1)
