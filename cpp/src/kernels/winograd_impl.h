@@ -233,14 +233,34 @@ inline void winograd_input_tiles(const float* p, int64_t wp, float* out, int64_t
 // The input sits at (top, left) of the output frame (output (p, q) reads input (p - top + r,
 // q - left + s)). Each tile row is stored in whole vectors: lanes past TW spill into the next
 // tile row or image (written afterwards) or into the row's slack. xp: C planes of (2 * (ty1 - ty0)
-// + 2, Wp) floats, zero where the input does not reach.
+// + 2, Wp) floats, zero where the input does not reach. in_end: the end of in's buffer.
+// Where every tile lies inside the image (no padding; the lecture net's pooled conv 2: its 5x5
+// tiles cover rows and columns 0..11 of 13), the tiles are read from `in` itself, without the
+// padded copy: the spill tiles' loads then run past a row into the next one (or the next
+// channel), values no stored tile uses, and must stay inside the buffer.
 template <class V>
 void winograd_input(const WinogradGrid& g, const float* in, int64_t C, int64_t H, int64_t W,
                     int64_t top, int64_t left, int64_t ty0, int64_t ty1, float* Vt, int64_t base,
-                    float* xp) {
+                    float* xp, const float* in_end) {
   constexpr int L = V::W;
   const int64_t rows = 2 * (ty1 - ty0) + 2;
   const int64_t xs = C * g.ld;  // next xi in Vt
+  // The last float the loads reach: channel C - 1, the last tile row's row 3, column 2 TWv + 1.
+  const bool inside = top == 0 && left == 0 && 2 * ty1 + 2 <= H && 2 * g.TW + 2 <= W &&
+                      ((C - 1) * H + 2 * ty1 + 1) * W + 2 * g.TWv + 2 <= in_end - in;
+  if (inside) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float* pc = in + c * H * W;
+      float* vc = Vt + c * g.ld + base;
+      for (int64_t ty = ty0; ty < ty1; ++ty) {
+        const float* patch = pc + 2 * ty * W;
+        float* vt = vc + (ty - ty0) * g.TW;
+        for (int64_t v = 0; v < g.TWv; v += L)
+          winograd_input_tiles<V>(patch + 2 * v, W, vt + v, xs);
+      }
+    }
+    return;
+  }
   // Every channel is copied into its padded plane before any is transformed: the transform's
   // vector loads straddle the copy's stores, and a load that straddles stores still in flight
   // waits for them to retire (with the copy channel by channel, each load waited).
@@ -407,6 +427,7 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
   const int64_t G = winograd_group_count(g, N), vsz = winograd_vt_floats(g, C);
   int outer, inner;
   split_threads(G, 2.0 * N * K * C * 16 * T, threads, &outer, &inner);
+  const float* in_end = in + N * C * H * W;
   const int64_t out_image = pool2x2 ? K * (P / 2) * (Q / 2) : K * P * Q;
   const auto group = [&](int64_t j) {
     const auto [n0, count, ty0, ty1] = winograd_group(g, N, j);
@@ -418,7 +439,8 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
     float* Mt = scratch(Scratch::b, 16 * K * g.ld);
     std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
     for (int64_t i = 0; i < count; ++i) {
-      winograd_input<V>(g, in + (n0 + i) * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp);
+      winograd_input<V>(g, in + (n0 + i) * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp,
+                        in_end);
     }
     // The GEMMs run over whole vectors (a masked tail vector cost as much as a third of the
     // lecture net's input gradient): the columns up to the next whole vector are zeros, their
@@ -656,6 +678,7 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
     }
   }
   const int64_t wa = winograd_adjoint_width<V>(g), adj_plane = (2 * g.TH + 2) * wa;
+  const float* x_end = x ? x + N * C * H * W : nullptr;
   int used = 1;  // threads OpenMP really gave us
   run_parallel(outer, [&](int tid, int nt) {
     if (tid == 0) used = nt;
@@ -681,7 +704,8 @@ void winograd_backward(const float* x, const float* w, const float* dy, int64_t 
       for (int64_t i = 0; i < count; ++i) {
         const int64_t n = n0 + i;
         if (transform_x) {
-          winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, work, i * Tb, xp);
+          winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, work, i * Tb, xp,
+                            x_end);
         }
         winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb,
                                 db ? my_db : nullptr);
