@@ -176,34 +176,39 @@ inline void band_offsets(int64_t C, int64_t R, int64_t S, const Banding& b, int6
       for (int64_t s = 0; s < S; ++s) off[(c * R + r) * S + s] = c * b.bplane + r * b.Wp + s;
 }
 
-// One image of a stride-1 correlation: out (K, P, Q) = act(A (K, C*R*S) * cols(in) + bias), where
-// `in` (C, H, W) sits at (top, left) of a zero plane of (P + R - 1, Q + S - 1) (top/left may be
-// negative: cropping). A is packed (pack_nn_a). Uses scratch slots a and b; `off` from
-// band_offsets.
-// dst (Qp) = act(2x2 max pool of rows r0, r1 (2 Qp valid columns each) + bias). Pooling before
-// the bias and activation gives the same floats as after: adding a constant and a monotone
-// activation preserve the order (rounding is monotone too). Reads whole vectors: the rows live in
-// a scratch buffer with slack.
-// `spill_ok`: dst may be written a vector past Qp (the next output row, written afterwards).
+// dst (rows, Qp) = act(2x2 max pool of src's row pairs + bias): pooled row i from src rows 2i and
+// 2i + 1 (ld apart; 2 Qp valid columns each), dst rows Qp apart. Pooling before the bias and
+// activation gives the same floats as after: adding a constant and a monotone activation preserve
+// the order (rounding is monotone too). Reads whole vectors: the rows live in a scratch buffer
+// with slack. One call per channel's band, not per row: the lecture net's rows are 13 windows,
+// two blocks, and a call per row spent as much on the call as on the pooling.
+// `room`: floats dst may be written to (a short row's whole-vector store spills into the rows
+// after it, written afterwards, as far as room allows).
 template <class V>
-void pool_rows_bias_act(const float* r0, const float* r1, int64_t Qp, float bias, Activation act,
-                        float* dst, bool spill_ok) {
+void pool_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Qp, float bias,
+                        Activation act, float* dst, int64_t room) {
   const typename V::R vb = V::set1(bias), zero = V::zero();
-  const auto block = [&](int64_t q) {
-    typename V::R v = V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb);
-    return act == Activation::relu ? V::max(zero, v) : v;
-  };
-  int64_t q = 0;
-  for (; q + V::W <= Qp; q += V::W) V::store(dst + q, block(q));
-  if (q == Qp) return;
-  // The tail as whole vectors: one overlapping the previous (same values again), or one spilling
-  // into the next row; partial stores are slow (see simd_avx2.h).
-  if (Qp >= V::W) {
-    V::store(dst + Qp - V::W, block(Qp - V::W));
-  } else if (spill_ok) {
-    V::store(dst + q, block(q));
-  } else {
-    V::store_partial(dst + q, block(q), static_cast<int>(Qp - q));
+  const bool relu = act == Activation::relu;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* r0 = src + 2 * i * ld;
+    const float* r1 = r0 + ld;
+    float* d = dst + i * Qp;
+    const auto block = [&](int64_t q) {
+      typename V::R v = V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb);
+      return relu ? V::max(zero, v) : v;
+    };
+    int64_t q = 0;
+    for (; q + V::W <= Qp; q += V::W) V::store(d + q, block(q));
+    if (q == Qp) continue;
+    // The tail as whole vectors: one overlapping the previous (same values again), or one
+    // spilling into the next row; partial stores are slow (see simd_avx2.h).
+    if (Qp >= V::W) {
+      V::store(d + Qp - V::W, block(Qp - V::W));
+    } else if (i * Qp + V::W <= room) {
+      V::store(d + q, block(q));
+    } else {
+      V::store_partial(d + q, block(q), static_cast<int>(Qp - q));
+    }
   }
 }
 
@@ -242,15 +247,11 @@ void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t t
         copy_rows_bias_act<V>(yt + k * M, Wp, nr, Q, bk, act, out + k * P * Q + p0 * Q);
         continue;
       }
-      const int64_t Pp = P / 2, Qp = Q / 2;
-      for (int64_t pr = 0; pr < nr / 2; ++pr) {
-        const float* r0 = yt + k * M + 2 * pr * Wp;
-        // A spill lands in later rows of this channel, written afterwards (later in this band,
-        // or in a later band).
-        const int64_t row = p0 / 2 + pr;
-        pool_rows_bias_act<V>(r0, r0 + Wp, Qp, bk, act, out + (k * Pp + row) * Qp,
-                              row * Qp + V::W <= Pp * Qp);
-      }
+      const int64_t Pp = P / 2, Qp = Q / 2, row = p0 / 2, rows = nr / 2;
+      // A spill lands in later rows of this channel, written afterwards (later in this band, or
+      // in a later band).
+      pool_rows_bias_act<V>(yt + k * M, Wp, rows, Qp, bk, act, out + (k * Pp + row) * Qp,
+                            (Pp - row) * Qp);
     }
   }
 }
