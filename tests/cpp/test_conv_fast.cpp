@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -134,6 +135,33 @@ TEST_P(ConvFastTest, ForwardFusedWithMaxPoolEqualsTheSteps) {
       max_pool2d_forward_ref(pg, y.data(), want.data(), nullptr);
       conv2d_forward_maxpool2x2(p.g, p.x.data(), p.w.data(), p.b.data(), got.data(), act);
       EXPECT_EQ(got, want) << describe(c) << " act " << static_cast<int>(act);
+    }
+  }
+}
+
+TEST_P(ConvFastTest, ForwardFusedWithMaxPoolPropagatesNaN) {
+  // A NaN input reaches some conv outputs of a pooling window but not others (a tile corner
+  // reaches one of Winograd's four): the fused pool must keep it, as the separate pool does.
+  uint32_t seed = 8;
+  for (const ConvCase& c : conv_cases()) {
+    if (c.sh != 1 || c.sw != 1) continue;
+    Problem p = make_problem(c, seed += 10);
+    Pool2dGeometry pg{};
+    pg.N = c.N, pg.C = c.K, pg.H = p.g.P, pg.W = p.g.Q, pg.kernel_h = pg.kernel_w = 2;
+    pg.stride_h = pg.stride_w = 2, pg.P = p.g.P / 2, pg.Q = p.g.Q / 2;
+    if (pg.P == 0 || pg.Q == 0) continue;
+    const float nan = std::nanf("");
+    p.x[0] = nan;                         // image 0, channel 0, the top left pixel
+    p.x[p.x.size() / 2 + c.W / 2] = nan;  // somewhere inside
+    p.x[p.x.size() - 1] = nan;            // the last image's bottom right pixel
+    std::vector<float> y(p.dy.size()), want(c.N * c.K * pg.P * pg.Q), got(want.size(), 9.0f);
+    conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y.data(), Activation::relu);
+    max_pool2d_forward_ref(pg, y.data(), want.data(), nullptr);
+    conv2d_forward_maxpool2x2(p.g, p.x.data(), p.w.data(), p.b.data(), got.data(),
+                              Activation::relu);
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(std::isnan(got[i]), std::isnan(want[i])) << describe(c) << " output " << i;
+      if (!std::isnan(want[i])) ASSERT_EQ(got[i], want[i]) << describe(c) << " output " << i;
     }
   }
 }

@@ -70,6 +70,17 @@ def test_one_batch_fast_path_takes_any_input_form_and_still_checks_it():
     assert model.predict(x[:0], batch_size=1).shape == (0, 10)
 
 
+def test_predict_propagates_nan_like_the_layer_by_layer_pass():
+    # A NaN pixel reaches only one of the four outputs of conv 2's Winograd tile under it; the
+    # fused pool must still return NaN there, as the separate max pool does.
+    model = lecture_net()
+    x = np.random.default_rng(4).random((2, 1, 28, 28), dtype=np.float32)
+    x[0, 0, 0, 0] = np.nan
+    got, want = model.predict(x, batch_size=2), layer_by_layer(model, x)
+    assert np.isnan(want[0]).all() and not np.isnan(want[1]).any()
+    np.testing.assert_array_equal(got, want)
+
+
 def test_plan_sees_training_updates_and_new_weights():
     model = lecture_net()
     rng = np.random.default_rng(1)

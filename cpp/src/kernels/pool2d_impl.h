@@ -58,15 +58,15 @@ inline void store_pairs(float* p, int t, const typename V::R& even, const typena
   }
 }
 
-// The window maxima of t <= W windows of rows r0, r1; with `win`, also which element won
-// (0 top left, 1 top right, 2 bottom left, 3 bottom right: the winners, as floats).
+// The 2x2 window rule of max_pool2d_forward_ref, lane-wise, on a window's four elements in
+// row-major order (a b / c d): the first maximum wins and NaN propagates (the first NaN); with
+// `win`, also which element won (0 top left, 1 top right, 2 bottom left, 3 bottom right: the
+// winners, as floats).
 template <class V>
-inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t,
-                                      typename V::R* win = nullptr) {
+inline typename V::R window_max(const typename V::R& a, const typename V::R& b,
+                                const typename V::R& c, const typename V::R& d,
+                                typename V::R* win = nullptr) {
   using R = typename V::R;
-  R a, b, c, d;
-  load_pairs<V>(r0, t, a, b);
-  load_pairs<V>(r1, t, c, d);
   if (!V::any(V::mor(V::either_nan(a, b), V::either_nan(c, d)))) {
     // Without NaNs the rule is three maxes: V::max(x, e) keeps e on equal values, so with the
     // earlier element as e the first maximum wins, down to the sign of a zero. (The rule as
@@ -81,7 +81,7 @@ inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t,
     return best;
   }
   R best = a, code = V::zero();
-  const typename V::R v[3] = {b, c, d};
+  const R v[3] = {b, c, d};
   for (int k = 0; k < 3; ++k) {
     const typename V::M m = takes_over<V>(v[k], best);
     best = V::select(m, best, v[k]);
@@ -89,6 +89,16 @@ inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t,
   }
   if (win) *win = code;
   return best;
+}
+
+// The window maxima (and winners, see window_max) of t <= W windows of rows r0, r1.
+template <class V>
+inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t,
+                                      typename V::R* win = nullptr) {
+  typename V::R a, b, c, d;
+  load_pairs<V>(r0, t, a, b);
+  load_pairs<V>(r1, t, c, d);
+  return window_max<V>(a, b, c, d, win);
 }
 
 // `end`: the end of x's buffer. A tail block reads whole vectors when that stays inside x (the

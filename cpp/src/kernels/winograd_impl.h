@@ -35,6 +35,7 @@
 #include "kernels/conv_common_impl.h"
 #include "kernels/gemm_impl.h"
 #include "kernels/parallel.h"
+#include "kernels/pool2d_impl.h"
 #include "kernels/workspace.h"
 
 namespace pocketcnn::kernels::impl {
@@ -362,8 +363,10 @@ void winograd_output(const WinogradGrid& g, const float* Mt, int64_t base, int64
 }
 
 // out (K, TH, TW) tile rows [ty0, ty1) = act(max of each tile's 2x2 outputs + bias): the fused
-// 2x2 max pool, whose windows are exactly the tiles. Pooling before the bias and activation gives
-// the same floats as after (see pool_rows_bias_act). Tiles are contiguous in both Mt and out.
+// 2x2 max pool, whose windows are exactly the tiles, by max_pool2d's window rule (a NaN input can
+// reach only some of a tile's outputs: a plain max dropped it). Pooling before the bias and
+// activation gives the same floats as after (see pool_rows_bias_act). Tiles are contiguous in
+// both Mt and out.
 template <class V>
 void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base, int64_t K,
                             int64_t ty0, int64_t ty1, const float* bias, Activation act,
@@ -380,7 +383,7 @@ void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base
     const auto block = [&](int64_t u) {
       R y00, y01, y10, y11;
       winograd_output_tile<V>(mk + u, xs, y00, y01, y10, y11);
-      R v = V::add(V::max(V::max(y00, y01), V::max(y10, y11)), vb);
+      R v = V::add(window_max<V>(y00, y01, y10, y11), vb);
       return act == Activation::relu ? V::max(zero, v) : v;
     };
     int64_t u = 0;
