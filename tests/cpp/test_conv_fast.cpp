@@ -95,6 +95,32 @@ Problem make_problem(const ConvCase& c, uint32_t seed) {
   return p;
 }
 
+// The 2x2 / stride 2 max pool of a convolution's output (P / 2 x Q / 2 windows).
+Pool2dGeometry pool2x2_of(const Conv2dGeometry& g) {
+  Pool2dGeometry pg{};
+  pg.N = g.N, pg.C = g.K, pg.H = g.P, pg.W = g.Q, pg.kernel_h = pg.kernel_w = 2;
+  pg.stride_h = pg.stride_w = 2, pg.P = g.P / 2, pg.Q = g.Q / 2;
+  return pg;
+}
+
+// conv + bias + act + 2x2 max pool of p, as the three steps (want) and as the fused kernel (got);
+// both empty when the output is too small to pool.
+struct PooledPair {
+  std::vector<float> want, got;
+};
+
+PooledPair fused_and_steps(const Problem& p, Activation act) {
+  const Pool2dGeometry pg = pool2x2_of(p.g);
+  if (pg.P == 0 || pg.Q == 0) return {};
+  std::vector<float> y(p.dy.size());
+  PooledPair r{std::vector<float>(pg.N * pg.C * pg.P * pg.Q), {}};
+  r.got.assign(r.want.size(), 9.0f);
+  conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y.data(), act);
+  max_pool2d_forward_ref(pg, y.data(), r.want.data(), nullptr);
+  conv2d_forward_maxpool2x2(p.g, p.x.data(), p.w.data(), p.b.data(), r.got.data(), act);
+  return r;
+}
+
 float tolerance(const Conv2dGeometry& g) {
   return 2e-5f * (g.C * g.R * g.S + g.K + 1);
 }
@@ -124,17 +150,10 @@ TEST_P(ConvFastTest, ForwardFusedWithMaxPoolEqualsTheSteps) {
   uint32_t seed = 7;
   for (const ConvCase& c : conv_cases()) {
     if (c.sh != 1 || c.sw != 1) continue;
-    Problem p = make_problem(c, seed += 10);
-    Pool2dGeometry pg{};
-    pg.N = c.N, pg.C = c.K, pg.H = p.g.P, pg.W = p.g.Q, pg.kernel_h = pg.kernel_w = 2;
-    pg.stride_h = pg.stride_w = 2, pg.P = p.g.P / 2, pg.Q = p.g.Q / 2;
-    if (pg.P == 0 || pg.Q == 0) continue;
+    const Problem p = make_problem(c, seed += 10);
     for (Activation act : {Activation::none, Activation::relu}) {
-      std::vector<float> y(p.dy.size()), want(c.N * c.K * pg.P * pg.Q), got(want.size(), 9.0f);
-      conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y.data(), act);
-      max_pool2d_forward_ref(pg, y.data(), want.data(), nullptr);
-      conv2d_forward_maxpool2x2(p.g, p.x.data(), p.w.data(), p.b.data(), got.data(), act);
-      EXPECT_EQ(got, want) << describe(c) << " act " << static_cast<int>(act);
+      const PooledPair r = fused_and_steps(p, act);
+      EXPECT_EQ(r.got, r.want) << describe(c) << " act " << static_cast<int>(act);
     }
   }
 }
@@ -146,19 +165,12 @@ TEST_P(ConvFastTest, ForwardFusedWithMaxPoolPropagatesNaN) {
   for (const ConvCase& c : conv_cases()) {
     if (c.sh != 1 || c.sw != 1) continue;
     Problem p = make_problem(c, seed += 10);
-    Pool2dGeometry pg{};
-    pg.N = c.N, pg.C = c.K, pg.H = p.g.P, pg.W = p.g.Q, pg.kernel_h = pg.kernel_w = 2;
-    pg.stride_h = pg.stride_w = 2, pg.P = p.g.P / 2, pg.Q = p.g.Q / 2;
-    if (pg.P == 0 || pg.Q == 0) continue;
     const float nan = std::nanf("");
     p.x[0] = nan;                         // image 0, channel 0, the top left pixel
     p.x[p.x.size() / 2 + c.W / 2] = nan;  // somewhere inside
     p.x[p.x.size() - 1] = nan;            // the last image's bottom right pixel
-    std::vector<float> y(p.dy.size()), want(c.N * c.K * pg.P * pg.Q), got(want.size(), 9.0f);
-    conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y.data(), Activation::relu);
-    max_pool2d_forward_ref(pg, y.data(), want.data(), nullptr);
-    conv2d_forward_maxpool2x2(p.g, p.x.data(), p.w.data(), p.b.data(), got.data(),
-                              Activation::relu);
+    const PooledPair r = fused_and_steps(p, Activation::relu);
+    const std::vector<float>&got = r.got, &want = r.want;
     for (size_t i = 0; i < want.size(); ++i) {
       ASSERT_EQ(std::isnan(got[i]), std::isnan(want[i])) << describe(c) << " output " << i;
       if (!std::isnan(want[i])) ASSERT_EQ(got[i], want[i]) << describe(c) << " output " << i;
@@ -382,9 +394,7 @@ void check_winograd(const char* blocking) {
         if (first.empty()) first = got;
         EXPECT_EQ(got, first) << what << ": differs from the default grouping";
         if (g.P < 2 || g.Q < 2) continue;
-        Pool2dGeometry pg{};
-        pg.N = c.N, pg.C = c.K, pg.H = g.P, pg.W = g.Q, pg.kernel_h = pg.kernel_w = 2;
-        pg.stride_h = pg.stride_w = 2, pg.P = g.P / 2, pg.Q = g.Q / 2;
+        const Pool2dGeometry pg = pool2x2_of(g);
         std::vector<float> pooled(c.N * c.K * pg.P * pg.Q), fused(pooled.size(), 9.0f);
         max_pool2d_forward_ref(pg, got.data(), pooled.data(), nullptr);
         impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(),
