@@ -1,10 +1,10 @@
-// Optimiser updates: argument checks, then one plain loop per update over the flat parameter.
-// The loops are elementwise and memory-bound; they are not worth threading for the parameter
-// sizes of the networks pocketcnn targets (the lecture net has 138k parameters).
+// Optimiser updates: argument checks and the step's scalars here; the loops over the flat
+// parameter are kernels (kernels/optim_update.h: vectorised per ISA, threaded when large).
 #include "pocketcnn/optim.h"
 
 #include <cmath>
 
+#include "kernels/optim_update.h"
 #include "pocketcnn/error.h"
 
 namespace pocketcnn {
@@ -39,21 +39,11 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_
   const bool use_momentum = opt.momentum != 0.0f;
   if (use_momentum) check_same_shape(op, "momentum_buffer", param, momentum_buffer);
 
-  const int64_t n = param.numel();
-  float* p = param.data();
-  const float* g = grad.data();
-  float* buf = use_momentum ? momentum_buffer.data() : nullptr;
-  const float lr = opt.lr, wd = opt.weight_decay, mu = opt.momentum;
-  const float keep = 1.0f - opt.dampening;
-  for (int64_t i = 0; i < n; ++i) {
-    float d = g[i];
-    if (wd != 0.0f) d += wd * p[i];
-    if (use_momentum) {
-      buf[i] = first_step ? d : mu * buf[i] + keep * d;
-      d = opt.nesterov ? d + mu * buf[i] : buf[i];
-    }
-    p[i] -= lr * d;
-  }
+  kernels::SgdStep s;
+  s.lr = opt.lr, s.momentum = opt.momentum, s.dampening = opt.dampening;
+  s.weight_decay = opt.weight_decay, s.nesterov = opt.nesterov, s.first_step = first_step;
+  kernels::sgd_update(param.numel(), param.data(), grad.data(),
+                      use_momentum ? momentum_buffer.data() : nullptr, s);
 }
 
 void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
@@ -75,49 +65,29 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
   // Scalars as PyTorch computes them: Python floats (double), rounded to float when applied.
   const double bias_correction1 = 1.0 - std::pow(static_cast<double>(opt.beta1), step);
   const double bias_correction2 = 1.0 - std::pow(static_cast<double>(opt.beta2), step);
-  const float step_size = static_cast<float>(opt.lr / bias_correction1);
-  const float bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
-  const float b1 = opt.beta1, b2 = opt.beta2, eps = opt.eps, wd = opt.weight_decay;
+  kernels::AdamStep s;
+  s.step_size = static_cast<float>(opt.lr / bias_correction1);
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  s.beta1 = opt.beta1, s.beta2 = opt.beta2, s.eps = opt.eps, s.weight_decay = opt.weight_decay;
+  s.decoupled = opt.decoupled_weight_decay;
   // AdamW's decoupled decay factor, computed in double like PyTorch's Python scalar.
-  const float decay = static_cast<float>(1.0 - static_cast<double>(opt.lr) * wd);
-
-  const int64_t n = param.numel();
-  float* p = param.data();
-  const float* g = grad.data();
-  float* m = exp_avg.data();
-  float* v = exp_avg_sq.data();
-  for (int64_t i = 0; i < n; ++i) {
-    float d = g[i];
-    if (wd != 0.0f) {
-      if (opt.decoupled_weight_decay) {
-        p[i] *= decay;
-      } else {
-        d += wd * p[i];
-      }
-    }
-    m[i] = b1 * m[i] + (1.0f - b1) * d;
-    v[i] = b2 * v[i] + (1.0f - b2) * d * d;
-    const float denom = std::sqrt(v[i]) / bias_correction2_sqrt + eps;
-    p[i] -= step_size * (m[i] / denom);
-  }
+  s.decay = static_cast<float>(1.0 - static_cast<double>(opt.lr) * opt.weight_decay);
+  kernels::adam_update(param.numel(), param.data(), grad.data(), exp_avg.data(), exp_avg_sq.data(),
+                       s);
 }
 
 double sum_of_squares(const std::vector<Tensor>& tensors) {
   double total = 0.0;
   for (size_t k = 0; k < tensors.size(); ++k) {
     PCNN_CHECK_TYPE(tensors[k].defined(), "sum_of_squares: tensor ", k, " is None");
-    const float* x = tensors[k].data();
-    const int64_t n = tensors[k].numel();
-    for (int64_t i = 0; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
+    total += kernels::sum_of_squares(tensors[k].numel(), tensors[k].data());
   }
   return total;
 }
 
 void scale_in_place(const Tensor& t, float s) {
   PCNN_CHECK_TYPE(t.defined(), "scale_in_place: tensor is None");
-  float* x = t.data();
-  const int64_t n = t.numel();
-  for (int64_t i = 0; i < n; ++i) x[i] *= s;
+  kernels::scale_in_place(t.numel(), t.data(), s);
 }
 
 }  // namespace pocketcnn

@@ -105,4 +105,20 @@ void unary_backward(UnaryOp op, int64_t n, const float* x, const float* y, const
   kernels().unary_backward(op, n, x, y, dy, dx, get_num_threads());
 }
 
+void sgd_update(int64_t n, float* p, const float* g, float* buf, const SgdStep& s) {
+  kernels().sgd_update(n, p, g, buf, s, get_num_threads());
+}
+
+void adam_update(int64_t n, float* p, const float* g, float* m, float* v, const AdamStep& s) {
+  kernels().adam_update(n, p, g, m, v, s, get_num_threads());
+}
+
+double sum_of_squares(int64_t n, const float* x) {
+  return kernels().sum_of_squares(n, x, get_num_threads());
+}
+
+void scale_in_place(int64_t n, float* x, float s) {
+  kernels().scale_in_place(n, x, s, get_num_threads());
+}
+
 }  // namespace pocketcnn::kernels

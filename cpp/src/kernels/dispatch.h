@@ -8,6 +8,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/optim_update.h"
 #include "kernels/pool2d.h"
 #include "pocketcnn/cpu.h"
 
@@ -37,6 +38,11 @@ struct KernelTable {
   void (*unary_forward)(UnaryOp, int64_t n, const float* x, float* y, int threads);
   void (*unary_backward)(UnaryOp, int64_t n, const float* x, const float* y, const float* dy,
                          float* dx, int threads);
+  void (*sgd_update)(int64_t n, float* p, const float* g, float* buf, const SgdStep&, int threads);
+  void (*adam_update)(int64_t n, float* p, const float* g, float* m, float* v, const AdamStep&,
+                      int threads);
+  double (*sum_of_squares)(int64_t n, const float* x, int threads);
+  void (*scale_in_place)(int64_t n, float* x, float s, int threads);
 };
 
 // The table for the active ISA.

@@ -6,6 +6,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/elementwise_impl.h"
 #include "kernels/gemm_impl.h"
+#include "kernels/optim_update_impl.h"
 #include "kernels/pool2d_impl.h"
 
 namespace pocketcnn::kernels::impl {
@@ -30,6 +31,10 @@ KernelTable make_kernel_table(Isa isa) {
   t.max_pool2d_backward_from_winners = &max_pool2d_backward_from_winners<V>;
   t.unary_forward = &unary_forward<V>;
   t.unary_backward = &unary_backward<V>;
+  t.sgd_update = &sgd_update<V>;
+  t.adam_update = &adam_update<V>;
+  t.sum_of_squares = &sum_of_squares<V>;
+  t.scale_in_place = &scale_in_place<V>;
   return t;
 }
 

@@ -23,6 +23,8 @@ struct Avx512Vec {
   static R add(R a, R b) { return _mm512_add_ps(a, b); }
   static R sub(R a, R b) { return _mm512_sub_ps(a, b); }
   static R mul(R a, R b) { return _mm512_mul_ps(a, b); }
+  static R div(R a, R b) { return _mm512_div_ps(a, b); }
+  static R sqrt(R a) { return _mm512_sqrt_ps(a); }
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
   using M = __mmask16;
   static M gt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }

@@ -5,6 +5,7 @@
 // run the AVX-512 blocking logic on machines without AVX-512.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace pocketcnn::kernels::simd {
@@ -62,6 +63,16 @@ struct GenericVec {
   static R mul(const R& a, const R& b) {
     R r;
     for (int i = 0; i < W; ++i) r.v[i] = a.v[i] * b.v[i];
+    return r;
+  }
+  static R div(const R& a, const R& b) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = a.v[i] / b.v[i];
+    return r;
+  }
+  static R sqrt(const R& a) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = std::sqrt(a.v[i]);
     return r;
   }
   // a if a > b, else b (b on equal values and on NaN): x86's maxps, which the kernels rely on.
