@@ -11,6 +11,8 @@
 
 #include "kernel_test_util.h"
 #include "kernels/optim_update.h"
+#include "kernels/optim_update_impl.h"
+#include "kernels/simd_generic.h"
 #include "pocketcnn/cpu.h"
 
 using namespace pocketcnn;
@@ -117,5 +119,38 @@ TEST_P(OptimFastTest, ScaleInPlaceMatchesReferenceBitForBit) {
 }
 
 POCKETCNN_INSTANTIATE_ISA_THREADS(OptimFastTest);
+
+// The AVX-512 variants' 16-lane blocks and tails on any machine: the same templates with the
+// portable 16-lane vector type.
+TEST(OptimWide, SixteenLaneBlocksMatchReference) {
+  using V = simd::GenericVec<16>;
+  for (int64_t n : kSizes) {
+    const uint32_t seed = static_cast<uint32_t>(n) + 500;
+    const std::vector<float> p0 = random_vector(n, seed + 1), g = random_vector(n, seed + 2),
+                             m0 = random_vector(n, seed + 3, -0.1f, 0.1f),
+                             v0 = random_vector(n, seed + 4, 0.0f, 0.01f);
+    AdamStep a;
+    a.step_size = 0.02f, a.weight_decay = 0.01f;
+    std::vector<float> p = p0, p_ref = p0, m = m0, m_ref = m0, v = v0, v_ref = v0;
+    impl::adam_update<V>(n, p.data(), g.data(), m.data(), v.data(), a, 2);
+    adam_update_ref(n, p_ref.data(), g.data(), m_ref.data(), v_ref.data(), a);
+    EXPECT_TRUE(all_close(p, p_ref, 1e-6f, 1e-6f)) << "adam n " << n;
+    EXPECT_TRUE(all_close(v, v_ref, 1e-9f, 1e-6f)) << "adam n " << n;
+    SgdStep s;
+    s.lr = 0.1f, s.momentum = 0.9f, s.nesterov = true;
+    std::vector<float> q = p0, q_ref = p0, b = m0, b_ref = m0;
+    impl::sgd_update<V>(n, q.data(), g.data(), b.data(), s, 2);
+    sgd_update_ref(n, q_ref.data(), g.data(), b_ref.data(), s);
+    EXPECT_TRUE(all_close(q, q_ref, 1e-6f, 1e-6f)) << "sgd n " << n;
+    EXPECT_TRUE(all_close(b, b_ref, 1e-6f, 1e-6f)) << "sgd n " << n;
+    std::vector<float> x = p0, x_ref = p0;
+    impl::scale_in_place<V>(n, x.data(), 1.5f, 2);
+    scale_in_place_ref(n, x_ref.data(), 1.5f);
+    EXPECT_EQ(x, x_ref) << "scale n " << n;
+    EXPECT_NEAR(impl::sum_of_squares<V>(n, p0.data(), 2), sum_of_squares_ref(n, p0.data()),
+                1e-12 * sum_of_squares_ref(n, p0.data()))
+        << "sum of squares n " << n;
+  }
+}
 
 }  // namespace
