@@ -1,11 +1,11 @@
 // Elementwise kernels over a vector type V, compiled once per ISA (kernels_<isa>.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/elementwise_ref.h"
 #include "kernels/parallel.h"
-#include "kernels/pool2d_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).
@@ -39,7 +39,7 @@ void relu_backward_range(int64_t n, const float* x, const float* dy, float* dx) 
   }
 }
 
-// Chunks of 16 KiB floats per task; threads only above ~256 KiB per thread (pool2d_impl.h).
+// Chunks of 16 KiB floats per task; threads only above ~256 KiB per thread (parallel.h).
 constexpr int64_t kChunk = 4096;
 
 template <class V>

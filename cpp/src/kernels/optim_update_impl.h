@@ -9,7 +9,6 @@
 
 #include "kernels/optim_update.h"
 #include "kernels/parallel.h"
-#include "kernels/pool2d_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).

@@ -26,6 +26,14 @@ inline int threads_for(int64_t tasks, double flops, int max_threads) {
   return static_cast<int>(std::max<int64_t>(t, 1));
 }
 
+// Bytes a memory-bound task must move before a second thread pays (~5-10 us at memory speed).
+constexpr double kMinBytesPerThread = 256.0 * 1024;
+
+// threads_for for memory-bound work: `tasks` tasks moving `bytes` in total.
+inline int threads_for_bytes(int64_t tasks, double bytes, int max_threads) {
+  return threads_for(tasks, bytes / kMinBytesPerThread * kMinFlopsPerThread, max_threads);
+}
+
 // Task range [begin, end) of thread `tid` out of `nt` for `n` tasks: contiguous, balanced.
 inline void split_range(int64_t n, int nt, int tid, int64_t* begin, int64_t* end) {
   const int64_t base = n / nt, extra = n % nt;

@@ -15,13 +15,6 @@ namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).
 namespace {
 
-// Bytes a thread must move before a second thread pays (~5-10 us at memory speed).
-constexpr double kMinBytesPerThread = 256.0 * 1024;
-
-inline int threads_for_bytes(int64_t tasks, double bytes, int max_threads) {
-  return threads_for(tasks, bytes / kMinBytesPerThread * kMinFlopsPerThread, max_threads);
-}
-
 // The window rule of max_pool2d_forward_ref, lane-wise: take v over best if v > best, or if v is
 // NaN and best is not (so the first maximum in row-major order wins and NaN propagates).
 template <class V>
