@@ -75,6 +75,9 @@ std::vector<ConvCase> conv_cases() {
       // geometry big enough (1122 pixels) for the offset-GEMM path.
       {5, 2, 20, 15, 3, 3, 3, 1, 1, 1, 1, 1, 1},
       {2, 3, 34, 33, 4, 3, 3, 1, 1, 1, 1, 1, 1},
+      // Inference with Winograd F(4x4, 3x3): whole blocks of 8 (AVX-512: 16) images, plus a
+      // left-over image with the lanes over its tiles.
+      {17, 9, 6, 6, 10, 3, 3, 1, 1, 1, 1, 1, 1},
   };
 }
 
@@ -232,7 +235,8 @@ TEST_P(ConvFastTest, BackwardBothGradientsInOneCall) {
 }
 
 // Training: the forward saves Winograd's transform of x (where it has one) and the backward uses
-// it without reading x (passed as null): the same floats as without saving, against the reference.
+// it without reading x (passed as null): the same floats as without saving (for batches below
+// 8 images; larger ones take F(4x4) when not saving), against the reference.
 TEST_P(ConvFastTest, BackwardFromWhatTheForwardSaved) {
   uint32_t seed = 6;
   for (const ConvCase& c : conv_cases()) {
@@ -243,7 +247,10 @@ TEST_P(ConvFastTest, BackwardFromWhatTheForwardSaved) {
     conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y.data(), Activation::none,
                    saved.data());
     conv2d_forward(p.g, p.x.data(), p.w.data(), p.b.data(), y_plain.data());
-    EXPECT_EQ(y, y_plain) << describe(c) << ": saving changed the forward";
+    std::vector<float> want_y(p.dy.size());
+    conv2d_forward_ref(p.g, p.x.data(), p.w.data(), p.b.data(), want_y.data());
+    EXPECT_TRUE(all_close(y, want_y, tolerance(p.g))) << describe(c) << ": saving forward";
+    if (c.N < 8) EXPECT_EQ(y, y_plain) << describe(c) << ": saving changed the forward";
     std::vector<float> dx(p.x.size()), dw(p.w.size()), db(c.K), dx2(p.x.size()), dw2(p.w.size()),
         db2(c.K);
     conv2d_backward(p.g, nullptr, p.w.data(), p.dy.data(), dx.data(), dw.data(), db.data(),
@@ -502,6 +509,115 @@ TEST(ConvWinograd, AgreesWithTheReference) {
   check_winograd<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
   check_winograd<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
   check_winograd<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// Winograd F(4x4, 3x3) with the lanes over images (inference), forced on every 3x3 stride-1 case
+// and a few more, each as a batch of 2 W + 3 images (two whole blocks of lanes and three images
+// left over) on portable vectors of both widths: against the reference (bias, ReLU); the same
+// floats for every grouping and thread count; the fused 2x2 max pool bitwise equal to the steps,
+// also with NaN inputs; and each image's outputs the same whether it sits in a block of image
+// lanes or is left over, alone or with others (the lanes then run over its tiles).
+template <class V, class Cfg>
+void check_winograd4(const char* blocking) {
+  constexpr int L = V::W;
+  std::vector<ConvCase> cases = conv_cases();
+  cases.insert(cases.end(), {
+                                {1, 8, 4, 4, 8, 3, 3, 1, 1, 0, 0, 0, 0},      // one output tile
+                                {1, 9, 7, 6, 10, 3, 3, 1, 1, 0, 0, 0, 0},     // odd P, even Q
+                                {1, 11, 12, 13, 12, 3, 3, 1, 1, 2, 1, 0, 2},  // pad 2 on top
+                                {1, 8, 20, 21, 9, 3, 3, 1, 1, 1, 1, 1, 1},    // 5 x 6 tiles
+                            });
+  uint32_t seed = 4000;
+  for (ConvCase c : cases) {
+    if (c.sh != 1 || c.sw != 1 || c.R != 3 || c.S != 3) continue;
+    c.N = 2 * L + 3;
+    Problem p = make_problem(c, seed += 10);
+    const Conv2dGeometry& g = p.g;
+    const int64_t image = c.C * c.H * c.W, ny = c.K * g.P * g.Q;
+    std::vector<float> want(p.dy.size());
+    conv2d_forward_ref(g, p.x.data(), p.w.data(), p.b.data(), want.data());
+    for (float& v : want) v = std::max(v, 0.0f);
+    const auto run = [&](const float* x, int64_t n, int64_t P, int64_t Q, bool pool, int threads,
+                         int64_t bytes, std::vector<float>& y) {
+      impl::winograd4_correlate<V, Cfg>(x, n, c.C, c.H, c.W, c.pt, c.pl, p.w.data(), c.K, P, Q,
+                                        p.b.data(), Activation::relu, y.data(), pool, threads,
+                                        bytes);
+    };
+    std::vector<float> first;
+    for (int64_t bytes : {int64_t{0}, int64_t{1}}) {  // default groups; one block per group
+      for (int threads : {1, 2}) {
+        const std::string what = describe(c) + " " + blocking + " group_bytes " +
+                                 std::to_string(bytes) + " threads " + std::to_string(threads);
+        std::vector<float> got(p.dy.size(), 123.0f);
+        run(p.x.data(), c.N, g.P, g.Q, false, threads, bytes, got);
+        EXPECT_TRUE(all_close(got, want, tolerance(g))) << what;
+        if (first.empty()) first = got;
+        EXPECT_EQ(got, first) << what << ": differs from the default grouping";
+      }
+    }
+    // Images on their own (the left-over path): the first, one from the second block, the last;
+    // and the last three together.
+    for (int64_t i : {int64_t{0}, int64_t{L + 2}, c.N - 1}) {
+      std::vector<float> alone(ny, 7.0f);
+      run(p.x.data() + i * image, 1, g.P, g.Q, false, 1, 0, alone);
+      EXPECT_TRUE(std::equal(alone.begin(), alone.end(), first.begin() + i * ny))
+          << describe(c) << " " << blocking << ": image " << i << " alone";
+    }
+    std::vector<float> last3(3 * ny, 7.0f);
+    run(p.x.data() + (c.N - 3) * image, 3, g.P, g.Q, false, 2, 0, last3);
+    EXPECT_TRUE(std::equal(last3.begin(), last3.end(), first.end() - 3 * ny))
+        << describe(c) << " " << blocking << ": the last three";
+    if (g.P < 2 || g.Q < 2) continue;
+    // The fused pool, bitwise the steps' result, with NaNs at a corner, inside and at the end.
+    const float nan = std::nanf("");
+    p.x[0] = nan;
+    p.x[p.x.size() / 2 + c.W / 2] = nan;
+    p.x.back() = nan;
+    std::vector<float> y(p.dy.size());
+    run(p.x.data(), c.N, g.P, g.Q, false, 1, 0, y);
+    const Pool2dGeometry pg = pool2x2_of(g);
+    std::vector<float> pooled(c.N * c.K * pg.P * pg.Q);
+    max_pool2d_forward_ref(pg, y.data(), pooled.data(), nullptr);
+    for (int64_t n : {c.N, int64_t{1}}) {  // blocks and left-overs; the first image alone
+      std::vector<float> fused(n * c.K * pg.P * pg.Q, 9.0f);
+      run(p.x.data(), n, 2 * pg.P, 2 * pg.Q, true, 2, 0, fused);
+      for (size_t i = 0; i < fused.size(); ++i) {
+        ASSERT_EQ(std::isnan(fused[i]), std::isnan(pooled[i]))
+            << describe(c) << " " << blocking << " batch " << n << " pooled output " << i;
+        if (!std::isnan(pooled[i])) {
+          ASSERT_EQ(fused[i], pooled[i])
+              << describe(c) << " " << blocking << " batch " << n << " pooled output " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(ConvWinograd4, AgreesWithTheReference) {
+  check_winograd4<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
+  check_winograd4<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
+  check_winograd4<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// Which forwards take F(4x4): 3x3 stride 1 with Winograd's channels, batches of at least a block
+// of image lanes, images small enough, and never a forward that saves for the backward.
+TEST(ConvWinograd4, ChosenForInferenceOnSmallImagesInWholeBlocks) {
+  using V = simd::GenericVec<8>;
+  const auto lecture = [](int64_t n) {
+    return geometry({n, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0});
+  };
+  EXPECT_TRUE(impl::use_winograd4<V>(impl::ConvAlgo::automatic, lecture(8), false));
+  EXPECT_TRUE(impl::use_winograd4<V>(impl::ConvAlgo::automatic, lecture(256), false));
+  EXPECT_FALSE(impl::use_winograd4<V>(impl::ConvAlgo::automatic, lecture(7), false));
+  EXPECT_FALSE(impl::use_winograd4<V>(impl::ConvAlgo::automatic, lecture(256), true));
+  EXPECT_FALSE(impl::use_winograd4<V>(impl::ConvAlgo::winograd, lecture(256), false));
+  EXPECT_TRUE(impl::use_winograd4<V>(impl::ConvAlgo::winograd4, lecture(1), false));
+  EXPECT_FALSE(impl::use_winograd4<V>(
+      impl::ConvAlgo::automatic, geometry({32, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1}), false));
+  EXPECT_FALSE(impl::use_winograd4<V>(
+      impl::ConvAlgo::automatic, geometry({64, 1, 28, 28, 25, 3, 3, 1, 1, 0, 0, 0, 0}), false));
+  EXPECT_FALSE(impl::use_winograd4<V>(
+      impl::ConvAlgo::winograd4, geometry({8, 16, 12, 12, 16, 3, 3, 2, 2, 1, 1, 1, 1}), false));
 }
 
 // The transformed weights are cached per thread; a weight changed in place (the last float, the

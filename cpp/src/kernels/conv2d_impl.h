@@ -4,7 +4,9 @@
 // - 3x3 stride 1 with >= 8 channels in and out (the lecture net's conv 2, the 64->64 layer):
 //   Winograd F(2x2, 3x3), winograd_impl.h, for the forward pass, the fused forward + pool, the
 //   weight gradient and the input gradient (the forward's adjoint; with both gradients wanted,
-//   conv2d_backward makes dy's transform once for the two). Everything else:
+//   conv2d_backward makes dy's transform once for the two). Inference on small images takes
+//   Winograd F(4x4, 3x3) instead, with the vector lanes over images (winograd4_impl.h).
+//   Everything else:
 // - Stride 1 (every layer of the lecture net and the 64->64 target): no im2col. Each image's
 //   input is copied once into a zero-padded plane (C, Hp, Wp); then output pixel m = p*Wp + q of
 //   channel k is sum_{c,r,s} w[k,c,r,s] * xpad[c*Hp*Wp + r*Wp + s + m], a GEMM whose B rows are
@@ -40,6 +42,7 @@
 #include "kernels/gemm_impl.h"
 #include "kernels/parallel.h"
 #include "kernels/pool2d_impl.h"
+#include "kernels/winograd4_impl.h"
 #include "kernels/winograd_impl.h"
 #include "kernels/workspace.h"
 
@@ -276,8 +279,8 @@ CorrelationWeights pack_correlation_weights(const Conv2dGeometry& g, const Bandi
 }
 
 // Which algorithm a convolution's forward pass or weight gradient uses (tests force each one;
-// the ops pick).
-enum class ConvAlgo { automatic, direct, winograd };
+// the ops pick). winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) over image lanes (forward only).
+enum class ConvAlgo { automatic, direct, winograd, winograd4 };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
 // sides for its 16 GEMMs (J = C, M = K) to keep the microkernel busy: 2.25x fewer FMAs than the
@@ -298,6 +301,24 @@ inline bool use_winograd(ConvAlgo algo, const Conv2dGeometry& g) {
   return algo == ConvAlgo::winograd && winograd_applies(g);
 }
 
+// A forward pass that keeps nothing for a backward (inference) takes F(4x4, 3x3)
+// (winograd4_impl.h) where Winograd suits the layer, its images are small enough for blocks of
+// V::W of them, and the batch fills at least one block: 36 multiply-adds per 16 outputs per
+// channel pair against F(2x2)'s 64. A smaller batch stays on F(2x2): with lanes over one image's
+// few tiles F(4x4) wastes most of its GEMM columns (the lecture net's conv 2 + pool at batch 1:
+// 31 us against 21). So every batch of at least V::W images gives the same floats for an image,
+// and so does every smaller batch; the two differ in the last bits. The fused forward + pool
+// decides the same way as the forward.
+// Forcing winograd4 on a layer Winograd does not apply to runs the direct path; a forward that
+// saves for the backward runs F(2x2) even when winograd4 is forced.
+template <class V>
+bool use_winograd4(ConvAlgo algo, const Conv2dGeometry& g, bool saving) {
+  if (saving || !winograd_applies(g)) return false;
+  if (algo == ConvAlgo::winograd4) return true;
+  return algo == ConvAlgo::automatic && winograd_suits(g.C, g.K, g) && g.N >= V::W &&
+         winograd4_suits<V>(g.C, g.P, g.Q);
+}
+
 // Floats of what a training forward can keep for the backward: Winograd's transformed input (0
 // for other algorithms, and for empty layers).
 template <class V, class Cfg>
@@ -316,6 +337,12 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
                          float* saved = nullptr) {
   const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  if (use_winograd4<V>(algo, g, saved != nullptr)) {
+    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
+                                act, y, false, threads);
+    return;
+  }
+  if (algo == ConvAlgo::winograd4) algo = ConvAlgo::winograd;  // saving: F(2x2) keeps its input
   if (use_winograd(algo, g)) {
     // Saving: in the backward's groups.
     winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
@@ -372,6 +399,11 @@ void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, con
                                     ConvAlgo algo) {
   const int64_t CRS = g.C * g.R * g.S, Pp = g.P / 2, Qp = g.Q / 2;
   if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
+  if (use_winograd4<V>(algo, g, false)) {
+    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, 2 * Pp,
+                                2 * Qp, b, act, y, true, threads);
+    return;
+  }
   if (use_winograd(algo, g)) {
     winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, 2 * Pp, 2 * Qp,
                                b, act, y, true, threads);

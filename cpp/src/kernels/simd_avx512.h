@@ -55,6 +55,17 @@ struct Avx512Vec {
     const __m512i idx = _mm512_setr_epi32(31, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
     return _mm512_permutex2var_ps(a, idx, prev);
   }
+  // r[i][j] <- r[j][i] for the 16 vectors r[0..15], through memory: outside the GEMMs' hot
+  // loops (the F(4x4) Winograd's image transposes), and simple enough to be right untested on
+  // machines without AVX-512 (the shuffle network would not be).
+  static void transpose(R* r) {
+    alignas(64) float t[16][16];
+    for (int i = 0; i < 16; ++i) _mm512_store_ps(t[i], r[i]);
+    alignas(64) float u[16][16];
+    for (int i = 0; i < 16; ++i)
+      for (int j = 0; j < 16; ++j) u[j][i] = t[i][j];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_load_ps(u[i]);
+  }
   static void hsum4(R a, R b, R c, R d, float* out) {
     out[0] = hsum(a);
     out[1] = hsum(b);

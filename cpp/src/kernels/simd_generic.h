@@ -160,6 +160,15 @@ struct GenericVec {
     for (int i = 1; i < W; ++i) r.v[i] = a.v[i - 1];
     return r;
   }
+  // r[i].v[j] <- r[j].v[i] for the W vectors r[0..W-1].
+  static void transpose(R* r) {
+    for (int i = 0; i < W; ++i)
+      for (int j = i + 1; j < W; ++j) {
+        const float t = r[i].v[j];
+        r[i].v[j] = r[j].v[i];
+        r[j].v[i] = t;
+      }
+  }
   // out[i] = the lane sum of v[i], i < 4.
   static void hsum4(const R& a, const R& b, const R& c, const R& d, float* out) {
     out[0] = hsum(a);

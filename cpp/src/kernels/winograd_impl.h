@@ -165,30 +165,41 @@ constexpr int64_t kWinogradCacheMaxKC = 128 * 128;
 struct WinogradWeightEntry {
   int64_t K = 0, C = 0;
   bool transposed = false;
+  int outputs = 2;        // F(2x2, 3x3) or F(4x4, 3x3) (winograd4_impl.h)
   std::vector<float> w;   // the weights the entry was made from
   std::vector<float> up;  // winograd_weights_packed of them
 };
 
-template <class Cfg>
-const float* winograd_weights_cached(const float* w, int64_t K, int64_t C, bool transposed,
-                                     int64_t usz) {
+// `make(w, up)` packs w's transform into up (xis * usz floats) for an entry not cached yet; the
+// entry is keyed by (K, C, transposed, outputs) and the weights.
+template <class Make>
+const float* winograd_weights_cached_as(const float* w, int64_t K, int64_t C, bool transposed,
+                                        int outputs, int64_t floats, Make&& make) {
   constexpr int kEntries = 4;
   thread_local WinogradWeightEntry entries[kEntries];
   thread_local int next = 0;
   const size_t n = static_cast<size_t>(K * C * 9);
   for (WinogradWeightEntry& e : entries) {
-    if (e.K == K && e.C == C && e.transposed == transposed && e.w.size() == n &&
-        std::memcmp(e.w.data(), w, n * sizeof(float)) == 0) {
+    if (e.K == K && e.C == C && e.transposed == transposed && e.outputs == outputs &&
+        e.w.size() == n && std::memcmp(e.w.data(), w, n * sizeof(float)) == 0) {
       return e.up.data();
     }
   }
   WinogradWeightEntry& e = entries[next];
   next = (next + 1) % kEntries;
-  e.K = K, e.C = C, e.transposed = transposed;
+  e.K = K, e.C = C, e.transposed = transposed, e.outputs = outputs;
   e.w.assign(w, w + n);
-  e.up.resize(static_cast<size_t>(16 * usz));
-  winograd_weights_packed<Cfg>(w, K, C, transposed, e.up.data(), usz);
+  e.up.resize(static_cast<size_t>(floats));
+  make(e.up.data());
   return e.up.data();
+}
+
+template <class Cfg>
+const float* winograd_weights_cached(const float* w, int64_t K, int64_t C, bool transposed,
+                                     int64_t usz) {
+  return winograd_weights_cached_as(w, K, C, transposed, 2, 16 * usz, [&](float* up) {
+    winograd_weights_packed<Cfg>(w, K, C, transposed, up, usz);
+  });
 }
 
 // B^T d B for V::W tiles side by side, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: the 4x4
