@@ -78,6 +78,8 @@ std::vector<ConvCase> conv_cases() {
       // Inference with Winograd F(4x4, 3x3): whole blocks of 8 (AVX-512: 16) images, plus a
       // left-over image with the lanes over its tiles.
       {17, 9, 6, 6, 10, 3, 3, 1, 1, 1, 1, 1, 1},
+      // Training with F(4x4): whole blocks only (two of 8 images, one of 16).
+      {16, 9, 7, 6, 10, 3, 3, 1, 1, 1, 0, 0, 1},
   };
 }
 
@@ -567,6 +569,51 @@ void check_winograd4(const char* blocking) {
     run(p.x.data() + (c.N - 3) * image, 3, g.P, g.Q, false, 2, 0, last3);
     EXPECT_TRUE(std::equal(last3.begin(), last3.end(), first.end() - 3 * ny))
         << describe(c) << " " << blocking << ": the last three";
+    // Training on the first two blocks: the forward saving its transform gives the same floats;
+    // the backward, from what was saved or from x, for every thread count and with one of the
+    // gradients not wanted, against the reference.
+    {
+      const int64_t nb = 2 * L;
+      Conv2dGeometry gb = g;
+      gb.N = nb;
+      std::vector<float> saved(impl::winograd4_saved_floats<V>(nb, c.C, g.P, g.Q), 5.0f);
+      std::vector<float> y(nb * ny, 7.0f);
+      impl::winograd4_correlate<V, Cfg>(p.x.data(), nb, c.C, c.H, c.W, c.pt, c.pl, p.w.data(), c.K,
+                                        g.P, g.Q, p.b.data(), Activation::relu, y.data(), false, 2,
+                                        0, saved.data());
+      EXPECT_TRUE(std::equal(y.begin(), y.end(), first.begin()))
+          << describe(c) << " " << blocking << ": saving changed the forward";
+      std::vector<float> want_dx(nb * image), want_dw(p.w.size()), want_db(c.K);
+      conv2d_backward_input_ref(gb, p.dy.data(), p.w.data(), want_dx.data());
+      conv2d_backward_weight_ref(gb, p.x.data(), p.dy.data(), want_dw.data(), want_db.data());
+      const float wtol = 2e-5f * (nb * g.P * g.Q + 1);
+      for (int threads : {1, 2}) {
+        for (bool from_saved : {true, false}) {
+          const std::string what = describe(c) + " " + blocking + " backward threads " +
+                                   std::to_string(threads) + (from_saved ? " saved" : " from x");
+          std::vector<float> dx(nb * image, 3.0f), dw(p.w.size(), 3.0f), db(c.K, 3.0f);
+          impl::winograd4_backward<V, Cfg>(from_saved ? nullptr : p.x.data(), p.w.data(),
+                                           p.dy.data(), nb, c.C, c.H, c.W, c.pt, c.pl, c.K, g.P,
+                                           g.Q, dx.data(), dw.data(), db.data(), threads,
+                                           from_saved ? saved.data() : nullptr);
+          EXPECT_TRUE(all_close(dx, want_dx, tolerance(g))) << what << " dx";
+          EXPECT_TRUE(all_close(dw, want_dw, wtol)) << what << " dw";
+          EXPECT_TRUE(all_close(db, want_db, wtol)) << what << " db";
+          if (threads != 2 || !from_saved) continue;
+          std::vector<float> dx_only(nb * image, 3.0f), dw_only(p.w.size(), 3.0f);
+          impl::winograd4_backward<V, Cfg>(nullptr, p.w.data(), p.dy.data(), nb, c.C, c.H, c.W,
+                                           c.pt, c.pl, c.K, g.P, g.Q, dx_only.data(), nullptr,
+                                           nullptr, threads);
+          EXPECT_EQ(dx_only, dx) << what << ": dx alone";
+          impl::winograd4_backward<V, Cfg>(from_saved ? nullptr : p.x.data(), nullptr, p.dy.data(),
+                                           nb, c.C, c.H, c.W, c.pt, c.pl, c.K, g.P, g.Q, nullptr,
+                                           dw_only.data(), nullptr, threads,
+                                           from_saved ? saved.data() : nullptr);
+          // (Not bitwise dw: with half the work the threads may split it the other way.)
+          EXPECT_TRUE(all_close(dw_only, want_dw, wtol)) << what << ": dw alone";
+        }
+      }
+    }
     if (g.P < 2 || g.Q < 2) continue;
     // The fused pool, bitwise the steps' result, with NaNs at a corner, inside and at the end.
     const float nan = std::nanf("");

@@ -309,8 +309,8 @@ inline bool use_winograd(ConvAlgo algo, const Conv2dGeometry& g) {
 // 31 us against 21). So every batch of at least V::W images gives the same floats for an image,
 // and so does every smaller batch; the two differ in the last bits. The fused forward + pool
 // decides the same way as the forward.
-// Forcing winograd4 on a layer Winograd does not apply to runs the direct path; a forward that
-// saves for the backward runs F(2x2) even when winograd4 is forced.
+// Forcing winograd4 on a layer Winograd does not apply to runs the direct path. (A forward that
+// saves for the backward decides by use_winograd4_training below.)
 template <class V>
 bool use_winograd4(ConvAlgo algo, const Conv2dGeometry& g, bool saving) {
   if (saving || !winograd_applies(g)) return false;
@@ -319,12 +319,27 @@ bool use_winograd4(ConvAlgo algo, const Conv2dGeometry& g, bool saving) {
          winograd4_suits<V>(g.C, g.P, g.Q);
 }
 
+// Training (a forward that saves for the backward, and that backward) takes F(4x4) too, on
+// batches of whole blocks of V::W images (winograd4_trains); other batches train with F(2x2).
+// The forward, conv2d_saved_floats and the backward decide alike, so the backward reads the
+// layout the forward saved.
+template <class V>
+bool use_winograd4_training(ConvAlgo algo, const Conv2dGeometry& g) {
+  const bool winograd = algo == ConvAlgo::automatic
+                            ? winograd_suits(g.C, g.K, g)
+                            : algo == ConvAlgo::winograd4 && winograd_applies(g);
+  return winograd && winograd4_trains<V>(g.N, g.C, g.P, g.Q);
+}
+
 // Floats of what a training forward can keep for the backward: Winograd's transformed input (0
 // for other algorithms, and for empty layers).
 template <class V, class Cfg>
 int64_t conv2d_saved_floats(const Conv2dGeometry& g) {
   if (!use_winograd(ConvAlgo::automatic, g) || g.N == 0 || g.C == 0 || g.K == 0 || g.P * g.Q == 0) {
     return 0;
+  }
+  if (use_winograd4_training<V>(ConvAlgo::automatic, g)) {
+    return winograd4_saved_floats<V>(g.N, g.C, g.P, g.Q);
   }
   return winograd_saved_floats<V, Cfg>(g.N, g.C, g.K, g.P, g.Q);
 }
@@ -337,12 +352,17 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
                          float* saved = nullptr) {
   const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  if (saved && use_winograd4_training<V>(algo, g)) {
+    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
+                                act, y, false, threads, 0, saved);
+    return;
+  }
   if (use_winograd4<V>(algo, g, saved != nullptr)) {
     winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
                                 act, y, false, threads);
     return;
   }
-  if (algo == ConvAlgo::winograd4) algo = ConvAlgo::winograd;  // saving: F(2x2) keeps its input
+  if (algo == ConvAlgo::winograd4) algo = ConvAlgo::winograd;  // saving a batch F(4x4) can't
   if (use_winograd(algo, g)) {
     // Saving: in the backward's groups.
     winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
@@ -948,6 +968,12 @@ template <class V, class Cfg>
 void conv2d_backward_algo(const Conv2dGeometry& g, const float* x, const float* w, const float* dy,
                           float* dx, float* dw, float* db, int threads, ConvAlgo algo,
                           const float* saved = nullptr) {
+  if (dw && use_winograd4_training<V>(algo, g) && g.P * g.Q > 0 && g.C * g.K > 0) {
+    winograd4_backward<V, Cfg>(x, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
+                               dx, dw, db, threads, saved);
+    return;
+  }
+  if (algo == ConvAlgo::winograd4) algo = ConvAlgo::winograd;
   if (dw && use_winograd(algo, g) && g.N > 0 && g.P * g.Q > 0 && g.C * g.K > 0) {
     winograd_backward<V, Cfg>(x, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
                               dx, dw, db, threads, 0, saved);

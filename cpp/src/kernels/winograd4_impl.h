@@ -21,8 +21,8 @@
 //
 // A column of Vt (36, C, ld) and Mt (36, K, ld) is one tile of one image, and every output depends
 // only on its own column, computed by the same operations in either layout: the same floats
-// whatever the batch size, the grouping or the thread count. Only inference uses this path
-// (training keeps F(2x2): its forward saves the transform for the backward).
+// whatever the batch size, the grouping or the thread count. Training uses it on batches of whole
+// blocks (winograd4_backward below; the forward saves its transform for it).
 #pragma once
 
 #include <algorithm>
@@ -61,11 +61,13 @@ bool winograd4_suits(int64_t C, int64_t P, int64_t Q) {
   return 36 * 4 * C * g.T * V::W <= kWinograd4MaxBlockBytes;
 }
 
-// U_xi (K, C) = (G w[k, c] G^T)[xi] for the 36 xi, in gemm_nn's packed layout (see
-// winograd_weights_packed), one block of usz floats per xi. Computed in double: the sixths and
-// twenty-fourths are then rounded once.
+// U_xi (K, C) = (G w'[k, c] G^T)[xi] for the 36 xi, in gemm_nn's packed layout (see
+// winograd_weights_packed), one block of usz floats per xi. w' is w (K, C, 3, 3), or with
+// `transposed` w (C, K, 3, 3) read as w'[k, c] = w[c, k]: U^T for the input gradient. Computed in
+// double: the sixths and twenty-fourths are then rounded once.
 template <class Cfg>
-void winograd4_weights_packed(const float* w, int64_t K, int64_t C, float* Up, int64_t usz) {
+void winograd4_weights_packed(const float* w, int64_t K, int64_t C, float* Up, int64_t usz,
+                              bool transposed = false) {
   const int64_t mr = choose_nn_shape<Cfg>(K).mr, Kp = (K + mr - 1) / mr * mr;
   for (int xi = 0; xi < 36; ++xi)
     for (int64_t k = K; k < Kp; ++k)
@@ -80,7 +82,7 @@ void winograd4_weights_packed(const float* w, int64_t K, int64_t C, float* Up, i
   };
   for (int64_t k = 0; k < K; ++k)
     for (int64_t c = 0; c < C; ++c) {
-      const float* g = w + (k * C + c) * 9;
+      const float* g = w + (transposed ? c * K + k : k * C + c) * 9;
       double t[6][3];  // G g: column j of g through G
       for (int j = 0; j < 3; ++j) {
         double col[6];
@@ -208,6 +210,34 @@ inline void transpose_out(const float* src, int64_t n, float* dst, int64_t ls) {
   }
 }
 
+// Row stride of Vt and Mt for groups of at most `cols` columns: whole vectors, an odd number of
+// them (rows a multiple of 4 KB apart share the L1 cache's sets).
+template <class V>
+int64_t winograd4_ld(int64_t cols) {
+  int64_t ld = (cols + V::W - 1) / V::W * V::W;
+  if ((ld / V::W) % 2 == 0) ld += V::W;
+  return ld;
+}
+
+// Training with F(4x4) takes batches of whole blocks of V::W images only (a left-over image's
+// tiles would need the adjoint transforms in the tile-lane layout too).
+template <class V>
+bool winograd4_trains(int64_t N, int64_t C, int64_t P, int64_t Q) {
+  return N >= V::W && N % V::W == 0 && winograd4_suits<V>(C, P, Q);
+}
+
+// Floats of one block's Vt (36, C, ld) when saving (one block per group).
+template <class V>
+int64_t winograd4_vt_floats(int64_t C, int64_t P, int64_t Q) {
+  return 36 * C * winograd4_ld<V>(make_winograd4_grid(P, Q).T * V::W);
+}
+
+// Floats winograd4_correlate saves for winograd4_backward (N a multiple of V::W).
+template <class V>
+int64_t winograd4_saved_floats(int64_t N, int64_t C, int64_t P, int64_t Q) {
+  return N / V::W * winograd4_vt_floats<V>(C, P, Q);
+}
+
 // One group of columns: `blocks` whole blocks of V::W images from image n0 (column
 // (b T + t) V::W + lane: tile t of image n0 + b V::W + lane), or (blocks == 0) `count` images
 // from n0 with the lanes over their tiles (column i T + t).
@@ -218,16 +248,19 @@ struct Winograd4Group {
 // out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
 // frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
 // (P and Q must then be even). threads: as many as the work is worth. group_bytes: Vt per group
-// (0: winograd_group_bytes(C); tests shrink it).
+// (0: winograd_group_bytes(C); tests shrink it). saved (may be null; N a multiple of V::W): keeps
+// every block's Vt there, block j at j * winograd4_vt_floats (see winograd4_saved_floats), for
+// winograd4_backward; each group is then one block.
 template <class V, class Cfg>
 void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
                          int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
                          const float* bias, Activation act, float* out, bool pool2x2, int threads,
-                         int64_t group_bytes = 0) {
+                         int64_t group_bytes = 0, float* saved = nullptr) {
   using R = typename V::R;
   constexpr int L = V::W;
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
   if (group_bytes == 0) group_bytes = winograd_group_bytes(C);
+  if (saved) group_bytes = 1;
   const Winograd4Grid g = make_winograd4_grid(P, Q);
   const int64_t T = g.T, plane = g.Hp * g.Wp;
   const int64_t full = N / L, tail = N % L;
@@ -244,8 +277,7 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
   };
   // Row stride of Vt and Mt: the widest group, in whole vectors, made an odd number of vectors
   // (rows a multiple of 4 KB apart share the L1 cache's sets).
-  int64_t ld = std::max(std::min(per_group, full) * T * L, (tail * T + L - 1) / L * L);
-  if ((ld / L) % 2 == 0) ld += L;
+  const int64_t ld = winograd4_ld<V>(std::max(std::min(per_group, full) * T * L, tail * T));
 
   const int64_t usz = packed_nn_a_size<Cfg>(K, C);
   const bool cached = K * C <= kWinogradCacheMaxKC;
@@ -274,8 +306,9 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
     const int64_t planes = gr.blocks > 0 ? L * plane : gr.count * C * plane + L;
     // stage: a block's outputs (out_image vectors), or the left-over images' padded outputs.
     const int64_t staged = gr.blocks > 0 ? out_image * L : gr.count * K * 16 * T;
-    float* Vt = scratch(Scratch::a, 36 * C * ld + planes + 36 * L + staged);
-    float* xp = Vt + 36 * C * ld;
+    float* work = scratch(Scratch::a, (saved ? 0 : 36 * C * ld) + planes + 36 * L + staged);
+    float* Vt = saved ? saved + j * 36 * C * ld : work;
+    float* xp = work + (saved ? 0 : 36 * C * ld);
     float* buf = xp + planes;  // one gathered patch per lane (36, L)
     float* Mt = scratch(Scratch::b, 36 * K * ld);
     std::memset(xp, 0, planes * sizeof(float));
@@ -416,6 +449,237 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
   parallel_for(G, outer, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j) run_group(j);
   });
+}
+
+// ---- training: the backward pass ----------------------------------------------------------
+// For Y = A^T [sum_c U_c (.) V_c] A per tile (A = (A^T)^T, 6x4): dM = A dY A^T; the weight
+// gradient dU_xi (K, C) = sum over tiles dM_xi V_xi^T (36 NT GEMMs), dw = G^T dU G; the input
+// gradient dV_xi (C, tiles) = U_xi^T dM_xi (36 NN GEMMs) and each tile's 6x6 patch gradient
+// B dV B^T added where patches overlap (two rows, two columns). The forward's layout: lanes over
+// V::W images, one block per group, whole blocks only.
+
+// (A y)[0..5] of one column y0..y3 of dY, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
+// 0 1 -1 8 -8 1].
+template <class V>
+inline void winograd4_a(const typename V::R* y, typename V::R* r) {
+  using R = typename V::R;
+  const R a02 = V::add(y[0], y[2]), a13 = V::add(y[1], y[3]);
+  const R b = V::fmadd(V::set1(4.0f), y[2], y[0]);
+  const R c = V::fmadd(V::set1(8.0f), y[3], V::add(y[1], y[1]));
+  r[0] = y[0];
+  r[1] = V::add(a02, a13);
+  r[2] = V::sub(a02, a13);
+  r[3] = V::add(b, c);
+  r[4] = V::sub(b, c);
+  r[5] = y[3];
+}
+
+// (B v)[0..5] of one column v0..v5 (B = (B^T)^T).
+template <class V>
+inline void winograd4_b(const typename V::R* v, typename V::R* r) {
+  using R = typename V::R;
+  const R zero = V::zero(), c4 = V::set1(4.0f), cm4 = V::set1(-4.0f), cm5 = V::set1(-5.0f),
+          cm2 = V::set1(-2.0f);
+  const R s12 = V::add(v[1], v[2]), d12 = V::sub(v[2], v[1]);
+  const R s34 = V::add(v[3], v[4]), d34 = V::sub(v[4], v[3]);
+  r[0] = V::fmadd(c4, v[0], zero);
+  r[1] = V::fmadd(c4, V::add(d12, v[5]), V::add(d34, d34));
+  r[2] = V::fmadd(cm5, v[0], V::fmadd(cm4, s12, V::sub(zero, s34)));
+  r[3] = V::fmadd(cm2, d34, V::fmadd(cm5, v[5], V::sub(zero, d12)));
+  r[4] = V::add(V::add(v[0], s12), s34);
+  r[5] = v[5];
+}
+
+// dw[k, c] (3x3) = G^T dU[k, c] G for dU (36, K, C), in double.
+inline void winograd4_weight_grad_from_u(const float* dU, int64_t K, int64_t C, float* dw) {
+  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+  const int64_t xs = K * C;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c) {
+      const float* u = dU + k * C + c;
+      double t[3][6];  // G^T dU
+      for (int r = 0; r < 3; ++r)
+        for (int j = 0; j < 6; ++j) {
+          double a = 0;
+          for (int i = 0; i < 6; ++i) a += G[i][r] * u[(6 * i + j) * xs];
+          t[r][j] = a;
+        }
+      float* o = dw + (k * C + c) * 9;
+      for (int r = 0; r < 3; ++r)
+        for (int q = 0; q < 3; ++q) {
+          double a = 0;
+          for (int j = 0; j < 6; ++j) a += t[r][j] * G[j][q];
+          o[r * 3 + q] = static_cast<float>(a);
+        }
+    }
+}
+
+// The backward pass of a stride-1 3x3 layer over whole blocks of V::W images (N a multiple of
+// V::W): x (N, C, H, W) at (top, left) of the output frame, w (K, C, 3, 3), dy (N, K, P, Q).
+// dx (N, C, H, W; null: not wanted), dw (K, C, 3, 3; null: not wanted), db (K; may be null).
+// saved (may be null): the forward's Vt of every block (winograd4_correlate's `saved`); x is then
+// not read. Each thread sums its blocks into its own dU and db, then the threads' sums are added
+// in thread order: deterministic for a thread count. dx does not depend on the thread count.
+template <class V, class Cfg>
+void winograd4_backward(const float* x, const float* w, const float* dy, int64_t N, int64_t C,
+                        int64_t H, int64_t W, int64_t top, int64_t left, int64_t K, int64_t P,
+                        int64_t Q, float* dx, float* dw, float* db, int threads,
+                        const float* saved = nullptr) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const Winograd4Grid g = make_winograd4_grid(P, Q);
+  const int64_t T = g.T, plane = g.Hp * g.Wp, PQ = P * Q, KC = K * C;
+  const int64_t blocks = N / L, ld = winograd4_ld<V>(T * L), vsz = 36 * C * ld;
+  const int64_t Py = 4 * g.TH, Qy = 4 * g.TW;  // dy's interleaved plane: the tiles' outputs
+  int outer, inner;
+  split_threads(blocks, 2.0 * N * K * C * 36 * T * ((dx != nullptr) + (dw != nullptr)), threads,
+                &outer, &inner);
+  // Shared: GEMM row offsets; U^T packed for the input gradient; per thread a dU and a db.
+  const int64_t usz = dx ? packed_nn_a_size<Cfg>(C, K) : 0;
+  const bool cached = KC <= kWinogradCacheMaxKC;
+  const int64_t noff = std::max(C, K), part = (dw ? 36 * KC : 0) + K;
+  float* shared = scratch(Scratch::c, 2 * noff + (cached || !dx ? 0 : 36 * usz) + outer * part);
+  auto* off = reinterpret_cast<int64_t*>(shared);
+  float* parts = shared + 2 * noff + (cached || !dx ? 0 : 36 * usz);
+  for (int64_t i = 0; i < noff; ++i) off[i] = i * ld;
+  const float* Ut = nullptr;
+  if (dx) {
+    // U^T: the weights read as w'[c, k] = w[k, c], transformed as the forward's.
+    float* up = shared + 2 * noff;
+    if (cached) {
+      Ut = winograd_weights_cached_as(w, C, K, true, 4, 36 * usz, [&](float* u) {
+        winograd4_weights_packed<Cfg>(w, C, K, u, usz, true);
+      });
+    } else {
+      winograd4_weights_packed<Cfg>(w, C, K, up, usz, true);
+      Ut = up;
+    }
+  }
+  const int64_t y0 = std::clamp<int64_t>(-top, 0, H), y1 = std::clamp<int64_t>(g.Hp - top, y0, H);
+  const int64_t x0 = std::clamp<int64_t>(-left, 0, W), x1 = std::clamp<int64_t>(g.Wp - left, x0, W);
+  const bool dx_whole = y0 == 0 && y1 == H && x0 == 0 && x1 == W;
+  int used = 1;
+  run_parallel(outer, [&](int tid, int nt) {
+    if (tid == 0) used = nt;
+    float* dU = parts + tid * part;
+    float* my_db = dU + (dw ? 36 * KC : 0);
+    std::memset(dU, 0, part * sizeof(float));
+    const bool transform_x = dw && !saved;
+    // Per thread: Vt (when transformed here), dV, x's or dx's interleaved plane, dy's.
+    float* work =
+        scratch(Scratch::a, (transform_x ? vsz : 0) + (dx ? vsz : 0) + L * plane + L * Py * Qy);
+    float* dV = work + (transform_x ? vsz : 0);
+    float* xp = dV + (dx ? vsz : 0);
+    float* yp = xp + L * plane;
+    float* Dt = scratch(Scratch::b, 36 * K * ld);
+    int64_t b0, b1;
+    split_range(blocks, nt, tid, &b0, &b1);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * L;
+      const float* Vt = saved ? saved + b * vsz : work;
+      if (transform_x) {
+        std::memset(xp, 0, L * plane * sizeof(float));
+        for (int64_t c = 0; c < C; ++c) {
+          for (int64_t y = y0; y < y1; ++y) {
+            transpose_in<V>(x + (n0 * C + c) * H * W + y * W, C * H * W, x0, x1,
+                            xp + ((y + top) * g.Wp + left) * L);
+          }
+          for (int64_t t = 0; t < T; ++t) {
+            winograd4_input_tile<V>(xp + (4 * (t / g.TW) * g.Wp + 4 * (t % g.TW)) * L, g.Wp * L, L,
+                                    work + c * ld + t * L, C * ld);
+          }
+        }
+      }
+      // Dt = A dY A^T, from dy's interleaved plane (zeros past P, Q: the junk outputs).
+      std::memset(yp, 0, L * Py * Qy * sizeof(float));
+      for (int64_t k = 0; k < K; ++k) {
+        const float* dyk = dy + (n0 * K + k) * PQ;
+        for (int64_t p = 0; p < P; ++p) transpose_in<V>(dyk + p * Q, K * PQ, 0, Q, yp + p * Qy * L);
+        if (db) {
+          for (int l = 0; l < L; ++l) my_db[k] += sum_floats<V>(dyk + l * K * PQ, PQ);
+        }
+        for (int64_t t = 0; t < T; ++t) {
+          const float* d = yp + (4 * (t / g.TW) * Qy + 4 * (t % g.TW)) * L;
+          R cols[4][6];  // A applied to each column s of the tile's dY
+          for (int s = 0; s < 4; ++s) {
+            R col[4];
+            for (int r = 0; r < 4; ++r) col[r] = V::load(d + (r * Qy + s) * L);
+            winograd4_a<V>(col, cols[s]);
+          }
+          float* o = Dt + k * ld + t * L;
+          for (int i = 0; i < 6; ++i) {
+            const R row[4] = {cols[0][i], cols[1][i], cols[2][i], cols[3][i]};
+            R m[6];
+            winograd4_a<V>(row, m);
+            for (int j = 0; j < 6; ++j) V::store(o + (6 * i + j) * K * ld, m[j]);
+          }
+        }
+      }
+      const int64_t ncols = T * L;
+      if (dw) {
+        for (int xi = 0; xi < 36; ++xi) {
+          GemmNT gg;
+          gg.M = K, gg.N = C, gg.L = ncols, gg.A = Dt + xi * K * ld, gg.lda = ld,
+          gg.B = Vt + xi * C * ld, gg.boff = off, gg.C = dU + xi * KC, gg.ldc = C,
+          gg.accumulate = true;
+          gemm_nt<V, Cfg>(gg, inner);
+        }
+      }
+      if (!dx) continue;
+      for (int xi = 0; xi < 36; ++xi) {  // dV_xi (C, tiles) = U_xi^T Dt_xi
+        GemmNN gg;
+        gg.M = C, gg.N = ncols, gg.J = K, gg.A = Ut + xi * usz, gg.a_packed = true,
+        gg.B = Dt + xi * K * ld, gg.boff = off, gg.C = dV + xi * C * ld, gg.ldc = ld;
+        gemm_nn<V, Cfg>(gg, inner);
+      }
+      if (!dx_whole) {  // inputs no output reads get a zero gradient
+        for (int l = 0; l < L; ++l)
+          std::memset(dx + (n0 + l) * C * H * W, 0, C * H * W * sizeof(float));
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        // The patch gradients B dV B^T of every tile, added into the interleaved plane.
+        std::memset(xp, 0, L * plane * sizeof(float));
+        for (int64_t ty = 0; ty < g.TH; ++ty)
+          for (int64_t tx = 0; tx < g.TW; ++tx) {
+            const float* m = dV + c * ld + (ty * g.TW + tx) * L;
+            R cols[6][6];  // B applied to each column j of dV
+            for (int j = 0; j < 6; ++j) {
+              R col[6];
+              for (int i = 0; i < 6; ++i) col[i] = V::load(m + (6 * i + j) * C * ld);
+              winograd4_b<V>(col, cols[j]);
+            }
+            float* o = xp + (4 * ty * g.Wp + 4 * tx) * L;
+            for (int i = 0; i < 6; ++i) {
+              const R row[6] = {cols[0][i], cols[1][i], cols[2][i],
+                                cols[3][i], cols[4][i], cols[5][i]};
+              R dd[6];
+              winograd4_b<V>(row, dd);
+              for (int j = 0; j < 6; ++j) {
+                float* q = o + (i * g.Wp + j) * L;
+                V::store(q, V::add(V::load(q), dd[j]));
+              }
+            }
+          }
+        for (int64_t y = y0; y < y1; ++y) {
+          transpose_out<V>(xp + ((y + top) * g.Wp + x0 + left) * L, x1 - x0,
+                           dx + (n0 * C + c) * H * W + y * W + x0, C * H * W);
+        }
+      }
+    }
+  });
+  // Fixed-order reduction over threads, then dw from dU.
+  float* dU = parts;
+  for (int t = 1; t < used; ++t) {
+    const float* p = parts + t * part;
+    for (int64_t i = 0; i < part; ++i) dU[i] += p[i];
+  }
+  if (dw) winograd4_weight_grad_from_u(dU, K, C, dw);
+  if (db) std::memcpy(db, dU + (dw ? 36 * KC : 0), K * sizeof(float));
 }
 
 }  // namespace
