@@ -111,6 +111,9 @@ CONV_CASES = [
     ((2, 8, 6, 7), (9, 3, 3), 1, 1, True),
     ((1, 9, 5, 6), (8, 3, 3), 1, "valid", False),
     ((1, 8, 33, 30), (8, 3, 3), 1, 1, True),  # big enough for the Winograd input gradient
+    # A whole block of 8 images (AVX2, portable): Winograd F(4x4) forward and both gradients.
+    ((8, 8, 7, 6), (9, 3, 3), 1, 1, True),
+    ((16, 9, 6, 9), (8, 3, 3), 1, "valid", False),  # two blocks (one with AVX-512)
 ]
 
 
