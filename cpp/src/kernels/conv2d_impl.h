@@ -4,8 +4,9 @@
 // - 3x3 stride 1 with >= 8 channels in and out (the lecture net's conv 2, the 64->64 layer):
 //   Winograd F(2x2, 3x3), winograd_impl.h, for the forward pass, the fused forward + pool, the
 //   weight gradient and the input gradient (the forward's adjoint; with both gradients wanted,
-//   conv2d_backward makes dy's transform once for the two). Inference on small images takes
-//   Winograd F(4x4, 3x3) instead, with the vector lanes over images (winograd4_impl.h).
+//   conv2d_backward makes dy's transform once for the two). Small images in batches of at least
+//   one vector of them (inference) or of whole vectors (training: forward and both gradients)
+//   take Winograd F(4x4, 3x3) instead, with the vector lanes over images (winograd4_impl.h).
 //   Everything else:
 // - Stride 1 (every layer of the lecture net and the 64->64 target): no im2col. Each image's
 //   input is copied once into a zero-padded plane (C, Hp, Wp); then output pixel m = p*Wp + q of
@@ -279,7 +280,8 @@ CorrelationWeights pack_correlation_weights(const Conv2dGeometry& g, const Bandi
 }
 
 // Which algorithm a convolution's forward pass or weight gradient uses (tests force each one;
-// the ops pick). winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) over image lanes (forward only).
+// the ops pick). winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) over image lanes (the forward,
+// and training's forward + backward on whole blocks of images).
 enum class ConvAlgo { automatic, direct, winograd, winograd4 };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
