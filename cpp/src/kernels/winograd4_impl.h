@@ -259,6 +259,41 @@ int64_t winograd4_saved_floats(int64_t N, int64_t C, int64_t P, int64_t Q) {
   return N / V::W * winograd4_vt_floats<V>(C, P, Q);
 }
 
+// The rows [y0, y1) and columns [x0, x1) of an image's input (H, W) that land inside its padded
+// plane when placed at (top, left) of the output frame.
+struct Winograd4Span {
+  int64_t y0, y1, x0, x1;
+};
+
+inline Winograd4Span winograd4_span(const Winograd4Grid& g, int64_t H, int64_t W, int64_t top,
+                                    int64_t left) {
+  const int64_t y0 = std::clamp<int64_t>(-top, 0, H), x0 = std::clamp<int64_t>(-left, 0, W);
+  return {y0, std::clamp<int64_t>(g.Hp - top, y0, H), x0, std::clamp<int64_t>(g.Wp - left, x0, W)};
+}
+
+// Vt columns [0, T V::W) of every row (xi, c) (rows ld apart, vt: the block's first column) =
+// B^T d B for the tiles of the V::W images at `images` (C, H, W each, consecutive): each channel
+// is transposed into xp, an interleaved padded plane (Hp, Wp, V::W) whose padding the caller has
+// zeroed (the copy rewrites the same interior every channel), then transformed tile by tile.
+template <class V>
+void winograd4_input_block(const Winograd4Grid& g, const Winograd4Span& sp, const float* images,
+                           int64_t C, int64_t H, int64_t W, int64_t top, int64_t left, float* xp,
+                           float* vt, int64_t ld) {
+  constexpr int L = V::W;
+  for (int64_t c = 0; c < C; ++c) {
+    // Input (y, x) of lane l at ((y + top) Wp + x + left) L + l.
+    for (int64_t y = sp.y0; y < sp.y1; ++y) {
+      transpose_in<V>(images + (c * H + y) * W, C * H * W, sp.x0, sp.x1,
+                      xp + ((y + top) * g.Wp + left) * L);
+    }
+    for (int64_t ty = 0; ty < g.TH; ++ty)
+      for (int64_t tx = 0; tx < g.TW; ++tx) {
+        winograd4_input_tile<V>(xp + (4 * ty * g.Wp + 4 * tx) * L, g.Wp * L, L,
+                                vt + c * ld + (ty * g.TW + tx) * L, C * ld);
+      }
+  }
+}
+
 // One group of columns: `blocks` whole blocks of V::W images from image n0 (column
 // (b T + t) V::W + lane: tile t of image n0 + b V::W + lane), or (blocks == 0) `count` images
 // from n0 with the lanes over their tiles (column i T + t).
@@ -316,9 +351,7 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
   split_threads(G, 2.0 * N * K * C * 36 * T, threads, &outer, &inner);
   const int64_t Po = pool2x2 ? P / 2 : P, Qo = pool2x2 ? Q / 2 : Q;
   const int64_t out_image = K * Po * Qo, out_plane = Po * Qo;
-  // Rows and columns of an image's input that land inside its padded plane.
-  const int64_t y0 = std::clamp<int64_t>(-top, 0, H), y1 = std::clamp<int64_t>(g.Hp - top, y0, H);
-  const int64_t x0 = std::clamp<int64_t>(-left, 0, W), x1 = std::clamp<int64_t>(g.Wp - left, x0, W);
+  const Winograd4Span sp = winograd4_span(g, H, W, top, left);
 
   const auto run_group = [&](int64_t j) {
     const Winograd4Group gr = group_of(j);
@@ -335,29 +368,16 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
     std::memset(xp, 0, planes * sizeof(float));
     if (gr.blocks > 0) {
       for (int64_t b = 0; b < gr.blocks; ++b) {
-        const float* images = in + (gr.n0 + b * L) * C * H * W;
-        for (int64_t c = 0; c < C; ++c) {
-          // The interleaved plane: input (y, x) of lane l at ((y + top) Wp + x + left) L + l.
-          for (int64_t y = y0; y < y1; ++y) {
-            const float* src = images + (c * H + y) * W;
-            float* dst = xp + ((y + top) * g.Wp + left) * L;
-            transpose_in<V>(src, C * H * W, x0, x1, dst);
-          }
-          float* vc = Vt + c * ld + b * T * L;
-          for (int64_t ty = 0; ty < g.TH; ++ty)
-            for (int64_t tx = 0; tx < g.TW; ++tx) {
-              winograd4_input_tile<V>(xp + (4 * ty * g.Wp + 4 * tx) * L, g.Wp * L, L,
-                                      vc + (ty * g.TW + tx) * L, C * ld);
-            }
-        }
+        winograd4_input_block<V>(g, sp, in + (gr.n0 + b * L) * C * H * W, C, H, W, top, left, xp,
+                                 Vt + b * T * L, ld);
       }
     } else {
       for (int64_t i = 0; i < gr.count; ++i) {
         const float* image = in + (gr.n0 + i) * C * H * W;
         for (int64_t c = 0; c < C; ++c)
-          for (int64_t y = y0; y < y1; ++y) {
-            std::memcpy(xp + (i * C + c) * plane + (y + top) * g.Wp + x0 + left,
-                        image + (c * H + y) * W + x0, (x1 - x0) * sizeof(float));
+          for (int64_t y = sp.y0; y < sp.y1; ++y) {
+            std::memcpy(xp + (i * C + c) * plane + (y + top) * g.Wp + sp.x0 + left,
+                        image + (c * H + y) * W + sp.x0, (sp.x1 - sp.x0) * sizeof(float));
           }
       }
       for (int64_t u = 0; u < ncols; u += L) {
@@ -581,9 +601,8 @@ void winograd4_backward(const float* x, const float* w, const float* dy, int64_t
       Ut = up;
     }
   }
-  const int64_t y0 = std::clamp<int64_t>(-top, 0, H), y1 = std::clamp<int64_t>(g.Hp - top, y0, H);
-  const int64_t x0 = std::clamp<int64_t>(-left, 0, W), x1 = std::clamp<int64_t>(g.Wp - left, x0, W);
-  const bool dx_whole = y0 == 0 && y1 == H && x0 == 0 && x1 == W;
+  const Winograd4Span sp = winograd4_span(g, H, W, top, left);
+  const bool dx_whole = sp.y0 == 0 && sp.y1 == H && sp.x0 == 0 && sp.x1 == W;
   int used = 1;
   run_parallel(outer, [&](int tid, int nt) {
     if (tid == 0) used = nt;
@@ -605,16 +624,7 @@ void winograd4_backward(const float* x, const float* w, const float* dy, int64_t
       const float* Vt = saved ? saved + b * vsz : work;
       if (transform_x) {
         std::memset(xp, 0, L * plane * sizeof(float));
-        for (int64_t c = 0; c < C; ++c) {
-          for (int64_t y = y0; y < y1; ++y) {
-            transpose_in<V>(x + (n0 * C + c) * H * W + y * W, C * H * W, x0, x1,
-                            xp + ((y + top) * g.Wp + left) * L);
-          }
-          for (int64_t t = 0; t < T; ++t) {
-            winograd4_input_tile<V>(xp + (4 * (t / g.TW) * g.Wp + 4 * (t % g.TW)) * L, g.Wp * L, L,
-                                    work + c * ld + t * L, C * ld);
-          }
-        }
+        winograd4_input_block<V>(g, sp, x + n0 * C * H * W, C, H, W, top, left, xp, work, ld);
       }
       // Dt = A dY A^T, from dy's interleaved plane (zeros past P, Q: the junk outputs).
       std::memset(yp, 0, L * Py * Qy * sizeof(float));
@@ -684,9 +694,9 @@ void winograd4_backward(const float* x, const float* w, const float* dy, int64_t
               }
             }
           }
-        for (int64_t y = y0; y < y1; ++y) {
-          transpose_out<V>(xp + ((y + top) * g.Wp + x0 + left) * L, x1 - x0,
-                           dx + (n0 * C + c) * H * W + y * W + x0, C * H * W);
+        for (int64_t y = sp.y0; y < sp.y1; ++y) {
+          transpose_out<V>(xp + ((y + top) * g.Wp + sp.x0 + left) * L, sp.x1 - sp.x0,
+                           dx + (n0 * C + c) * H * W + y * W + sp.x0, C * H * W);
         }
       }
     }
