@@ -72,6 +72,28 @@ void check(const Pool2dGeometry& g, std::vector<float> x, const char* what) {
   }
 }
 
+void check_ties_infinities_and_nan(const Pool2dGeometry& g) {
+  const size_t n = g.N * g.C * g.H * g.W;
+  // Few distinct values: many ties, whose first-in-window rule must match.
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>((i * 7) % 3);
+  check(g, x, "ties");
+  // Two values at random: every arrangement of tied maxima in a window (first and last, middle
+  // two, ...) turns up.
+  std::mt19937 rng(5);
+  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(rng() % 2);
+  check(g, x, "ties in every arrangement");
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 5 == 0) ? -inf : (i % 7 == 0 ? nan : -inf);
+  check(g, x, "-inf and NaN");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 11 == 3) ? nan : static_cast<float>(i % 4);
+  check(g, x, "NaN among numbers");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 3 == 0) ? 0.0f : -0.0f;  // signed zeros tie
+  check(g, x, "signed zeros");
+  for (size_t i = 0; i < n; ++i) x[i] = (i % 2) ? nan : -inf;
+  check(g, x, "all NaN / -inf windows");
+}
+
 TEST_P(PoolFastTest, TwoByTwoMatchesReference) {
   for (auto hw : {std::pair<int64_t, int64_t>{2, 2},
                   {4, 6},
@@ -92,27 +114,26 @@ TEST_P(PoolFastTest, TwoByTwoMatchesReference) {
   }
 }
 
+// Rows of 4 windows (shorter than a vector) and of 21 (whole blocks with an overlapping last one,
+// checked for NaNs once per row and redone by the full rule where there is one).
 TEST_P(PoolFastTest, TiesInfinitiesAndNaN) {
-  const Pool2dGeometry g = pool(2, 3, 6, 9, 2, 2, 0);
-  const size_t n = g.N * g.C * g.H * g.W;
-  // Few distinct values: many ties, whose first-in-window rule must match.
-  std::vector<float> x(n);
-  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>((i * 7) % 3);
-  check(g, x, "ties");
-  // Two values at random: every arrangement of tied maxima in a window (first and last, middle
-  // two, ...) turns up.
-  std::mt19937 rng(5);
-  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(rng() % 2);
-  check(g, x, "ties in every arrangement");
-  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
-  for (size_t i = 0; i < n; ++i) x[i] = (i % 5 == 0) ? -inf : (i % 7 == 0 ? nan : -inf);
-  check(g, x, "-inf and NaN");
-  for (size_t i = 0; i < n; ++i) x[i] = (i % 11 == 3) ? nan : static_cast<float>(i % 4);
-  check(g, x, "NaN among numbers");
-  for (size_t i = 0; i < n; ++i) x[i] = (i % 3 == 0) ? 0.0f : -0.0f;  // signed zeros tie
-  check(g, x, "signed zeros");
-  for (size_t i = 0; i < n; ++i) x[i] = (i % 2) ? nan : -inf;
-  check(g, x, "all NaN / -inf windows");
+  for (const int64_t w : {9, 42}) {
+    SCOPED_TRACE(w);
+    check_ties_infinities_and_nan(pool(2, 3, 6, w, 2, 2, 0));
+  }
+}
+
+TEST_P(PoolFastTest, OneNaNPerPlane) {
+  // One NaN per plane, at a different place in each: its row takes the full rule, the others
+  // the plain maxes (a wrong choice either way shows as a different y or winner).
+  const Pool2dGeometry g = pool(2, 3, 6, 42, 2, 2, 0);
+  for (int at = 0; at < 4; ++at) {
+    auto x = random_vector(g.N * g.C * g.H * g.W, 11 + at);
+    for (int64_t plane = 0; plane < g.N * g.C; ++plane) {
+      x[plane * g.H * g.W + (plane * 37 + at * 53) % (g.H * g.W)] = std::nanf("");
+    }
+    check(g, x, "one NaN per plane");
+  }
 }
 
 TEST_P(PoolFastTest, OtherGeometriesMatchReference) {

@@ -43,6 +43,9 @@ struct Avx512Vec {
     even = _mm512_permutex2var_ps(a, ie, b);
     odd = _mm512_permutex2var_ps(a, io, b);
   }
+  // One permute per output already: no cheaper order to leave for in_order (see simd_avx2.h).
+  static void deinterleave_in_lanes(R a, R b, R& even, R& odd) { deinterleave(a, b, even, odd); }
+  static R in_order(R a) { return a; }
   static void interleave(R even, R odd, R& lo, R& hi) {
     const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i ih =

@@ -145,6 +145,20 @@ struct GenericVec {
       odd.v[i] = src.v[(2 * i + 1) % W];
     }
   }
+  // deinterleave in an order private to the vector type, restored by in_order (see
+  // simd_avx2.h). Here the lanes come reversed, on purpose: every ISA's caller is tested on this
+  // type, so a missing in_order shows there, not only on AVX2.
+  static void deinterleave_in_lanes(const R& lo, const R& hi, R& even, R& odd) {
+    R e, o;
+    deinterleave(lo, hi, e, o);
+    even = in_order(e);
+    odd = in_order(o);
+  }
+  static R in_order(const R& a) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = a.v[W - 1 - i];
+    return r;
+  }
   // The inverse: 2W consecutive floats (lo, hi) with [2i] = even[i], [2i+1] = odd[i].
   static void interleave(const R& even, const R& odd, R& lo, R& hi) {
     for (int i = 0; i < W; ++i) {
