@@ -5,6 +5,10 @@
 #include <new>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace pocketcnn {
 
 namespace {
@@ -66,9 +70,23 @@ Cache& cache() {
   return *c;
 }
 
+// Blocks of at least this size start on a 2 MiB boundary and ask Linux for transparent huge
+// pages (its default mode is "madvise": only asked-for memory gets them). A kernel streaming
+// through tens of MB then takes one TLB miss per 2 MiB instead of one per 4 KiB, and the first
+// touch one page fault instead of 512: the 2x2 max pool of 32x64x56x56 ran 8% faster with its
+// buffers on huge pages (AVX2, 1 thread, interleaved runs). Only the alignment's address space
+// is extra; untouched pages stay unbacked.
+constexpr size_t kHugePage = size_t{2} << 20;
+
 void* os_alloc(size_t bytes) {
-  void* p = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+  const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  const bool huge = rounded >= kHugePage;
+  void* p = std::aligned_alloc(huge ? kHugePage : kAlign,
+                               huge ? (rounded + kHugePage - 1) / kHugePage * kHugePage : rounded);
   if (!p) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (huge) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure changes nothing
+#endif
   return p;
 }
 
