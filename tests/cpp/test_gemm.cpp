@@ -102,6 +102,9 @@ std::vector<NTCase> nt_cases() {
       }
   cases.push_back({64, 27, 3000, true, false});    // several L blocks (lc)
   cases.push_back({64, 100, 1250, false, false});  // dense forward shape
+  cases.push_back({1, 100, 1250, true, true});     // ... at batch 1 (one row: gemv_nt)
+  cases.push_back({3, 10, 1250, false, true});     // ... at batch 3 (A is one L block)
+  cases.push_back({1, 7, 5000, false, false});     // one row too long for gemv_nt
   return cases;
 }
 

@@ -319,6 +319,43 @@ void gemm_nn(const GemmNN& g, int threads) {
   });
 }
 
+// gemm_nt with one row of A (a dense layer at batch 1): blocks of one row and four of B, over the
+// whole of L (A's row stays in L1). The register blocks of the general path would give a 1 x 3
+// block, three accumulator chains (latency-bound) and a second pass over L for an A of one row:
+// the 1250 -> 100 layer of the lecture net took 8.2 us with its weights in L2; this takes ~6.
+// Each output's arithmetic is the general path's for a single L block (one chain of vector
+// FMAs, then V::hsum), so a row gets the same floats as in a batch of two or three rows whose A
+// is also one block (the lecture net's 1250 features: batches 1 to 3).
+template <class V>
+void gemv_nt(const GemmNT& g, const int64_t* boff, int threads) {
+  constexpr int NR = 4;
+  const int64_t njb = (g.N + NR - 1) / NR;
+  const int nt = threads_for(njb, 2.0 * g.N * g.L, threads);
+  parallel_for(njb, nt, [&](int64_t jb0, int64_t jb1) {
+    const float* brow[NR];
+    for (int64_t jb = jb0; jb < jb1; ++jb) {
+      const int64_t j0 = jb * NR;
+      const int nr = static_cast<int>(std::min<int64_t>(NR, g.N - j0));
+      for (int k = 0; k < nr; ++k) brow[k] = g.B + boff[j0 + k];
+      float* c = g.C + j0;
+      switch (nr) {
+        case 4:
+          nt_micro<V, 1, 4>(g.L, g.A, g.lda, brow, c, g.ldc, g.accumulate);
+          break;
+        case 3:
+          nt_micro<V, 1, 3>(g.L, g.A, g.lda, brow, c, g.ldc, g.accumulate);
+          break;
+        case 2:
+          nt_micro<V, 1, 2>(g.L, g.A, g.lda, brow, c, g.ldc, g.accumulate);
+          break;
+        default:
+          nt_micro<V, 1, 1>(g.L, g.A, g.lda, brow, c, g.ldc, g.accumulate);
+          break;
+      }
+    }
+  });
+}
+
 template <class V, class Cfg>
 void gemm_nt(const GemmNT& g, int threads) {
   if (g.M <= 0 || g.N <= 0) return;
@@ -329,11 +366,16 @@ void gemm_nt(const GemmNT& g, int threads) {
     return;
   }
   static const NTTable<V, Cfg::mr_max, Cfg::nr_max> table;
-  const BlockShape s = choose_nt_shape<Cfg>(g.M, g.N);
   const int64_t* boff = offsets_or_strided(g.boff, g.N, g.ldb);
+  if (g.M == 1 && g.L <= Cfg::lc * 4) {
+    gemv_nt<V>(g, boff, threads);
+    return;
+  }
+  const BlockShape s = choose_nt_shape<Cfg>(g.M, g.N);
   const int64_t njb = (g.N + s.nr - 1) / s.nr;
   // L blocks of at most lc (balanced): an A block (mr x lc) stays in L1 while B blocks stream.
-  const int64_t nlb = (g.L + Cfg::lc - 1) / Cfg::lc;
+  // An A no larger than one such block is one block: the whole dot product in one chain.
+  const int64_t nlb = g.M * g.L <= s.mr * Cfg::lc ? 1 : (g.L + Cfg::lc - 1) / Cfg::lc;
   const int64_t lb = ((g.L + nlb - 1) / nlb + V::W - 1) / V::W * V::W;
   const int nt = threads_for(njb, 2.0 * g.M * g.N * g.L, threads);
   parallel_for(njb, nt, [&](int64_t jb0, int64_t jb1) {
