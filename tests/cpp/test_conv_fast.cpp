@@ -78,8 +78,10 @@ std::vector<ConvCase> conv_cases() {
       // Inference with Winograd F(4x4, 3x3): whole blocks of 8 (AVX-512: 16) images, plus a
       // left-over image with the lanes over its tiles.
       {17, 9, 6, 6, 10, 3, 3, 1, 1, 1, 1, 1, 1},
-      // Training with F(4x4): whole blocks only (two of 8 images, one of 16).
+      // Training with F(4x4): whole blocks (two of 8 images, one of 16), and two blocks of 8
+      // with the last one padded (AVX-512: F(2x2), 13 of 16 lanes).
       {16, 9, 7, 6, 10, 3, 3, 1, 1, 1, 0, 0, 1},
+      {13, 9, 6, 7, 10, 3, 3, 1, 1, 0, 1, 1, 0},
   };
 }
 
@@ -518,7 +520,8 @@ TEST(ConvWinograd, AgreesWithTheReference) {
 // left over) on portable vectors of both widths: against the reference (bias, ReLU); the same
 // floats for every grouping and thread count; the fused 2x2 max pool bitwise equal to the steps,
 // also with NaN inputs; and each image's outputs the same whether it sits in a block of image
-// lanes or is left over, alone or with others (the lanes then run over its tiles).
+// lanes or is left over, alone or with others (the lanes then run over its tiles). Training on
+// the two whole blocks and on all 2 W + 3 images (a last block padded with zero images).
 template <class V, class Cfg>
 void check_winograd4(const char* blocking) {
   constexpr int L = V::W;
@@ -569,14 +572,15 @@ void check_winograd4(const char* blocking) {
     run(p.x.data() + (c.N - 3) * image, 3, g.P, g.Q, false, 2, 0, last3);
     EXPECT_TRUE(std::equal(last3.begin(), last3.end(), first.end() - 3 * ny))
         << describe(c) << " " << blocking << ": the last three";
-    // Training on the first two blocks: the forward saving its transform gives the same floats;
-    // the backward, from what was saved or from x, for every thread count and with one of the
-    // gradients not wanted, against the reference.
-    {
-      const int64_t nb = 2 * L;
+    // Training on the first two blocks, and on the whole batch (its last block padded): the
+    // forward saving its transform gives the same floats as inference (whose left-over images
+    // run with the lanes over their tiles); the backward, from what was saved or from x, for
+    // every thread count and with one of the gradients not wanted, against the reference.
+    for (const int64_t nb : {int64_t{2 * L}, c.N}) {
       Conv2dGeometry gb = g;
       gb.N = nb;
       std::vector<float> saved(impl::winograd4_saved_floats<V>(nb, c.C, g.P, g.Q), 5.0f);
+      ASSERT_EQ(saved.size(), (nb + L - 1) / L * impl::winograd4_vt_floats<V>(c.C, g.P, g.Q));
       std::vector<float> y(nb * ny, 7.0f);
       impl::winograd4_correlate<V, Cfg>(p.x.data(), nb, c.C, c.H, c.W, c.pt, c.pl, p.w.data(), c.K,
                                         g.P, g.Q, p.b.data(), Activation::relu, y.data(), false, 2,
@@ -589,8 +593,9 @@ void check_winograd4(const char* blocking) {
       const float wtol = 2e-5f * (nb * g.P * g.Q + 1);
       for (int threads : {1, 2}) {
         for (bool from_saved : {true, false}) {
-          const std::string what = describe(c) + " " + blocking + " backward threads " +
-                                   std::to_string(threads) + (from_saved ? " saved" : " from x");
+          const std::string what = describe(c) + " " + blocking + " backward of " +
+                                   std::to_string(nb) + " threads " + std::to_string(threads) +
+                                   (from_saved ? " saved" : " from x");
           std::vector<float> dx(nb * image, 3.0f), dw(p.w.size(), 3.0f), db(c.K, 3.0f);
           impl::winograd4_backward<V, Cfg>(from_saved ? nullptr : p.x.data(), p.w.data(),
                                            p.dy.data(), nb, c.C, c.H, c.W, c.pt, c.pl, c.K, g.P,

@@ -114,6 +114,7 @@ CONV_CASES = [
     # A whole block of 8 images (AVX2, portable): Winograd F(4x4) forward and both gradients.
     ((8, 8, 7, 6), (9, 3, 3), 1, 1, True),
     ((16, 9, 6, 9), (8, 3, 3), 1, "valid", False),  # two blocks (one with AVX-512)
+    ((13, 8, 5, 6), (8, 3, 3), 1, 1, True),  # two blocks of 8, the last padded (AVX-512: F(2x2))
 ]
 
 

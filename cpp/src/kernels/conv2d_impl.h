@@ -281,7 +281,7 @@ CorrelationWeights pack_correlation_weights(const Conv2dGeometry& g, const Bandi
 
 // Which algorithm a convolution's forward pass or weight gradient uses (tests force each one;
 // the ops pick). winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) over image lanes (the forward,
-// and training's forward + backward on whole blocks of images).
+// and training's forward + backward on blocks of images, the last one possibly padded).
 enum class ConvAlgo { automatic, direct, winograd, winograd4 };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
@@ -322,7 +322,8 @@ bool use_winograd4(ConvAlgo algo, const Conv2dGeometry& g, bool saving) {
 }
 
 // Training (a forward that saves for the backward, and that backward) takes F(4x4) too, on
-// batches of whole blocks of V::W images (winograd4_trains); other batches train with F(2x2).
+// batches of at least V::W images that fill at least 3/4 of their blocks' lanes
+// (winograd4_trains); other batches train with F(2x2).
 // The forward, conv2d_saved_floats and the backward decide alike, so the backward reads the
 // layout the forward saved.
 template <class V>

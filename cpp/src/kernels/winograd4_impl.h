@@ -240,11 +240,21 @@ int64_t winograd4_ld(int64_t cols) {
   return ld;
 }
 
-// Training with F(4x4) takes batches of whole blocks of V::W images only (a left-over image's
-// tiles would need the adjoint transforms in the tile-lane layout too).
+// Images of N in blocks of V::W, the last block padded with zero images where N is not a
+// multiple of V::W.
+template <class V>
+int64_t winograd4_padded(int64_t N) {
+  return (N + V::W - 1) / V::W * V::W;
+}
+
+// Training with F(4x4) takes batches of at least one block of V::W images, all in blocks: a last
+// partial block gets zero images in its empty lanes (they add exact zeros to the weight gradient
+// and their outputs are never stored). It costs 36/64 of F(2x2)'s multiply-adds per lane, so
+// it pays while the lanes are mostly images: at least 3/4 of them (a batch of 9 or 17 in lanes of
+// 8 trains with F(2x2); 13, 25 and 100 with F(4x4)).
 template <class V>
 bool winograd4_trains(int64_t N, int64_t C, int64_t P, int64_t Q) {
-  return N >= V::W && N % V::W == 0 && winograd4_suits<V>(C, P, Q);
+  return N >= V::W && 4 * N >= 3 * winograd4_padded<V>(N) && winograd4_suits<V>(C, P, Q);
 }
 
 // Floats of one block's Vt (36, C, ld) when saving (one block per group).
@@ -253,10 +263,20 @@ int64_t winograd4_vt_floats(int64_t C, int64_t P, int64_t Q) {
   return 36 * C * winograd4_ld<V>(make_winograd4_grid(P, Q).T * V::W);
 }
 
-// Floats winograd4_correlate saves for winograd4_backward (N a multiple of V::W).
+// Floats winograd4_correlate saves for winograd4_backward: one Vt per block, the last one
+// possibly partial.
 template <class V>
 int64_t winograd4_saved_floats(int64_t N, int64_t C, int64_t P, int64_t Q) {
-  return N / V::W * winograd4_vt_floats<V>(C, P, Q);
+  return winograd4_padded<V>(N) / V::W * winograd4_vt_floats<V>(C, P, Q);
+}
+
+// The `lanes` images of a partial block (`image` floats each, from `images`) copied into `pad`,
+// followed by zero images up to V::W: the block loops then read V::W whole images.
+template <class V>
+const float* winograd4_padded_block(const float* images, int64_t lanes, int64_t image, float* pad) {
+  std::memcpy(pad, images, lanes * image * sizeof(float));
+  std::memset(pad + lanes * image, 0, (V::W - lanes) * image * sizeof(float));
+  return pad;
 }
 
 // The rows [y0, y1) and columns [x0, x1) of an image's input (H, W) that land inside its padded
@@ -304,9 +324,11 @@ struct Winograd4Group {
 // out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
 // frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
 // (P and Q must then be even). threads: as many as the work is worth. group_bytes: Vt per group
-// (0: winograd_group_bytes(C); tests shrink it). saved (may be null; N a multiple of V::W): keeps
-// every block's Vt there, block j at j * winograd4_vt_floats (see winograd4_saved_floats), for
-// winograd4_backward; each group is then one block.
+// (0: winograd_group_bytes(C); tests shrink it). saved (may be null): keeps every block's Vt there,
+// block j at j * winograd4_vt_floats (see winograd4_saved_floats), for winograd4_backward; each
+// group is then one block, and images past the whole blocks make a last block padded with zero
+// images (winograd4_trains) instead of running with the lanes over their tiles: the same floats
+// either way, in the layout the backward reads.
 template <class V, class Cfg>
 void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
                          int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
@@ -319,7 +341,7 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
   if (saved) group_bytes = 1;
   const Winograd4Grid g = make_winograd4_grid(P, Q);
   const int64_t T = g.T, plane = g.Hp * g.Wp;
-  const int64_t full = N / L, tail = N % L;
+  const int64_t full = saved ? winograd4_padded<V>(N) / L : N / L, tail = saved ? 0 : N % L;
   const int64_t per_group =
       std::clamp<int64_t>(group_bytes / (36 * 4 * C * T * L), 1, std::max<int64_t>(full, 1));
   const int64_t full_groups = (full + per_group - 1) / per_group;
@@ -360,16 +382,24 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
     const int64_t planes = gr.blocks > 0 ? L * plane : gr.count * C * plane + L;
     // stage: a block's outputs (out_image vectors), or the left-over images' padded outputs.
     const int64_t staged = gr.blocks > 0 ? out_image * L : gr.count * K * 16 * T;
-    float* work = scratch(Scratch::a, (saved ? 0 : 36 * C * ld) + planes + 36 * L + staged);
+    // A partial block's images padded to V::W (its input, then its outputs).
+    const bool partial = gr.blocks > 0 && gr.n0 + gr.blocks * L > N;
+    const int64_t pad_floats = partial ? L * std::max(C * H * W, out_image) : 0;
+    float* work =
+        scratch(Scratch::a, (saved ? 0 : 36 * C * ld) + planes + 36 * L + staged + pad_floats);
     float* Vt = saved ? saved + j * 36 * C * ld : work;
     float* xp = work + (saved ? 0 : 36 * C * ld);
     float* buf = xp + planes;  // one gathered patch per lane (36, L)
     float* Mt = scratch(Scratch::b, 36 * K * ld);
     std::memset(xp, 0, planes * sizeof(float));
+    float* pad = buf + 36 * L + staged;
+    const auto lanes_of = [&](int64_t b) { return std::min<int64_t>(L, N - gr.n0 - b * L); };
     if (gr.blocks > 0) {
       for (int64_t b = 0; b < gr.blocks; ++b) {
-        winograd4_input_block<V>(g, sp, in + (gr.n0 + b * L) * C * H * W, C, H, W, top, left, xp,
-                                 Vt + b * T * L, ld);
+        const float* images = in + (gr.n0 + b * L) * C * H * W;
+        if (lanes_of(b) < L)
+          images = winograd4_padded_block<V>(images, lanes_of(b), C * H * W, pad);
+        winograd4_input_block<V>(g, sp, images, C, H, W, top, left, xp, Vt + b * T * L, ld);
       }
     } else {
       for (int64_t i = 0; i < gr.count; ++i) {
@@ -446,7 +476,13 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
                   V::store(sk + ((p0 + r) * Qo + q0 + c) * L, y[r * side + c]);
             }
         }
-        transpose_out<V>(stage, out_image, out + (gr.n0 + b * L) * out_image, out_image);
+        float* ob = out + (gr.n0 + b * L) * out_image;
+        if (lanes_of(b) == L) {
+          transpose_out<V>(stage, out_image, ob, out_image);
+        } else {  // the images' outputs only
+          transpose_out<V>(stage, out_image, pad, out_image);
+          std::memcpy(ob, pad, lanes_of(b) * out_image * sizeof(float));
+        }
       }
     } else {
       // Left-over images, lanes over their tiles: each lane's whole tile (side x side, junk
@@ -497,7 +533,8 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
 // gradient dU_xi (K, C) = sum over tiles dM_xi V_xi^T (36 NT GEMMs), dw = G^T dU G; the input
 // gradient dV_xi (C, tiles) = U_xi^T dM_xi (36 NN GEMMs) and each tile's 6x6 patch gradient
 // B dV B^T added where patches overlap (two rows, two columns). The forward's layout: lanes over
-// V::W images, one block per group, whole blocks only.
+// V::W images, one block per group, the last one padded with zero images where N is not a
+// multiple of V::W.
 
 // (A y)[0..5] of one column y0..y3 of dY, A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0;
 // 0 1 -1 8 -8 1].
@@ -560,8 +597,9 @@ inline void winograd4_weight_grad_from_u(const float* dU, int64_t K, int64_t C, 
     }
 }
 
-// The backward pass of a stride-1 3x3 layer over whole blocks of V::W images (N a multiple of
-// V::W): x (N, C, H, W) at (top, left) of the output frame, w (K, C, 3, 3), dy (N, K, P, Q).
+// The backward pass of a stride-1 3x3 layer over blocks of V::W images, the last one padded with
+// zero images (x and dy zero there: exact zeros added to dw and db; their dx is not stored):
+// x (N, C, H, W) at (top, left) of the output frame, w (K, C, 3, 3), dy (N, K, P, Q).
 // dx (N, C, H, W; null: not wanted), dw (K, C, 3, 3; null: not wanted), db (K; may be null).
 // saved (may be null): the forward's Vt of every block (winograd4_correlate's `saved`); x is then
 // not read. Each thread sums its blocks into its own dU and db, then the threads' sums are added
@@ -575,7 +613,8 @@ void winograd4_backward(const float* x, const float* w, const float* dy, int64_t
   constexpr int L = V::W;
   const Winograd4Grid g = make_winograd4_grid(P, Q);
   const int64_t T = g.T, plane = g.Hp * g.Wp, PQ = P * Q, KC = K * C;
-  const int64_t blocks = N / L, ld = winograd4_ld<V>(T * L), vsz = 36 * C * ld;
+  const int64_t blocks = winograd4_padded<V>(N) / L, ld = winograd4_ld<V>(T * L), vsz = 36 * C * ld;
+  const int64_t image = C * H * W;
   const int64_t Py = 4 * g.TH, Qy = 4 * g.TW;  // dy's interleaved plane: the tiles' outputs
   int outer, inner;
   split_threads(blocks, 2.0 * N * K * C * 36 * T * ((dx != nullptr) + (dw != nullptr)), threads,
@@ -610,26 +649,35 @@ void winograd4_backward(const float* x, const float* w, const float* dy, int64_t
     float* my_db = dU + (dw ? 36 * KC : 0);
     std::memset(dU, 0, part * sizeof(float));
     const bool transform_x = dw && !saved;
-    // Per thread: Vt (when transformed here), dV, x's or dx's interleaved plane, dy's.
-    float* work =
-        scratch(Scratch::a, (transform_x ? vsz : 0) + (dx ? vsz : 0) + L * plane + L * Py * Qy);
+    // Per thread: Vt (when transformed here), dV, x's or dx's interleaved plane, dy's; for a
+    // partial block, its x or dx and its dy padded to V::W images.
+    const int64_t pads = N % L ? L * (image + K * PQ) : 0;
+    float* work = scratch(
+        Scratch::a, (transform_x ? vsz : 0) + (dx ? vsz : 0) + L * plane + L * Py * Qy + pads);
     float* dV = work + (transform_x ? vsz : 0);
     float* xp = dV + (dx ? vsz : 0);
     float* yp = xp + L * plane;
+    float* pad_x = yp + L * Py * Qy;  // x, then dx
+    float* pad_dy = pad_x + L * image;
     float* Dt = scratch(Scratch::b, 36 * K * ld);
     int64_t b0, b1;
     split_range(blocks, nt, tid, &b0, &b1);
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n0 = b * L;
+      const int64_t n0 = b * L, lanes = std::min<int64_t>(L, N - n0);
       const float* Vt = saved ? saved + b * vsz : work;
       if (transform_x) {
         std::memset(xp, 0, L * plane * sizeof(float));
-        winograd4_input_block<V>(g, sp, x + n0 * C * H * W, C, H, W, top, left, xp, work, ld);
+        const float* images = x + n0 * image;
+        if (lanes < L) images = winograd4_padded_block<V>(images, lanes, image, pad_x);
+        winograd4_input_block<V>(g, sp, images, C, H, W, top, left, xp, work, ld);
       }
+      const float* dyb = dy + n0 * K * PQ;
+      if (lanes < L) dyb = winograd4_padded_block<V>(dyb, lanes, K * PQ, pad_dy);
+      float* dxb = dx ? (lanes < L ? pad_x : dx + n0 * image) : nullptr;
       // Dt = A dY A^T, from dy's interleaved plane (zeros past P, Q: the junk outputs).
       std::memset(yp, 0, L * Py * Qy * sizeof(float));
       for (int64_t k = 0; k < K; ++k) {
-        const float* dyk = dy + (n0 * K + k) * PQ;
+        const float* dyk = dyb + k * PQ;
         for (int64_t p = 0; p < P; ++p) transpose_in<V>(dyk + p * Q, K * PQ, 0, Q, yp + p * Qy * L);
         if (db) my_db[k] += V::hsum(sum_vectors<V>(yp, Py * Qy));  // the block's dy of k
         for (int64_t t = 0; t < T; ++t) {
@@ -666,10 +714,7 @@ void winograd4_backward(const float* x, const float* w, const float* dy, int64_t
         gg.B = Dt + xi * K * ld, gg.boff = off, gg.C = dV + xi * C * ld, gg.ldc = ld;
         gemm_nn<V, Cfg>(gg, inner);
       }
-      if (!dx_whole) {  // inputs no output reads get a zero gradient
-        for (int l = 0; l < L; ++l)
-          std::memset(dx + (n0 + l) * C * H * W, 0, C * H * W * sizeof(float));
-      }
+      if (!dx_whole) std::memset(dxb, 0, L * image * sizeof(float));  // inputs no output reads
       for (int64_t c = 0; c < C; ++c) {
         // The patch gradients B dV B^T of every tile, added into the interleaved plane.
         std::memset(xp, 0, L * plane * sizeof(float));
@@ -696,9 +741,10 @@ void winograd4_backward(const float* x, const float* w, const float* dy, int64_t
           }
         for (int64_t y = sp.y0; y < sp.y1; ++y) {
           transpose_out<V>(xp + ((y + top) * g.Wp + sp.x0 + left) * L, sp.x1 - sp.x0,
-                           dx + (n0 * C + c) * H * W + y * W + sp.x0, C * H * W);
+                           dxb + c * H * W + y * W + sp.x0, image);
         }
       }
+      if (lanes < L) std::memcpy(dx + n0 * image, dxb, lanes * image * sizeof(float));
     }
   });
   // Fixed-order reduction over threads, then dw from dU.
