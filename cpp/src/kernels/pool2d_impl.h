@@ -51,13 +51,9 @@ inline void store_pairs(float* p, int t, const typename V::R& even, const typena
   }
 }
 
-// The 2x2 window rule of max_pool2d_forward_ref, lane-wise, on a window's four elements in
-// row-major order (a b / c d): the first maximum wins and NaN propagates (the first NaN); with
-// `win`, also which element won (0 top left, 1 top right, 2 bottom left, 3 bottom right: the
-// winners, as floats).
-// The window rule without NaNs: three maxes. V::max(x, e) keeps e on equal values, so with the
-// earlier element as e the first maximum wins, down to the sign of a zero. (The rule as written
-// costs ~5x the instructions and made pooling compute-bound.)
+// The rule of window_max (below) for windows without NaNs: three maxes. V::max(x, e) keeps e
+// on equal values, so with the earlier element as e the first maximum wins, down to the sign of
+// a zero. (The rule as written costs ~5x the instructions and made pooling compute-bound.)
 template <class V>
 inline typename V::R window_max_no_nan(const typename V::R& a, const typename V::R& b,
                                        const typename V::R& c, const typename V::R& d,
@@ -73,6 +69,10 @@ inline typename V::R window_max_no_nan(const typename V::R& a, const typename V:
   return best;
 }
 
+// The 2x2 window rule of max_pool2d_forward_ref, lane-wise, on a window's four elements in
+// row-major order (a b / c d): the first maximum wins and NaN propagates (the first NaN); with
+// `win`, also which element won (0 top left, 1 top right, 2 bottom left, 3 bottom right: the
+// winners, as floats).
 template <class V>
 inline typename V::R window_max(const typename V::R& a, const typename V::R& b,
                                 const typename V::R& c, const typename V::R& d,
@@ -105,9 +105,10 @@ inline typename V::R maxpool2x2_block(const float* r0, const float* r1, int t,
 // W whole windows of rows r0, r1 by window_max_no_nan, without looking for NaNs: lanes of `nan`
 // are set where the loaded floats hold one, and the caller redoes the block by the full rule.
 // Checking once per row instead of once per block, and putting the lanes in order once per
-// result (V::deinterleave_in_lanes), took the 2x2 pool of 32x64x56x56 from ~10 to ~6.5
-// instructions per block and 1.6 to 1.3 ms (AVX2, 1 thread): at ~5 cycles a block, pooling is
-// bound by the core's issue rate as much as by memory.
+// result (V::deinterleave_in_lanes) instead of once per input, took the 2x2 pool of
+// 32x64x56x56 from 1.43-1.67 to 1.38-1.51 ms (C++, AVX2, 1 thread, interleaved runs; standalone
+// copies of the two loops: 1.6-1.9 and 1.3-1.5 ms). At the memory's pace a block of 8 windows
+// has only ~5 cycles, so its instruction count shows.
 template <class V>
 inline typename V::R maxpool2x2_block_unchecked(const float* r0, const float* r1,
                                                 typename V::M& nan, typename V::R* win) {
