@@ -322,7 +322,7 @@ void gemm_nn(const GemmNN& g, int threads) {
 // gemm_nt with one row of A (a dense layer at batch 1): blocks of one row and four of B, over the
 // whole of L (A's row stays in L1). The register blocks of the general path would give a 1 x 3
 // block, three accumulator chains (latency-bound) and a second pass over L for an A of one row:
-// the 1250 -> 100 layer of the lecture net took 8.2 us with its weights in L2; this takes ~6.
+// the 1250 -> 100 layer of the lecture net took 8.1-8.7 us with its weights in L2; this 6.7-7.6.
 // Each output's arithmetic is the general path's for a single L block (one chain of vector
 // FMAs, then V::hsum), so a row gets the same floats as in a batch of two or three rows whose A
 // is also one block (the lecture net's 1250 features: batches 1 to 3).
