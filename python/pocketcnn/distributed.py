@@ -1,0 +1,526 @@
+"""Data-parallel training over MPI (Open MPI + mpi4py, the optional extra ``pocketcnn[mpi]``).
+
+Launch the same script on K ranks, ``mpiexec -n K python train.py`` (or ``mpiexec -n K
+pocketcnn train``), and train with ``model.fit(..., distributed=True)``: every rank starts from
+rank 0's weights and optimiser state, trains on its own shard of every global batch, and the
+gradients are averaged with an allreduce before each step, so all ranks keep the same weights.
+
+On one process (no launcher, or ``mpiexec -n 1``) everything here is a no-op: ``init()`` returns
+False, ``rank() == 0``, ``size() == 1`` and ``fit(distributed=True)`` is plain ``fit``. mpi4py is
+only imported when a launcher started more than one rank; missing then, it is a clear ImportError
+(K ranks each training alone and writing the same files would be silently wrong).
+
+Buffers go to MPI through the buffer protocol (no pickling): ``allreduce_``/``broadcast_`` work in
+place on a float32 Tensor's or array's memory. The gradients of a step are packed into a few flat
+buckets of ``bucket_bytes`` (25 MB, as PyTorch DDP's buckets and Horovod's tensor fusion), one
+non-blocking allreduce per bucket; a gradient larger than a bucket is reduced in place on its own
+memory. Every wait polls its requests against a deadline (``timeout``, default 120 s, or
+``POCKETCNN_DIST_TIMEOUT``): a rank that hangs or vanishes aborts the whole job with a message
+naming what it waited for, since MPI cannot cancel a collective that another rank never joins.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._distributed_env import default_threads_per_rank, launched_size
+from .data import DataLoader
+
+_DEFAULT_BUCKET_BYTES = 25 * 2**20
+_DEFAULT_TIMEOUT = 120.0
+_SPIN_SECONDS = 0.002  # poll without sleeping this long: a balanced allreduce finishes in it
+
+
+class _State:
+    comm: Any = None  # mpi4py's COMM_WORLD once init() found more than one rank
+    MPI: Any = None
+    timeout: float = _DEFAULT_TIMEOUT
+    bucket_bytes: int = _DEFAULT_BUCKET_BYTES
+    comm_seconds: float = 0.0  # time spent packing, reducing and unpacking gradients
+    comm_calls: int = 0
+
+
+_state = _State()
+
+
+def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
+    """Joins the MPI job when one was launched with more than one rank; returns whether it did.
+
+    Args:
+        timeout: seconds any rank waits for the others in a collective before aborting the
+            job (default ``POCKETCNN_DIST_TIMEOUT`` or 120).
+        bucket_bytes: size of the gradient buckets (default 25 MB).
+
+    Safe to call more than once (later calls only change the settings). Without a launcher, or
+    with one rank, nothing is imported and it returns False.
+    """
+    if timeout is None:
+        timeout = float(os.environ.get("POCKETCNN_DIST_TIMEOUT", _DEFAULT_TIMEOUT))
+    if not timeout > 0:
+        raise ValueError(f"distributed.init: timeout must be > 0 seconds, got {timeout}")
+    _state.timeout = float(timeout)
+    if bucket_bytes is not None:
+        if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or bucket_bytes < 4:
+            raise ValueError(
+                f"distributed.init: bucket_bytes must be an int >= 4, got {bucket_bytes!r}"
+            )
+        _state.bucket_bytes = bucket_bytes
+    if _state.comm is not None:
+        return True
+    if launched_size() < 2:
+        return False
+    try:
+        import mpi4py
+
+        mpi4py.rc.thread_level = "funneled"  # only the main thread calls MPI
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError(
+            f"pocketcnn.distributed: this process is one of {launched_size()} MPI ranks, but "
+            f"mpi4py cannot be imported ({e}); install it with pip install 'pocketcnn[mpi]' "
+            "(it needs an MPI library, e.g. apt-get install openmpi-bin libopenmpi-dev)"
+        ) from None
+    _state.MPI, _state.comm = MPI, MPI.COMM_WORLD
+    if _state.comm.Get_size() > 1:
+        _install_excepthook()
+        return True
+    _state.comm = None
+    return False
+
+
+def is_initialized() -> bool:
+    """Whether ``init()`` joined a job of more than one rank."""
+    return _state.comm is not None
+
+
+def rank() -> int:
+    """This process's rank, 0 .. size() - 1 (0 when not distributed)."""
+    return 0 if _state.comm is None else _state.comm.Get_rank()
+
+
+def size() -> int:
+    """The number of ranks (1 when not distributed)."""
+    return 1 if _state.comm is None else _state.comm.Get_size()
+
+
+def is_root() -> bool:
+    """True on rank 0, the rank that prints, logs and saves."""
+    return rank() == 0
+
+
+def print0(*args, **kwargs) -> None:
+    """``print`` on rank 0 only."""
+    if is_root():
+        print(*args, **kwargs)
+
+
+def abort(message: str, code: int = 1) -> None:
+    """Prints ``message`` to stderr and ends every rank of the job (``MPI_Abort``)."""
+    print(f"pocketcnn.distributed: rank {rank()}/{size()}: {message}", file=sys.stderr, flush=True)
+    if _state.comm is not None:
+        _state.comm.Abort(code)
+    raise SystemExit(code)
+
+
+def _install_excepthook() -> None:
+    """An exception that ends one rank ends the job: the others would wait for it forever.
+
+    Errors that every rank raised together (marked by ``mark_all_ranks``) exit normally.
+    """
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        if _state.comm is not None and not getattr(value, "_pocketcnn_all_ranks", False):
+            abort(f"uncaught {kind.__name__}; aborting the other ranks", 1)
+
+    sys.excepthook = hook
+
+
+def mark_all_ranks(error: BaseException) -> BaseException:
+    """Marks an exception that every rank raises at the same point (no abort needed)."""
+    error._pocketcnn_all_ranks = True  # type: ignore[attr-defined]
+    return error
+
+
+# ---- waiting with a deadline -------------------------------------------------------------------
+
+
+def _wait(requests: list, what: str) -> None:
+    """Waits for non-blocking requests; aborts the job when they take longer than the timeout."""
+    MPI = _state.MPI
+    start = time.monotonic()
+    while not MPI.Request.Testall(requests):
+        waited = time.monotonic() - start
+        if waited > _state.timeout:
+            abort(
+                f"waited {waited:.0f} s (timeout {_state.timeout:g} s, POCKETCNN_DIST_TIMEOUT) "
+                f"for {what}; another rank has hung, died or stopped calling it. Aborting the job",
+                1,
+            )
+        if waited > _SPIN_SECONDS:
+            time.sleep(0.0002)
+
+
+def _buffer(x, who: str) -> np.ndarray:
+    """The float32 (or float64) memory of a Tensor or array, to be changed in place."""
+    array = np.asarray(x) if isinstance(x, _core.Tensor) else x
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{who}: expected a pocketcnn Tensor or a numpy array, got {type(x)!r}")
+    if array.dtype not in (np.float32, np.float64, np.int64, np.int32):
+        raise TypeError(f"{who}: dtype {array.dtype} is not float32/float64/int32/int64")
+    if not (array.flags.c_contiguous and array.flags.writeable):
+        raise ValueError(
+            f"{who}: the array must be C-contiguous and writeable (it is changed in place)"
+        )
+    return array
+
+
+def allreduce_(x, op: str = "sum"):
+    """Sums (``op='sum'``) or averages (``'mean'``) x over all ranks, in place; returns x."""
+    if op not in ("sum", "mean"):
+        raise ValueError(f"allreduce_: op must be 'sum' or 'mean', got {op!r}")
+    buf = _buffer(x, "allreduce_")
+    if _state.comm is None:
+        return x
+    MPI = _state.MPI
+    _wait([_state.comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM)], f"allreduce_ of {buf.shape}")
+    if op == "mean":
+        if buf.dtype.kind != "f":
+            raise TypeError(f"allreduce_: op='mean' needs a float array, got {buf.dtype}")
+        buf /= size()
+    return x
+
+
+def broadcast_(x, root: int = 0):
+    """Overwrites x on every rank with rank ``root``'s x, in place; returns x."""
+    buf = _buffer(x, "broadcast_")
+    if _state.comm is None:
+        return x
+    _wait([_state.comm.Ibcast(buf, root=root)], f"broadcast_ of {buf.shape} from rank {root}")
+    return x
+
+
+def barrier() -> None:
+    """Returns once every rank has called it (or aborts the job after the timeout)."""
+    if _state.comm is not None:
+        _wait([_state.comm.Ibarrier()], "barrier")
+
+
+def broadcast_object(obj: Any, root: int = 0) -> Any:
+    """Rank ``root``'s picklable obj on every rank (for small things: configs, optimiser state)."""
+    if _state.comm is None:
+        return obj
+    import pickle
+
+    payload = pickle.dumps(obj) if rank() == root else b""
+    length = np.array([len(payload)], np.int64)
+    broadcast_(length, root)
+    data = (
+        np.frombuffer(payload, np.uint8).copy() if rank() == root else np.empty(length[0], np.uint8)
+    )
+    _wait([_state.comm.Ibcast(data, root=root)], f"broadcast of {length[0]} bytes from rank {root}")
+    return obj if rank() == root else pickle.loads(data.tobytes())  # noqa: S301 (our own ranks)
+
+
+def allgather_object(obj: Any) -> list:
+    """Every rank's picklable obj, in rank order, on every rank."""
+    if _state.comm is None:
+        return [obj]
+    return [broadcast_object(obj, r) for r in range(size())]
+
+
+def stats() -> dict[str, float]:
+    """Time spent reducing gradients (packing, allreduce, unpacking) since the last reset."""
+    return {"seconds": _state.comm_seconds, "calls": _state.comm_calls}
+
+
+def reset_stats() -> None:
+    _state.comm_seconds, _state.comm_calls = 0.0, 0
+
+
+# ---- gradient buckets --------------------------------------------------------------------------
+
+
+class GradientBuckets:
+    """Averages the gradients of ``params`` over the ranks, weighted by each rank's samples.
+
+    Consecutive gradients are packed into flat float32 buckets of at most ``bucket_bytes``; a
+    gradient larger than that is reduced in place on its own memory. The first bucket also
+    carries ``extras`` floats (the sample count, per-rank flags), summed with the gradients.
+    """
+
+    def __init__(self, params: Sequence[_core.Tensor], extras: int, bucket_bytes: int):
+        self.sizes = [int(np.prod(p.shape)) for p in params]
+        self.extras = extras
+        limit = max(1, bucket_bytes // 4)
+        self.groups: list[list[int]] = [[]]  # parameter indices per bucket, bucket 0 has extras
+        used = extras
+        self.alone: list[int] = []
+        for i, n in enumerate(self.sizes):
+            if n > limit:
+                self.alone.append(i)
+                continue
+            if used + n > limit and self.groups[-1]:
+                self.groups.append([])
+                used = 0
+            self.groups[-1].append(i)
+            used += n
+        self.buffers = [
+            np.empty((extras if k == 0 else 0) + sum(self.sizes[i] for i in g), np.float32)
+            for k, g in enumerate(self.groups)
+        ]
+
+    def reduce(
+        self, params: Sequence[_core.Tensor], weight: float, extras: np.ndarray
+    ) -> np.ndarray:
+        """grad <- sum over ranks of (weight * grad) / sum of extras[0]; returns the summed extras.
+
+        extras[0] must be the weight (this rank's samples). A missing gradient counts as zeros.
+        """
+        MPI, comm = _state.MPI, _state.comm
+        start = time.perf_counter()
+        requests = []
+        views = [None if p.grad is None else np.asarray(p.grad).reshape(-1) for p in params]
+        for k, group in enumerate(self.groups):
+            buf, offset = self.buffers[k], 0
+            if k == 0:
+                buf[: self.extras] = extras
+                offset = self.extras
+            for i in group:
+                part = buf[offset : offset + self.sizes[i]]
+                if views[i] is None:
+                    part.fill(0)
+                else:
+                    np.multiply(views[i], np.float32(weight), out=part)
+                offset += self.sizes[i]
+            requests.append(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
+        for i in self.alone:
+            if views[i] is None:
+                params[i].grad = _core.Tensor(np.zeros(tuple(params[i].shape), np.float32))
+                views[i] = np.asarray(params[i].grad).reshape(-1)
+            else:
+                views[i] *= np.float32(weight)
+            requests.append(comm.Iallreduce(MPI.IN_PLACE, views[i], op=MPI.SUM))
+        _wait(requests, "the gradient allreduce")
+        total = np.float32(self.buffers[0][0])
+        for k, group in enumerate(self.groups):
+            offset = self.extras if k == 0 else 0
+            for i in group:
+                part = self.buffers[k][offset : offset + self.sizes[i]]
+                if views[i] is None:
+                    params[i].grad = _core.Tensor(part / total)
+                else:
+                    np.divide(part, total, out=views[i])
+                offset += self.sizes[i]
+        for i in self.alone:
+            views[i] /= total
+        _state.comm_seconds += time.perf_counter() - start
+        _state.comm_calls += 1
+        return self.buffers[0][: self.extras].copy()
+
+
+# ---- fit(distributed=True) ---------------------------------------------------------------------
+
+
+class ShardedLoader(DataLoader):
+    """Rank r's part of each global batch of ``batch_size * size`` samples: positions r, r + K,
+    r + 2K ... of it (as PyTorch's DistributedSampler interleaves), so global batch k of a K-rank
+    run holds exactly the samples of batch k of a 1-rank run with K times the batch size.
+
+    Nothing is dropped or padded: the last global batch may split unevenly (a rank may even get
+    no samples), and the gradients are weighted by samples, so every epoch sees every sample
+    once, as on one rank.
+    """
+
+    def __init__(self, x, y, batch_size: int, rank: int, size: int, shuffle: bool, seed: int):
+        super().__init__(x, y, batch_size=batch_size * size, shuffle=shuffle, seed=seed)
+        self.rank, self.size = rank, size
+
+    def _batch(self, order: np.ndarray, epoch: int, b: int):
+        idx = order[b * self.batch_size : (b + 1) * self.batch_size][self.rank :: self.size]
+        return self.x[idx], self.y[idx]
+
+
+def fit_session(model, x, targets, val, batch_size: int, epochs: int, shuffle: bool, seed: int):
+    """A ``FitSession`` for ``model.fit(distributed=True)``, or None on one process."""
+    init(timeout=_state.timeout)
+    if size() < 2:
+        return None
+    session = FitSession(model)
+    session.check_same_everywhere(x, targets, val, batch_size, epochs, shuffle, seed)
+    session.broadcast_model()
+    return session
+
+
+class FitSession:
+    """What ``Sequential.fit`` does differently on K ranks (the hooks in model.py call these)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.rank, self.size = rank(), size()
+        # extras in the first bucket: this rank's samples, then one non-finite flag per rank
+        self.buckets = GradientBuckets(model.weights, 1 + self.size, _state.bucket_bytes)
+        self._coordinated = False
+
+    def check_same_everywhere(self, x, targets, val, batch_size, epochs, shuffle, seed) -> None:
+        """Every rank must train the same model on the same data with the same settings."""
+        m = self.model
+        mine = {
+            "training samples": (len(x), tuple(x.shape[1:])),
+            "validation samples": None if val is None else len(val[0]),
+            "batch_size": batch_size,
+            "epochs": epochs,
+            "shuffle": shuffle,
+            "seed": seed,
+            "weights": [tuple(w.shape) for w in m.weights],
+            "optimizer": (type(m.optimizer).__name__, repr(m.optimizer.get_config())),
+            "loss": m.loss,
+            "metrics": list(m.metrics),
+        }
+        everyone = allgather_object(mine)
+        for key in mine:
+            values = [other[key] for other in everyone]
+            if any(v != values[0] for v in values):
+                listed = ", ".join(f"rank {r}: {v}" for r, v in enumerate(values))
+                raise mark_all_ranks(
+                    ValueError(
+                        f"{m.name}.fit(distributed=True): {key} differ between ranks ({listed})"
+                    )
+                )
+
+    def broadcast_model(self) -> None:
+        """Rank 0's weights, optimiser state and epoch counter on every rank."""
+        m = self.model
+        for w in m.weights:
+            broadcast_(w, 0)
+        state = broadcast_object((m.optimizer.state_dict(), m.epochs_trained), 0)
+        if self.rank != 0:
+            m.optimizer.load_state_dict(state[0])
+            m.epochs_trained = state[1]
+
+    def loader(self, x, targets, batch_size: int, shuffle: bool, seed: int) -> ShardedLoader:
+        return ShardedLoader(x, targets, batch_size, self.rank, self.size, shuffle, seed)
+
+    def rank0_only(self, callbacks, verbose):
+        """Rank 0 shows progress and writes checkpoints; every rank runs the other callbacks
+        (their decisions, e.g. EarlyStopping's, use the same averaged logs everywhere)."""
+        from .callbacks import ModelCheckpoint
+
+        if self.rank == 0:
+            return callbacks, verbose
+        kept = [c for c in callbacks or [] if not isinstance(c, ModelCheckpoint)]
+        return kept, 0
+
+    def reseed_dropout(self, seed: int, epoch: int) -> None:
+        """Each rank draws its own dropout masks (the same masks on every rank would correlate)."""
+        from .layers import Dropout
+        from .model import _DROPOUT, _seed_stream
+
+        for i, layer in enumerate(self.model.layers):
+            if isinstance(layer, Dropout):
+                base = seed if layer.seed is None else layer.seed
+                stream = _seed_stream(base, _DROPOUT, epoch, i, self.rank)
+                layer.rng = np.random.default_rng(stream)
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray):
+        """Forward and backward on this rank's samples, averaged gradients, one step everywhere.
+
+        A non-finite loss or gradient on any rank stops every rank at the same step.
+        """
+        from . import losses
+        from .model import _NonFinite
+
+        m = self.model
+        params = m.weights
+        m.optimizer.zero_grad(params)
+        n = len(xb)
+        value, finite = 0.0, True
+        out = np.empty((0, *m.layers[-1].output_shape), np.float32)
+        if n:
+            out_t = m._forward(_core.Tensor(xb), training=True, logits=m._fused_softmax)
+            loss = losses.compute(m.loss, out_t, yb)
+            value = loss.item()
+            finite = bool(np.isfinite(value))
+            if finite:
+                loss.backward()
+            out = np.asarray(out_t)
+        extras = np.zeros(1 + self.size, np.float32)
+        extras[0] = n
+        extras[1 + self.rank] = 0.0 if finite else 1.0
+        summed = self.buckets.reduce(params, n, extras)
+        bad = [r for r in range(self.size) if summed[1 + r] != 0]
+        if bad:
+            self._coordinated = True
+            raise _NonFinite(
+                f"loss (on rank {', '.join(map(str, bad))} of {self.size})", float("nan")
+            )
+        from .optim import global_grad_norm
+
+        norm = global_grad_norm(params)  # the same averaged gradients, so the same on all ranks
+        if not np.isfinite(norm):
+            self._coordinated = True
+            raise _NonFinite("averaged gradient norm", norm)
+        m.optimizer.step(params)
+        return value, out
+
+    def _sum(self, values: Sequence[float]) -> np.ndarray:
+        totals = np.array(values, np.float64)
+        allreduce_(totals)
+        return totals
+
+    def epoch_totals(self, loss_sum: float, correct: list[int], seen: int):
+        """The epoch's loss sum, metric counts and samples over all ranks."""
+        totals = self._sum([loss_sum, seen, *correct])
+        return float(totals[0]), [int(round(c)) for c in totals[2:]], int(round(totals[1]))
+
+    def evaluate(self, x: np.ndarray, targets: np.ndarray, batch_size: int) -> dict[str, float]:
+        """Validation on this rank's share (every K-th sample), averaged over all samples."""
+        m = self.model
+        xs, ts = x[self.rank :: self.size], targets[self.rank :: self.size]
+        n = len(xs)
+        logs = (
+            m._evaluate_arrays(xs, ts, batch_size) if n else {k: 0.0 for k in ["loss", *m.metrics]}
+        )
+        totals = self._sum([n, *(v * n for v in logs.values())])
+        return {k: float(t / totals[0]) for k, t in zip(logs, totals[1:])}
+
+    def fail(self, error: BaseException) -> None:
+        """An exception left fit on this rank: re-raised when every rank raised it at the same
+        step (NaN), else the job is aborted so the other ranks do not wait for this one."""
+        if self._coordinated or getattr(error, "_pocketcnn_all_ranks", False):
+            mark_all_ranks(error)
+            return
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+        abort(f"{type(error).__name__} in fit: {error}; aborting the other ranks", 1)
+
+
+__all__ = [
+    "FitSession",
+    "GradientBuckets",
+    "ShardedLoader",
+    "abort",
+    "allgather_object",
+    "allreduce_",
+    "barrier",
+    "broadcast_",
+    "broadcast_object",
+    "default_threads_per_rank",
+    "init",
+    "is_initialized",
+    "is_root",
+    "launched_size",
+    "print0",
+    "rank",
+    "reset_stats",
+    "size",
+    "stats",
+]
