@@ -317,7 +317,7 @@ class GradientBuckets:
             for i in group:
                 part = self.buffers[k][offset : offset + self.sizes[i]]
                 if views[i] is None:
-                    params[i].grad = _core.Tensor(part / total)
+                    params[i].grad = _core.Tensor((part / total).reshape(tuple(params[i].shape)))
                 else:
                     np.divide(part, total, out=views[i])
                 offset += self.sizes[i]

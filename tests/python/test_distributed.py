@@ -1,0 +1,215 @@
+"""Data-parallel training over MPI: ``mpiexec -n K`` ranks of mpi_worker.py, checked here.
+
+Skipped when mpi4py or mpiexec is missing (``.ci/run`` installs openmpi-bin and mpi4py). Every
+launch has a timeout, so a hang fails the test instead of stalling the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import pocketcnn as pc
+from pocketcnn import distributed as dist
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "mpi_worker.py")
+MPIEXEC = shutil.which("mpiexec")
+
+
+def _have_mpi4py() -> bool:
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+requires_mpi = pytest.mark.skipif(
+    MPIEXEC is None or not _have_mpi4py(),
+    reason="needs Open MPI (apt-get install openmpi-bin libopenmpi-dev) and pip install mpi4py",
+)
+
+
+def mpiexec_args(ranks: int) -> list[str]:
+    args = [MPIEXEC, "-n", str(ranks), "--oversubscribe"]
+    if os.geteuid() == 0:
+        args.append("--allow-run-as-root")
+    return args
+
+
+def launch(ranks: int, *worker_args: str, timeout: float = 90, prefix=None, env=None):
+    """Runs mpi_worker.py on `ranks` ranks; returns (CompletedProcess, seconds)."""
+    cmd = [*(prefix or mpiexec_args(ranks)), sys.executable, WORKER, *worker_args]
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    start = time.monotonic()
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=HERE
+    )
+    return result, time.monotonic() - start
+
+
+def check_ok(result) -> None:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+# ---- one process: everything is a no-op ---------------------------------------------------------
+
+
+def test_one_process_is_a_no_op():
+    assert not dist.init()
+    assert (dist.rank(), dist.size(), dist.is_root(), dist.is_initialized()) == (0, 1, True, False)
+    a = np.arange(4, dtype=np.float32)
+    assert dist.allreduce_(a, op="mean") is a and a.tolist() == [0, 1, 2, 3]
+    t = pc.Tensor(np.ones(3, np.float32))
+    assert dist.broadcast_(t) is t
+    dist.barrier()
+    assert dist.allgather_object({"x": 1}) == [{"x": 1}]
+
+
+def test_fit_distributed_on_one_process_is_plain_fit():
+    sys.path.insert(0, HERE)
+    import mpi_worker
+
+    x, y = mpi_worker.data()
+    histories, weights = [], []
+    for distributed in (False, True):
+        model = mpi_worker.build_model(seed=3)
+        h = model.fit(x, y, batch_size=16, epochs=1, verbose=0, distributed=distributed)
+        histories.append(h.history)
+        weights.append(mpi_worker.flat_weights(model))
+    assert histories[0] == histories[1]
+    np.testing.assert_array_equal(weights[0], weights[1])
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="allreduce_: op must be 'sum' or 'mean'"):
+        dist.allreduce_(np.zeros(2, np.float32), op="max")
+    with pytest.raises(ValueError, match="C-contiguous and writeable"):
+        dist.allreduce_(np.zeros((4, 4), np.float32)[:, ::2])
+    with pytest.raises(TypeError, match="dtype uint8"):
+        dist.broadcast_(np.zeros(2, np.uint8))
+    with pytest.raises(ValueError, match="timeout must be > 0"):
+        dist.init(timeout=0)
+
+
+def test_sharded_loader_batches_are_the_one_rank_batches_interleaved():
+    x = np.arange(23, dtype=np.float32)[:, None]
+    y = np.arange(23)
+    for shuffle in (False, True):
+        one = pc.DataLoader(x, y, batch_size=8, shuffle=shuffle, seed=4, prefetch=0)
+        shards = [dist.ShardedLoader(x, y, 4, r, 2, shuffle, seed=4) for r in range(2)]
+        for loader in (one, *shards):
+            loader.set_epoch(3)
+        per_rank = [list(s) for s in shards]
+        assert all(len(batches) == len(one) == 3 for batches in per_rank)
+        for k, (_, yb) in enumerate(one):
+            parts = [per_rank[r][k][1] for r in range(2)]
+            np.testing.assert_array_equal(np.sort(np.concatenate(parts)), np.sort(yb))
+            np.testing.assert_array_equal(parts[0], yb[0::2])
+        # the last batch of 7 splits 4 + 3; with 3 ranks and batch 3, the last 5 split 2 + 2 + 1
+        assert [len(per_rank[r][-1][1]) for r in range(2)] == [4, 3]
+
+
+# ---- under mpiexec ---------------------------------------------------------------------------
+
+
+@requires_mpi
+def test_weights_bitwise_identical_on_every_rank_after_every_step(tmp_path):
+    out = tmp_path / "bitwise.npz"
+    result, _ = launch(2, "bitwise", str(out))
+    check_ok(result)
+    saved = np.load(out)
+    assert int(saved["steps"]) == 2 * 22  # 2 epochs of ceil(700 / 32) = 22 global batches
+
+
+@requires_mpi
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_k_ranks_of_batch_b_equal_one_rank_of_batch_kb(tmp_path, ranks):
+    """2 x 16 and 3 x 10 (uneven: 30 = 3 x 10) against 1 x 32 and 1 x 30, 20 steps of Adam."""
+    sys.path.insert(0, HERE)
+    import mpi_worker
+
+    out = tmp_path / "multi.npz"
+    result, _ = launch(ranks, "equivalence", str(out))
+    check_ok(result)
+    got = np.load(out)
+    threads = pc.get_num_threads()
+    pc.set_num_threads(1)
+    try:
+        x, y = mpi_worker.data()
+        model = mpi_worker.build_model(seed=3)
+        per_rank = mpi_worker.GLOBAL_BATCH // ranks
+        h = model.fit(
+            x,
+            y,
+            batch_size=per_rank * ranks,
+            epochs=mpi_worker.EPOCHS,
+            seed=9,
+            verbose=0,
+            validation_split=0.1,
+        )
+    finally:
+        pc.set_num_threads(threads)
+    assert int(got["steps"]) == model.optimizer.iterations >= 20
+    np.testing.assert_allclose(got["weights"], mpi_worker.flat_weights(model), rtol=0, atol=1e-5)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(got[key], h.history[key], rtol=1e-5, atol=1e-6)
+
+
+@requires_mpi
+def test_nan_on_one_rank_stops_every_rank_at_the_same_step():
+    result, _ = launch(2, "nan")
+    check_ok(result)
+    lines = sorted(line for line in result.stdout.splitlines() if line.startswith("rank "))
+    assert len(lines) == 2, result.stdout + result.stderr
+    assert all("batch 7/22" in line and "loss (on rank" in line for line in lines), lines
+    assert lines[0].split(":", 1)[1] == lines[1].split(":", 1)[1]  # the same message on both
+
+
+@requires_mpi
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("kill", r"exited on signal 9|killed"),
+        ("raise", r"RuntimeError in fit: a failure on rank 1 only; aborting the other ranks"),
+        ("hang", r"waited \d+ s \(timeout 5 s"),
+    ],
+)
+def test_a_failing_rank_ends_the_job_with_a_message_in_bounded_time(how, message):
+    result, seconds = launch(2, how, timeout=60)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0, text
+    assert f"rank 1 at batch 5: {how}" in text
+    assert re.search(message, text), text
+    assert "finished training" not in text
+    assert seconds < 60
+
+
+@requires_mpi
+def test_pocketcnn_train_under_mpiexec_matches_one_rank_accuracy(fashion_mnist, tmp_path):
+    """2 ranks x batch 32 vs 1 rank x batch 64 on a Fashion-MNIST subset: same test accuracy."""
+    common = ["train", "--epochs", "1", "--limit-train", "3000", "--limit-test", "1000"]
+    cli = [sys.executable, "-m", "pocketcnn.cli"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    accuracies = []
+    for prefix, batch in ((mpiexec_args(2), "32"), ([], "64")):
+        model = tmp_path / f"m{batch}.pcnn"
+        args = [*prefix, *cli, *common, "--batch-size", batch, "--out", str(model)]
+        result = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+        check_ok(result)
+        accuracies.append(float(re.search(r"Test accuracy: ([0-9.]+)", result.stdout).group(1)))
+        assert model.exists()
+        if prefix:
+            assert "2 MPI ranks x 1 thread(s)" in result.stdout
+            assert result.stdout.count("Test accuracy") == 1  # rank 0 prints, not rank 1
+            assert "Gradient allreduce" in result.stdout
+    assert accuracies[0] > 0.6
+    assert abs(accuracies[0] - accuracies[1]) <= 0.005, accuracies
