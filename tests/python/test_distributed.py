@@ -213,3 +213,107 @@ def test_pocketcnn_train_under_mpiexec_matches_one_rank_accuracy(fashion_mnist, 
             assert "Gradient allreduce" in result.stdout
     assert accuracies[0] > 0.6
     assert abs(accuracies[0] - accuracies[1]) <= 0.005, accuracies
+
+
+# ---- two "machines": network namespaces joined by a veth pair, MPI over TCP only -------------
+
+NETNS_RSH = """#!/bin/sh
+# Open MPI's rsh agent for the test: starts the daemon on "host" $1 inside the namespace that owns
+# that address (what ssh would do on a real second machine).
+host=$1; shift
+case "$host" in
+{cases}
+  *) echo "netns-rsh: unknown host $host" >&2; exit 1 ;;
+esac
+exec ip netns exec "$ns" /bin/sh -c "$*"
+"""
+
+
+def _run(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=20)
+
+
+@pytest.fixture
+def two_hosts(tmp_path):
+    """Namespaces A and B, each with one end of a veth pair named pcnnveth (10.231.7.1 / .2).
+
+    Yields (mpiexec prefix run inside A, read_tx_bytes()). Skipped when namespaces cannot be made.
+    """
+    if MPIEXEC is None or not _have_mpi4py() or shutil.which("ip") is None:
+        pytest.skip("needs mpiexec, mpi4py and iproute2 (ip)")
+    tag = f"pcnn{os.getpid() % 100000}"
+    names = [f"{tag}a", f"{tag}b"]
+    addresses = ["10.231.7.1", "10.231.7.2"]
+    try:
+        _run("ip", "netns", "add", names[0])
+    except (subprocess.CalledProcessError, OSError) as e:
+        reason = getattr(e, "stderr", "") or str(e)
+        pytest.skip(f"cannot create a network namespace (needs root / CAP_SYS_ADMIN): {reason}")
+    try:
+        _run("ip", "netns", "add", names[1])
+        veth = ["link", "add", "pcnnveth", "type", "veth", "peer", "name", "pcnnveth"]
+        _run("ip", "-n", names[0], *veth, "netns", names[1])
+        for ns, address in zip(names, addresses):
+            _run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "pcnnveth")
+            _run("ip", "-n", ns, "link", "set", "pcnnveth", "up")
+            _run("ip", "-n", ns, "link", "set", "lo", "up")
+        agent = tmp_path / "netns-rsh"
+        cases = "\n".join(f"  {a}) ns={n} ;;" for a, n in zip(addresses, names))
+        agent.write_text(NETNS_RSH.format(cases=cases))
+        agent.chmod(0o755)
+        hostfile = tmp_path / "hosts"
+        hostfile.write_text("".join(f"{a} slots=1\n" for a in addresses))
+        prefix = ["ip", "netns", "exec", names[0], MPIEXEC, "--allow-run-as-root", "-n", "2"]
+        prefix += ["--hostfile", str(hostfile), "--mca", "plm_rsh_agent", str(agent)]
+        # TCP only (no shared memory), on the veth only (daemons and ranks)
+        prefix += ["--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "pcnnveth"]
+        prefix += ["--mca", "oob_tcp_if_include", "pcnnveth"]
+
+        def tx_bytes() -> int:
+            path = "/sys/class/net/pcnnveth/statistics/tx_bytes"
+            cmd = ["ip", "netns", "exec", names[1], "cat", path]
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=True)
+            return int(out.stdout)
+
+        yield prefix, tx_bytes
+    finally:
+        for ns in names:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+
+
+@requires_mpi
+def test_two_hosts_over_tcp_bitwise_and_equal_to_one_rank(two_hosts, tmp_path):
+    sys.path.insert(0, HERE)
+    import mpi_worker
+
+    prefix, tx_bytes = two_hosts
+    before = tx_bytes()
+    out = tmp_path / "bitwise.npz"
+    result, _ = launch(2, "bitwise", str(out), prefix=prefix)
+    check_ok(result)
+    assert int(np.load(out)["steps"]) == 2 * 22
+    # B's rank sent its gradients (2,478 floats, 9.9 KB) at each of the 44 steps through the veth
+    assert tx_bytes() - before > 44 * 8_000
+    out = tmp_path / "multi.npz"
+    result, _ = launch(2, "equivalence", str(out), prefix=prefix)
+    check_ok(result)
+    threads = pc.get_num_threads()
+    pc.set_num_threads(1)
+    try:
+        x, y = mpi_worker.data()
+        model = mpi_worker.build_model(seed=3)
+        model.fit(x, y, batch_size=32, seed=9, verbose=0, validation_split=0.1)
+    finally:
+        pc.set_num_threads(threads)
+    got = np.load(out)["weights"]
+    np.testing.assert_allclose(got, mpi_worker.flat_weights(model), rtol=0, atol=1e-5)
+
+
+@requires_mpi
+def test_two_hosts_a_rank_killed_ends_the_job(two_hosts):
+    prefix, _ = two_hosts
+    result, seconds = launch(2, "kill", prefix=prefix, timeout=60)
+    text = result.stdout + result.stderr
+    assert result.returncode != 0 and "rank 1 at batch 5: kill" in text, text
+    assert re.search(r"exited on signal 9|killed", text), text
+    assert seconds < 60
