@@ -408,7 +408,12 @@ class FitSession:
             m.epochs_trained = state[1]
 
     def loader(self, x, targets, batch_size: int, shuffle: bool, seed: int) -> ShardedLoader:
+        self.samples, self.global_batch = len(x), batch_size * self.size
         return ShardedLoader(x, targets, batch_size, self.rank, self.size, shuffle, seed)
+
+    def samples_done(self, batch: int) -> int:
+        """Samples all ranks together have trained on after global batch ``batch`` (from 0)."""
+        return min((batch + 1) * self.global_batch, self.samples)
 
     def rank0_only(self, callbacks, verbose):
         """Rank 0 shows progress and writes checkpoints; every rank runs the other callbacks

@@ -533,7 +533,10 @@ class Sequential:
                 for k, c in enumerate(self._metric_counts(out, yb)):
                     correct[k] += c
                 logs = self._logs(loss_sum, correct, seen)
-                progress.update(batch, seen, logs)
+                if self._session is not None:  # all ranks' samples, for the img/s shown
+                    progress.update(batch, self._session.samples_done(batch), logs)
+                else:
+                    progress.update(batch, seen, logs)
                 cbs.on_batch_end(batch, logs)
         except _NonFinite as e:
             progress.abort()
