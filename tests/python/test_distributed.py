@@ -162,6 +162,10 @@ def test_k_ranks_of_batch_b_equal_one_rank_of_batch_kb(tmp_path, ranks):
     np.testing.assert_allclose(got["weights"], mpi_worker.flat_weights(model), rtol=0, atol=1e-5)
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(got[key], h.history[key], rtol=1e-5, atol=1e-6)
+    if ranks == 2:  # the same ranks and threads: the same bits run to run
+        again = tmp_path / "again.npz"
+        check_ok(launch(ranks, "equivalence", str(again))[0])
+        np.testing.assert_array_equal(np.load(again)["weights"], got["weights"])
 
 
 @requires_mpi
