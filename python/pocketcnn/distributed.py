@@ -59,8 +59,9 @@ def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
             job (default ``POCKETCNN_DIST_TIMEOUT`` or 120).
         bucket_bytes: size of the gradient buckets (default 25 MB).
 
-    Safe to call more than once (later calls only change the settings). Without a launcher, or
-    with one rank, nothing is imported and it returns False.
+    Safe to call more than once (later calls only change the settings). Without a launcher
+    (Open MPI, MPICH/Hydra, MVAPICH2 environment variables) nothing is imported and it returns
+    False, unless the program imported ``mpi4py.MPI`` itself; with one rank it returns False.
     """
     if timeout is None:
         timeout = float(os.environ.get("POCKETCNN_DIST_TIMEOUT", _DEFAULT_TIMEOUT))
@@ -75,8 +76,8 @@ def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
         _state.bucket_bytes = bucket_bytes
     if _state.comm is not None:
         return True
-    if launched_size() < 2:
-        return False
+    if launched_size() < 2 and "mpi4py.MPI" not in sys.modules:
+        return False  # no launcher we know of, and the program has not started MPI itself
     try:
         import mpi4py
 
@@ -189,13 +190,13 @@ def allreduce_(x, op: str = "sum"):
     if op not in ("sum", "mean"):
         raise ValueError(f"allreduce_: op must be 'sum' or 'mean', got {op!r}")
     buf = _buffer(x, "allreduce_")
+    if op == "mean" and buf.dtype.kind != "f":
+        raise TypeError(f"allreduce_: op='mean' needs a float array, got {buf.dtype}")
     if _state.comm is None:
         return x
     MPI = _state.MPI
     _wait([_state.comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM)], f"allreduce_ of {buf.shape}")
     if op == "mean":
-        if buf.dtype.kind != "f":
-            raise TypeError(f"allreduce_: op='mean' needs a float array, got {buf.dtype}")
         buf /= size()
     return x
 

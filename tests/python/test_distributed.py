@@ -96,6 +96,8 @@ def test_bad_arguments_are_clear_errors():
         dist.allreduce_(np.zeros((4, 4), np.float32)[:, ::2])
     with pytest.raises(TypeError, match="dtype uint8"):
         dist.broadcast_(np.zeros(2, np.uint8))
+    with pytest.raises(TypeError, match="op='mean' needs a float array"):
+        dist.allreduce_(np.zeros(2, np.int64), op="mean")
     with pytest.raises(ValueError, match="timeout must be > 0"):
         dist.init(timeout=0)
 
