@@ -64,7 +64,13 @@ def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
     False, unless the program imported ``mpi4py.MPI`` itself; with one rank it returns False.
     """
     if timeout is None:
-        timeout = float(os.environ.get("POCKETCNN_DIST_TIMEOUT", _DEFAULT_TIMEOUT))
+        text = os.environ.get("POCKETCNN_DIST_TIMEOUT", str(_DEFAULT_TIMEOUT))
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise ValueError(
+                f"POCKETCNN_DIST_TIMEOUT must be a number of seconds, got {text!r}"
+            ) from None
     if not timeout > 0:
         raise ValueError(f"distributed.init: timeout must be > 0 seconds, got {timeout}")
     _state.timeout = float(timeout)

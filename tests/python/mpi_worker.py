@@ -71,6 +71,11 @@ def scenario_bitwise(out: str) -> None:
     # Different seeds per rank: the broadcast of rank 0's weights must make them equal.
     model = build_model(seed=dist.rank() * 11, dropout=True)
     hashes = HashEveryStep()
+    # rank-specific names, to see which ranks write: rank 0 only
+    directory = os.path.dirname(os.path.abspath(out))
+    checkpoint = pc.callbacks.ModelCheckpoint(
+        os.path.join(directory, f"ckpt-rank{dist.rank()}-{{epoch}}.pcnn")
+    )
     model.fit(
         x,
         y,
@@ -78,9 +83,10 @@ def scenario_bitwise(out: str) -> None:
         epochs=2,
         seed=5,
         verbose=0,
-        callbacks=[hashes],
+        callbacks=[hashes, checkpoint],
         distributed=True,
     )
+    model.save(os.path.join(directory, f"saved-rank{dist.rank()}.pcnn"))
     if dist.rank() == 0:
         np.savez(out, steps=hashes.steps, weights=flat_weights(model))
 

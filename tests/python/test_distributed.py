@@ -130,6 +130,11 @@ def test_weights_bitwise_identical_on_every_rank_after_every_step(tmp_path):
     check_ok(result)
     saved = np.load(out)
     assert int(saved["steps"]) == 2 * 22  # 2 epochs of ceil(700 / 32) = 22 global batches
+    written = sorted(p.name for p in tmp_path.glob("*.pcnn"))
+    assert written == ["ckpt-rank0-1.pcnn", "ckpt-rank0-2.pcnn", "saved-rank0.pcnn"]
+    final = pc.load_model(tmp_path / "saved-rank0.pcnn")
+    final_weights = np.concatenate([w.ravel() for w in final.get_weights()])
+    np.testing.assert_array_equal(final_weights, saved["weights"])
 
 
 @requires_mpi
