@@ -102,6 +102,22 @@ def test_bad_arguments_are_clear_errors():
         dist.init(timeout=0)
 
 
+def test_threads_per_rank_default_to_cores_over_local_ranks(monkeypatch):
+    from pocketcnn import _distributed_env as env
+
+    for name in env._LOCAL_SIZE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert env.default_threads_per_rank() is None  # no launcher: OpenMP's own default
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    for local, threads in ((1, None), (2, 4), (3, 2), (8, 1), (16, 1)):
+        monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", str(local))
+        assert env.default_threads_per_rank() == threads
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3})  # mpiexec bound it to a core
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2")
+    assert env.default_threads_per_rank() == 1
+
+
 def test_sharded_loader_batches_are_the_one_rank_batches_interleaved():
     x = np.arange(23, dtype=np.float32)[:, None]
     y = np.arange(23)
@@ -209,17 +225,22 @@ def test_pocketcnn_train_under_mpiexec_matches_one_rank_accuracy(fashion_mnist, 
     """2 ranks x batch 32 vs 1 rank x batch 64 on a Fashion-MNIST subset: same test accuracy."""
     common = ["train", "--epochs", "1", "--limit-train", "3000", "--limit-test", "1000"]
     cli = [sys.executable, "-m", "pocketcnn.cli"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # OMP_NUM_THREADS unset under mpiexec: each rank defaults to cores / 2 (unbound ranks)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    cores = len(os.sched_getaffinity(0))
+    threads = max(1, min(cores, (os.cpu_count() or 1) // 2))
     accuracies = []
     for prefix, batch in ((mpiexec_args(2), "32"), ([], "64")):
         model = tmp_path / f"m{batch}.pcnn"
         args = [*prefix, *cli, *common, "--batch-size", batch, "--out", str(model)]
+        if not prefix:
+            args += ["--threads", str(threads)]
         result = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
         check_ok(result)
         accuracies.append(float(re.search(r"Test accuracy: ([0-9.]+)", result.stdout).group(1)))
         assert model.exists()
         if prefix:
-            assert "2 MPI ranks x 1 thread(s)" in result.stdout
+            assert f"2 MPI ranks x {threads} thread(s)" in result.stdout
             assert result.stdout.count("Test accuracy") == 1  # rank 0 prints, not rank 1
             assert "Gradient allreduce" in result.stdout
     assert accuracies[0] > 0.6
