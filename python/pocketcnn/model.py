@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _core, losses
+from . import _core, _distributed_fit, losses
 from . import callbacks as callbacks_module
 from . import distributed as distributed_module
 from . import optim as optim_module
@@ -475,7 +475,7 @@ class Sequential:
         loader_seed = int(_seed_stream(seed, _SHUFFLE).generate_state(1)[0])
         session = None
         if distributed:
-            session = distributed_module.fit_session(
+            session = _distributed_fit.fit_session(
                 self, x, targets, val, batch_size, epochs, shuffle, seed
             )
         if session is not None:
