@@ -265,6 +265,17 @@ def _run(*cmd: str) -> None:
     subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=20)
 
 
+def _make_namespaces(names: list[str], addresses: list[str]) -> None:
+    for ns in names:
+        _run("ip", "netns", "add", ns)
+    veth = ["link", "add", "pcnnveth", "type", "veth", "peer", "name", "pcnnveth"]
+    _run("ip", "-n", names[0], *veth, "netns", names[1])
+    for ns, address in zip(names, addresses):
+        _run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "pcnnveth")
+        _run("ip", "-n", ns, "link", "set", "pcnnveth", "up")
+        _run("ip", "-n", ns, "link", "set", "lo", "up")
+
+
 @pytest.fixture
 def two_hosts(tmp_path):
     """Namespaces A and B, each with one end of a veth pair named pcnnveth (10.231.7.1 / .2).
@@ -277,18 +288,13 @@ def two_hosts(tmp_path):
     names = [f"{tag}a", f"{tag}b"]
     addresses = ["10.231.7.1", "10.231.7.2"]
     try:
-        _run("ip", "netns", "add", names[0])
-    except (subprocess.CalledProcessError, OSError) as e:
-        reason = getattr(e, "stderr", "") or str(e)
-        pytest.skip(f"cannot create a network namespace (needs root / CAP_SYS_ADMIN): {reason}")
-    try:
-        _run("ip", "netns", "add", names[1])
-        veth = ["link", "add", "pcnnveth", "type", "veth", "peer", "name", "pcnnveth"]
-        _run("ip", "-n", names[0], *veth, "netns", names[1])
-        for ns, address in zip(names, addresses):
-            _run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "pcnnveth")
-            _run("ip", "-n", ns, "link", "set", "pcnnveth", "up")
-            _run("ip", "-n", ns, "link", "set", "lo", "up")
+        try:
+            _make_namespaces(names, addresses)
+        except (subprocess.CalledProcessError, OSError) as e:
+            what = " ".join(e.cmd) if isinstance(e, subprocess.CalledProcessError) else ""
+            reason = (getattr(e, "stderr", "") or str(e)).strip()
+            needs = "root with CAP_SYS_ADMIN and CAP_NET_ADMIN, and veth support"
+            pytest.skip(f"cannot make two network namespaces (needs {needs}): {what}: {reason}")
         agent = tmp_path / "netns-rsh"
         cases = "\n".join(f"  {a}) ns={n} ;;" for a, n in zip(addresses, names))
         agent.write_text(NETNS_RSH.format(cases=cases))
