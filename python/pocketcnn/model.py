@@ -99,7 +99,7 @@ class Sequential:
         self.stop_training = False
         self.history: callbacks_module.History | None = None
         self.epochs_trained = 0  # over all fit calls; seeds each epoch's shuffle and dropout
-        self._session = None  # a _distributed_fit.FitSession while fit(distributed=True) runs on K ranks
+        self._session = None  # a _distributed_fit.FitSession during fit(distributed=True)
         # predict/evaluate run the layers as one fused C++ call when every layer is supported.
         self._plans = PlanCache()
         if layers is not None:
