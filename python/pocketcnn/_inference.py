@@ -3,21 +3,14 @@
 Running a model layer by layer from Python costs a few microseconds per layer and writes every
 intermediate to memory; the plan runs them in C++ and fuses conv + bias + ReLU + 2x2 max pool into
 one kernel (the conv output never reaches memory). Its results equal the layer-by-layer forward
-pass exactly. Models with layers the plan does not know fall back to the Python path.
+pass exactly. Each layer appends its own step (``Layer.add_to_plan``); models with a layer the
+plan does not know fall back to the Python path.
 """
 
 from __future__ import annotations
 
 from . import _core
-from .layers import (
-    Activation,
-    AvgPool2D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    MaxPool2D,
-)
+from .layers.base import plan_step_is_trusted
 
 
 def build_plan(layers, logits: bool = False) -> _core._InferencePlan | None:
@@ -28,39 +21,10 @@ def build_plan(layers, logits: bool = False) -> _core._InferencePlan | None:
     plan = _core._InferencePlan()
     last = len(layers) - 1
     for i, layer in enumerate(layers):
-        if not getattr(layer, "built", False):
+        if not getattr(layer, "built", False) or not plan_step_is_trusted(layer):
             return None
-        act = layer.activation or ""
-        if logits and i == last:
-            act = ""
-        kind = type(layer)
-        if kind is Conv2D:
-            _, h, w = layer.built_input_shape
-            top, bottom, left, right = layer._pads(h, w)
-            weights = layer._weights
-            bias = weights[1] if layer.use_bias else None
-            sh, sw = layer.strides
-            plan.add_conv2d(weights[0], bias, sh, sw, top, left, bottom, right, act)
-        elif kind is Dense:
-            weights = layer._weights
-            plan.add_linear(weights[0], weights[1] if layer.use_bias else None, act)
-        elif kind in (MaxPool2D, AvgPool2D):
-            (kh, kw), (sh, sw), (ph, pw) = layer.pool_size, layer.strides, layer.padding
-            include_pad = getattr(layer, "count_include_pad", True)
-            plan.add_pool2d(kind is MaxPool2D, kh, kw, sh, sw, ph, pw, include_pad)
-            if act:
-                plan.add_activation(act)
-        elif kind is Flatten:
-            plan.add_flatten()
-            if act:
-                plan.add_activation(act)
-        elif kind is Dropout:  # the identity at inference
-            if act:
-                plan.add_activation(act)
-        elif isinstance(layer, Activation):  # Activation, ReLU, Softmax
-            if act:
-                plan.add_activation(act)
-        else:
+        act = "" if logits and i == last else (layer.activation or "")
+        if not layer.add_to_plan(plan, act):
             return None
     return plan
 

@@ -31,18 +31,6 @@ from .progress import EpochProgress
 _SHUFFLE, _DROPOUT, _SPLIT = 1, 2, 3
 _FLOAT32 = np.dtype(np.float32)
 
-_DEFAULT_NAMES = {
-    "Conv2D": "conv2d",
-    "MaxPool2D": "max_pool2d",
-    "AvgPool2D": "avg_pool2d",
-    "Flatten": "flatten",
-    "Dense": "dense",
-    "Activation": "activation",
-    "ReLU": "relu",
-    "Softmax": "softmax",
-    "Dropout": "dropout",
-}
-
 
 def _seed_stream(seed: int, *keys: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, *keys])
@@ -120,7 +108,7 @@ class Sequential:
             )
         index = len(self.layers)
         if layer.name is None:
-            layer.name = self._unique_name(_DEFAULT_NAMES.get(layer.type_name, "layer"))
+            layer.name = self._unique_name(layer.default_name)
         elif any(layer.name == other.name for other in self.layers):
             raise ValueError(
                 f"Sequential.add: a layer named {layer.name!r} is already in the model"
