@@ -9,7 +9,19 @@ from . import _openmp_env
 _openmp_env.configure()  # before the extension (and with it the OpenMP runtime) loads
 
 # _tensor_methods installs the Tensor operators and methods (t + 1, t.sum(), ...) on import.
-from . import _tensor_methods, callbacks, data, datasets, layers, losses, ops, optim, viz  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    _tensor_methods,
+    callbacks,
+    data,
+    datasets,
+    layers,
+    losses,
+    metrics,
+    ops,
+    optim,
+    presets,
+    viz,
+)
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
 from ._cpu import check_isa_environment, cpu_info, empty_cache, memory_stats  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
@@ -37,9 +49,11 @@ __all__ = [
     "load_model",
     "losses",
     "memory_stats",
+    "metrics",
     "no_grad",
     "ops",
     "optim",
+    "presets",
     "set_num_threads",
     "viz",
 ]

@@ -20,24 +20,11 @@ import numpy as np
 
 
 def lecture_model(seed: int = 0):
-    """The lecture's network: Conv(25,3x3) - MaxPool 2 - Conv(50,3x3) ReLU - MaxPool 2 - Flatten -
-    Dense(100) ReLU - Dense(10) softmax, on (1, 28, 28) images."""
-    from . import layers
-    from .model import Sequential
+    """The lecture's network, ``pocketcnn.presets.lecture`` (imported here on first use, so
+    ``pocketcnn --help`` stays fast)."""
+    from .presets import lecture
 
-    return Sequential(
-        [
-            layers.Conv2D(25, 3, input_shape=(1, 28, 28)),
-            layers.MaxPool2D(2),
-            layers.Conv2D(50, 3, activation="relu"),
-            layers.MaxPool2D(2),
-            layers.Flatten(),
-            layers.Dense(100, activation="relu"),
-            layers.Dense(10, activation="softmax"),
-        ],
-        name="lecture_cnn",
-        seed=seed,
-    )
+    return lecture(seed)
 
 
 def _load_data(path, limit_train: int | None, limit_test: int | None):
@@ -169,7 +156,7 @@ def _viz(args) -> int:
     """Writes the chosen pictures of a saved model as PNG files into args.out."""
     import os
 
-    from . import viz
+    from . import layers, viz
     from ._core import set_num_threads
     from .saving import load_model
 
@@ -177,7 +164,7 @@ def _viz(args) -> int:
         set_num_threads(args.threads)
     model = load_model(args.model, compile=False)
     os.makedirs(args.out, exist_ok=True)
-    convs = [i for i, lay in enumerate(model.layers) if type(lay).__name__ == "Conv2D"]
+    convs = [i for i, lay in enumerate(model.layers) if isinstance(lay, layers.Conv2D)]
     written: list[str] = []
 
     def save(image, name, scale=args.scale):
@@ -194,7 +181,7 @@ def _viz(args) -> int:
         elif what == "features":
             save(viz.make_grid(images[:1, 0]), "features_input.png")
             for i, lay in enumerate(model.layers):
-                if type(lay).__name__ in ("Conv2D", "MaxPool2D", "AvgPool2D"):
+                if isinstance(lay, (layers.Conv2D, layers.MaxPool2D, layers.AvgPool2D)):
                     save(viz.feature_maps(model, images[0], i), f"features_{lay.name}.png")
         elif what == "saliency":
             tiles = []

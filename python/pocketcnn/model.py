@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _core, losses
 from . import callbacks as callbacks_module
+from . import metrics as metrics_module
 from . import optim as optim_module
 from ._inference import PlanCache
 from .autograd import no_grad
@@ -288,7 +289,7 @@ class Sequential:
             metrics = []
         elif isinstance(metrics, str):
             metrics = [metrics]
-        self._metric_fns = [losses.resolve_metric(m) for m in metrics]
+        self._metric_fns = [metrics_module.resolve_metric(m) for m in metrics]
         self.metrics = [name for name, _ in self._metric_fns]
         if self.built:
             losses.check_output_shape(self.loss, self.layers[-1].output_shape)
