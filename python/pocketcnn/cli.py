@@ -100,7 +100,7 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from ._core import set_num_threads
-    from .saving import load_model
+    from .model import load_model
 
     if args.threads:
         set_num_threads(args.threads)
@@ -158,7 +158,7 @@ def _viz(args) -> int:
 
     from . import layers, viz
     from ._core import set_num_threads
-    from .saving import load_model
+    from .model import load_model
 
     if args.threads:
         set_num_threads(args.threads)

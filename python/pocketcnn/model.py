@@ -18,8 +18,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _core, losses
+from . import _core, losses, saving
 from . import callbacks as callbacks_module
+from . import layers as layers_module
 from . import metrics as metrics_module
 from . import optim as optim_module
 from ._inference import PlanCache
@@ -595,13 +596,114 @@ class Sequential:
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes architecture, weights, compile settings and optimiser state to one file
-        (atomically: a crash mid-save leaves any previous file intact). See ``pc.load_model``."""
-        from .saving import save_model
+        (atomically: a crash mid-save leaves any previous file intact). See ``pc.load_model``
+        and ``pocketcnn.saving`` for the format."""
+        if not self.built:
+            raise ValueError(
+                f"{self.name}.save: the model is not built (its input shape is unknown), so it has "
+                "no weights to save yet; give input_shape or call build() first"
+            )
+        saving.write_archive(path, *self._file_contents())
 
-        save_model(self, path)
+    def _file_contents(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The model file's header (without the array table) and its arrays."""
+        from . import __version__
+
+        arrays = {f"weights/{i}": w for i, w in enumerate(self.get_weights())}
+        optimizer = None
+        if self.optimizer is not None:
+            sd = self.optimizer.state_dict()
+            state_refs = []
+            for i, s in enumerate(sd["state"]):
+                ref: dict[str, Any] = {}
+                for k, v in s.items():
+                    if isinstance(v, np.ndarray):
+                        arrays[f"optimizer/{i}/{k}"] = v
+                        ref[k] = f"optimizer/{i}/{k}"
+                    else:
+                        ref[k] = int(v)
+                state_refs.append(ref)
+            optimizer = {k: sd[k] for k in ("class", "config", "iterations", "epoch")}
+            optimizer["state"] = state_refs
+        history = None
+        if self.history is not None:  # so `pocketcnn viz MODEL --what curves` can draw them
+            history = {
+                "epoch": [int(e) for e in self.history.epoch],
+                "history": {k: [float(v) for v in vs] for k, vs in self.history.history.items()},
+            }
+        header = {
+            "format": saving.FORMAT,
+            "version": saving.VERSION,
+            "byteorder": "little",
+            "pocketcnn_version": __version__,
+            "model": {"class_name": "Sequential", "config": self.get_config()},
+            "compile": None
+            if self.loss is None
+            else {"loss": self.loss, "metrics": list(self.metrics)},
+            "optimizer": optimizer,
+            "epochs_trained": self.epochs_trained,
+            "history": history,
+        }
+        return header, arrays
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={[layer.name for layer in self.layers]})"
 
 
-__all__ = ["Sequential", "validation_split_indices"]
+def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
+    """The model saved at ``path``, with its weights, and (if it was compiled and ``compile``)
+    its loss, metrics and optimiser state, ready to ``predict`` or to continue ``fit``."""
+    header, arrays = saving.read_archive(path)
+    try:
+        model = _rebuild(header, arrays, path)
+        if compile and header.get("compile") is not None:
+            opt_header = header.get("optimizer")
+            optimizer: Any = "adam"
+            if opt_header is not None:
+                state = [
+                    {k: (arrays[v] if isinstance(v, str) else v) for k, v in s.items()}
+                    for s in opt_header["state"]
+                ]
+                optimizer = optim_module.from_state_dict({**opt_header, "state": state})
+            model.compile(
+                optimizer=optimizer,
+                loss=header["compile"]["loss"],
+                metrics=header["compile"]["metrics"],
+            )
+    except saving.ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise saving.ModelFileError(
+            f"{os.fspath(path)}: corrupted model file: the header does not describe a valid model "
+            f"({type(e).__name__}: {e})"
+        ) from None
+    return model
+
+
+def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> Sequential:
+    """The architecture, weights, epoch count and history from a model file."""
+    config = header["model"]["config"]
+    model = Sequential(name=config["name"], seed=config["seed"])
+    for spec in config["layers"]:
+        model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
+    if config["input_shape"] is not None and not model.built:
+        model.build(config["input_shape"])
+    n_weights = len(model.weights)
+    weights = [arrays.get(f"weights/{i}") for i in range(n_weights)]
+    if any(w is None for w in weights) or f"weights/{n_weights}" in arrays:
+        raise saving.ModelFileError(
+            f"{os.fspath(path)}: corrupted model file: the architecture has {n_weights} weight "
+            "arrays, the file does not"
+        )
+    model.set_weights(weights)
+    model.epochs_trained = int(header.get("epochs_trained", 0))
+    if header.get("history") is not None:
+        model.history = callbacks_module.History()
+        model.history.epoch = [int(e) for e in header["history"]["epoch"]]
+        model.history.history = {
+            str(k): [float(v) for v in vals] for k, vals in header["history"]["history"].items()
+        }
+    return model
+
+
+__all__ = ["Sequential", "load_model", "validation_split_indices"]
