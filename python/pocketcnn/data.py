@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import _checks
+
 Transform = Callable[..., np.ndarray]
 
 
@@ -178,10 +180,7 @@ class DataLoader:
                     f"DataLoader: x and y have different numbers of samples: x {x.shape}, "
                     f"y {y.shape}"
                 )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        _checks.integer(batch_size, "DataLoader: batch_size", minimum=1)
         if prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
         self.x, self.y = x, y

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, ops
+from . import _checks, _core, ops
 from .metrics import resolve_metric  # re-exported: it lived here before metrics.py
 
 _LOSS_ALIASES = {
@@ -59,8 +59,7 @@ def prepare_targets(loss: str, y, n: int, output_shape, who: str) -> np.ndarray:
         raise ValueError(
             f"{who}: x and y have different numbers of samples: x has {n}, y has shape {y.shape}"
         )
-    if y.dtype.kind not in "fiub":
-        raise TypeError(f"{who}: y must be numeric, got dtype {y.dtype}")
+    y = _checks.numeric_array(y, f"{who}: y")
     output_shape = tuple(output_shape)
     if loss == "cross_entropy":
         classes = output_shape[0]
