@@ -68,7 +68,7 @@ def finite_number(value, name: str, *, positive: bool = False) -> float:
 
 def number_in_unit_interval(value, name: str) -> float:
     """A real number in ``[0, 1)`` (a dropout rate, a fraction to hold out); one ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < 1:
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
 

@@ -170,7 +170,7 @@ def _viz(args) -> int:
     def save(image, name, scale=args.scale):
         written.append(viz.save_png(image, os.path.join(args.out, name), scale=scale))
 
-    images = None
+    images = np.zeros((0, 1, 28, 28), np.float32)  # test images, loaded if a picture needs them
     if {"features", "saliency"} & set(args.what):
         _, (x_test, _) = _load_data(args.data, 1, args.image + args.count)
         images = x_test[args.image : args.image + args.count]
@@ -192,12 +192,12 @@ def _viz(args) -> int:
                 tiles += [grey, heat, res.overlay]
             save(viz.make_grid(np.stack(tiles), cols=3, normalise="none"), "saliency.png")
         elif what == "maximize":
-            classes = model.layers[-1].output_shape[-1]
+            classes = model.output_shape[-1]
             found = [viz.maximize(model, -1, k, steps=args.steps).image[0] for k in range(classes)]
             save(viz.make_grid(np.stack(found), cols=min(classes, 5)), "maximize_classes.png")
             if convs:
                 last = convs[-1]
-                n = min(16, model.layers[last].output_shape[0])
+                n = min(16, model.layers[last]._built_output_shape()[0])
                 found = [viz.maximize(model, last, k, steps=args.steps).image[0] for k in range(n)]
                 save(viz.make_grid(np.stack(found)), f"maximize_{model.layers[last].name}.png")
         elif what == "curves":

@@ -24,7 +24,14 @@ from . import _checks
 Transform = Callable[..., np.ndarray]
 
 
-def _rng(seed: int | None, *keys: int) -> np.random.Generator:
+def _fresh_seed() -> int:
+    """A seed from the OS's entropy (SeedSequence() draws 128 bits of it), as an int64."""
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)
+    return entropy % (2**63)
+
+
+def _rng(seed: int, *keys: int) -> np.random.Generator:
     """A generator for one (seed, keys...) tuple: independent streams for each epoch and batch."""
     return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
@@ -186,7 +193,7 @@ class DataLoader:
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
-        self.seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else int(seed)
+        self.seed = _fresh_seed() if seed is None else int(seed)
         self.drop_last = bool(drop_last)
         self.transform = transform
         self.prefetch = int(prefetch)

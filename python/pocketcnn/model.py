@@ -133,6 +133,7 @@ class Sequential:
 
     def _build_from(self, start: int) -> None:
         shape = self._input_shape if start == 0 else self.layers[start - 1].output_shape
+        assert shape is not None  # the model's input shape is known, layers before are built
         for i in range(start, len(self.layers)):
             layer = self.layers[i]
             if i > 0 and layer.input_shape is not None and layer.input_shape != shape:
@@ -184,7 +185,7 @@ class Sequential:
     def output_shape(self):
         if not self.built or not self.layers:
             return None
-        return (None, *self.layers[-1].output_shape)
+        return (None, *self.layers[-1]._built_output_shape())
 
     @property
     def weights(self) -> list[_core.Tensor]:
@@ -262,9 +263,10 @@ class Sequential:
             lines.append(
                 "Weight sharing: each Conv2D as a Dense layer with the same input and output sizes"
             )
-            name_width = max(len(layer.name) for layer in convs)
+            name_width = max(len(str(layer.name)) for layer in convs)
             for layer in convs:
                 shape_in = layer.built_input_shape
+                assert shape_in is not None and layer.output_shape is not None  # built
                 n_in, n_out = math.prod(shape_in), math.prod(layer.output_shape)
                 dense = n_in * n_out + (n_out if layer.use_bias else 0)
                 conv = layer.count_params()
@@ -336,6 +338,7 @@ class Sequential:
             )
         if not self.built:
             self.build(x.shape[1:])
+        assert self._input_shape is not None
         if x.shape[1:] != self._input_shape:
             hint = ""
             if x.shape[1:] == self._input_shape[1:] and self._input_shape[0] == 1:
@@ -353,10 +356,17 @@ class Sequential:
                 "loss=...) first"
             )
 
+    def _compiled(self) -> tuple[optim_module.Optimizer, str]:
+        """The optimiser and loss of a compiled model (the callers ran _require_compiled)."""
+        assert self.optimizer is not None and self.loss is not None
+        return self.optimizer, self.loss
+
     def _prepare(self, x, y, who: str) -> tuple[np.ndarray, np.ndarray]:
         x = self._check_x(x, who)
-        losses.check_output_shape(self.loss, self.layers[-1].output_shape)
-        targets = losses.prepare_targets(self.loss, y, len(x), self.layers[-1].output_shape, who)
+        _, loss = self._compiled()
+        output_shape = self.layers[-1]._built_output_shape()
+        losses.check_output_shape(loss, output_shape)
+        targets = losses.prepare_targets(loss, y, len(x), output_shape, who)
         return x, targets
 
     # ---- training -------------------------------------------------------------------------------
@@ -364,16 +374,17 @@ class Sequential:
     def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         params = self.weights
         out = self._forward(_core.Tensor(xb), training=True, logits=self._fused_softmax)
-        loss = losses.compute(self.loss, out, yb)
+        optimizer, loss_name = self._compiled()
+        loss = losses.compute(loss_name, out, yb)
         value = loss.item()
         if not math.isfinite(value):
             raise _NonFinite("loss", value)
-        self.optimizer.zero_grad(params)
+        optimizer.zero_grad(params)
         loss.backward()
         norm = optim_module.global_grad_norm(params)
         if not math.isfinite(norm):
             raise _NonFinite("gradient norm", norm)
-        self.optimizer.step(params)
+        optimizer.step(params)
         return value, np.asarray(out)
 
     def _metric_counts(self, out: np.ndarray, yb: np.ndarray) -> list[int]:
@@ -451,7 +462,7 @@ class Sequential:
         for epoch in range(epochs):
             global_epoch = self.epochs_trained
             loader.set_epoch(global_epoch)
-            self.optimizer.set_epoch(global_epoch)
+            self._compiled()[0].set_epoch(global_epoch)
             self._seed_dropout(seed, global_epoch)
             cbs.on_epoch_begin(epoch)
             logs = self._train_epoch(loader, epoch, epochs, verbose, stream, val, batch_size, cbs)
@@ -529,7 +540,7 @@ class Sequential:
                     out = self._forward(
                         _core.Tensor(xb), training=False, logits=self._fused_softmax
                     )
-                loss_sum += losses.compute(self.loss, out, yb).item() * len(xb)
+                loss_sum += losses.compute(self._compiled()[1], out, yb).item() * len(xb)
                 seen += len(xb)
                 for k, c in enumerate(self._metric_counts(np.asarray(out), yb)):
                     correct[k] += c
@@ -567,7 +578,7 @@ class Sequential:
         plan = self._plans.get(self.layers)
         if plan is not None and 0 < len(x) <= batch_size:
             return np.asarray(plan.run(x))
-        result = np.empty((len(x), *self.layers[-1].output_shape), np.float32)
+        result = np.empty((len(x), *self.layers[-1]._built_output_shape()), np.float32)
         with no_grad():
             for start in range(0, len(x), batch_size):
                 xb = x[start : start + batch_size]

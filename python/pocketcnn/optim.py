@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -72,7 +72,10 @@ class CosineDecay(Schedule):
         return {"lr": self.lr, "epochs": self.epochs, "min_lr": self.min_lr}
 
 
-_SCHEDULES = {"StepDecay": StepDecay, "CosineDecay": CosineDecay}
+_SCHEDULES: dict[str, Callable[..., Schedule]] = {
+    "StepDecay": StepDecay,
+    "CosineDecay": CosineDecay,
+}
 
 
 def _check_positive(name: str, value) -> None:
@@ -379,7 +382,7 @@ class AdamW(Adam):
         super().__init__(lr, betas, eps, weight_decay, clip_norm)
 
 
-_OPTIMIZERS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}
+_OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:
@@ -389,7 +392,7 @@ def get(identifier: str | Optimizer) -> Optimizer:
     if isinstance(identifier, str):
         by_lower = {k.lower(): v for k, v in _OPTIMIZERS.items()}
         if identifier.lower() in by_lower:
-            return by_lower[identifier.lower()]()
+            return by_lower[identifier.lower()]()  # type: ignore[call-arg]  # lr has defaults
         raise ValueError(
             f"unknown optimizer {identifier!r}; use one of {sorted(by_lower)} or an instance"
         )

@@ -5,11 +5,14 @@ weight initialisers, argument checks. The layer protocol is described in ``layer
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
 from .. import _checks, _core, ops
+
+if TYPE_CHECKING:  # _inference imports this module
+    from .._inference import InferencePlan
 
 Shape = tuple[int, ...]
 
@@ -153,7 +156,7 @@ class Layer:
     def forward(self, x: _core.Tensor, training: bool) -> _core.Tensor:
         return x
 
-    def add_to_plan(self, plan: _core._InferencePlan, activation: str) -> bool:
+    def add_to_plan(self, plan: InferencePlan, activation: str) -> bool:
         """Appends this layer's inference step, followed by ``activation`` ('' for none), to the
         compiled plan; False when the plan has no such step (the model then runs in Python)."""
         return False
@@ -172,11 +175,16 @@ class Layer:
     # -- common machinery --
 
     @staticmethod
-    def _plan_activation(plan: _core._InferencePlan, activation: str) -> bool:
+    def _plan_activation(plan: InferencePlan, activation: str) -> bool:
         """For layers whose plan step is only their activation (or nothing)."""
         if activation:
             plan.add_activation(activation)
         return True
+
+    def _built_output_shape(self) -> Shape:
+        """``output_shape`` where the layer must be built (the callers checked)."""
+        assert self.output_shape is not None, f"{self.type_name} {self.name!r} is not built"
+        return self.output_shape
 
     @property
     def type_name(self) -> str:

@@ -77,7 +77,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
     return _core.conv2d(x, w, b, sh, sw, top, left, bottom, right)
 
 
-def _pool_args(op: str, x: _core.Tensor, kernel_size, stride, padding):
+def _pool_args(
+    op: str, x: _core.Tensor, kernel_size, stride, padding
+) -> tuple[int, int, int, int, int, int]:
     kh, kw = _pair(kernel_size, op, "kernel_size", 1, x)
     sh, sw = (kh, kw) if stride is None else _pair(stride, op, "stride", 1, x)
     ph, pw = _pair(padding, op, "padding", 0, x)
