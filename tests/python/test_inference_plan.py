@@ -135,3 +135,52 @@ def test_plan_rejects_bad_input_with_value_error():
         plan.run(np.zeros((28, 28), np.float32))
     with pytest.raises(ValueError, match="activation"):
         pc._core._InferencePlan().add_activation("gelu")
+
+
+def test_a_new_layer_is_one_class(tmp_path):
+    # Defining the class is all it takes: the model names it from default_name, saving and
+    # loading find it by class name, and the plan takes it once it has a plan step.
+    class Halve(Layer):
+        default_name = "halve"
+
+        def forward(self, x, training):
+            return x * 0.5
+
+    model = pc.Sequential([pc.layers.Dense(3, input_shape=(4,)), Halve(), Halve()])
+    assert [layer.name for layer in model.layers] == ["dense", "halve", "halve_1"]
+    assert _inference.build_plan(model.layers) is None  # no add_to_plan: runs in Python
+    x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    model.save(tmp_path / "halve.pcnn")
+    loaded = pc.load_model(tmp_path / "halve.pcnn")
+    assert [type(layer) for layer in loaded.layers][1:] == [Halve, Halve]
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    with pc.no_grad():
+        dense = np.asarray(model.layers[0](x))
+    np.testing.assert_allclose(model.predict(x), 0.25 * dense, rtol=1e-6)
+
+    class Identity(Layer):
+        default_name = "identity"
+
+        def add_to_plan(self, plan, activation):
+            return self._plan_activation(plan, activation)
+
+    model = pc.Sequential([pc.layers.Dense(3, input_shape=(4,)), Identity()])
+    assert len(_inference.build_plan(model.layers)) == 1
+
+
+def test_a_subclass_that_changes_forward_does_not_inherit_the_plan_step():
+    class NegatedDense(pc.layers.Dense):
+        def forward(self, x, training):
+            return -super().forward(x, training)
+
+    model = pc.Sequential([NegatedDense(3, input_shape=(4,))])
+    assert _inference.build_plan(model.layers) is None
+    x = np.ones((2, 4), np.float32)
+    np.testing.assert_array_equal(model.predict(x), layer_by_layer(model, x))
+
+
+def test_a_layer_class_may_not_take_a_built_in_name():
+    with pytest.raises(TypeError, match="'Dense' already exists"):
+
+        class Dense(Layer):
+            pass
