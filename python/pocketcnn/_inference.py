@@ -81,7 +81,11 @@ class PlanCache:
         # A flat list of ids: the layers, then every layer's weight tensors (a nested tuple per
         # layer cost half of this call's ~4 us, a generator over (layer, *weights) 2.2 us, this
         # 1.3 us; it runs on every batch-1 prediction).
-        key = [*map(id, layers), *[id(w) for layer in layers for w in layer._weights]]
+        key = [
+            *map(id, layers),
+            *[id(w) for layer in layers for w in layer._weights],
+            *[id(w) for layer in layers for w in layer._state],
+        ]
         if key != self._key:
             self._key, self._plans = key, {}
         if logits not in self._plans:

@@ -204,14 +204,14 @@ class Sequential:
     def set_weights(self, weights) -> None:
         """Sets all weights from a list like ``get_weights()`` returns (shapes checked)."""
         weights = list(weights)
-        total = sum(len(layer.weights) for layer in self.layers)
+        total = sum(len(layer._tensors()) for layer in self.layers)
         if len(weights) != total:
             raise ValueError(
                 f"{self.name}.set_weights: expected {total} arrays, got {len(weights)}"
             )
         i = 0
         for layer in self.layers:
-            n = len(layer.weights)
+            n = len(layer._tensors())
             layer.set_weights(weights[i : i + n])
             i += n
 
@@ -251,11 +251,12 @@ class Sequential:
             if i == 0:
                 lines.append("=" * width)
         total = self.count_params()
+        trainable = sum(int(np.prod(w.shape)) for w in self.weights)
         lines += [
             "=" * width,
             f"Total params: {total:,}",
-            f"Trainable params: {total:,}",
-            "Non-trainable params: 0",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
             "_" * width,
         ]
         convs = [layer for layer in self.layers if isinstance(layer, Conv2D)]
@@ -682,7 +683,7 @@ def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> Seq
         model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
     if config["input_shape"] is not None and not model.built:
         model.build(config["input_shape"])
-    n_weights = len(model.weights)
+    n_weights = sum(len(layer._tensors()) for layer in model.layers)
     weights = [arrays.get(f"weights/{i}") for i in range(n_weights)]
     if any(w is None for w in weights) or f"weights/{n_weights}" in arrays:
         raise saving.ModelFileError(

@@ -29,11 +29,17 @@ so the class name is the saved name and must be unique. The subclass defines:
     checks for (C, H, W)). The model adds the layer's name and position.
 ``weight_names`` and ``_make_weights(input_shape, init, rng)`` (layers with weights)
     Creates ``self._weights``, a list of float32 ``Tensor`` s in ``weight_names`` order, drawn
-    from ``rng`` (``init_array`` for kernels, ``init`` is the initialiser's name).
+    from ``rng`` (``init_array`` for kernels, ``init`` is the initialiser's name). ``build``
+    marks them ``requires_grad``; the model's optimiser updates them.
+``state_names`` and ``self._state`` (layers with non-trainable state)
+    Tensors the layer updates itself, such as running statistics, made in ``_make_weights`` in
+    ``state_names`` order. They are saved and loaded after the weights (``get_weights()`` is
+    weights then state), counted as non-trainable in ``summary()``, never given to the
+    optimiser. Update them in place (``np.asarray(t)[...] = ...``) so a compiled plan that
+    holds them sees the new values.
 ``forward(x, training) -> Tensor``
     The batch computation with ``pc.ops`` (autograd records it); the activation is applied after
-    it by ``Layer.__call__``. Non-trainable state that changes in training (running means) must
-    be a weight or in ``get_config`` to survive ``save``/``load_model``.
+    it by ``Layer.__call__``. ``training`` is True in ``fit``/``train_on_batch``.
 ``get_config()`` / ``from_config(config)``
     ``get_config`` returns the constructor's keyword arguments as JSON values (extend
     ``super().get_config()``); the default ``from_config`` calls ``cls(**config)``.

@@ -113,8 +113,10 @@ class Layer:
     registry: ClassVar[dict[str, type[Layer]]] = {}
     # The base of the names Sequential gives unnamed layers ("dense", "dense_1", ...).
     default_name: ClassVar[str] = "layer"
-    # Names of the tensors in self._weights, in order.
+    # Names of the trainable tensors in self._weights and of the non-trainable ones in
+    # self._state (running statistics, say), in order.
     weight_names: ClassVar[tuple[str, ...]] = ()
+    state_names: ClassVar[tuple[str, ...]] = ()
 
     activation: str | None = None
     kernel_initializer: str | None = None
@@ -143,6 +145,7 @@ class Layer:
         self.built_input_shape: Shape | None = None
         self.output_shape: Shape | None = None
         self._weights: list[_core.Tensor] = []
+        self._state: list[_core.Tensor] = []
 
     # -- what subclasses define --
 
@@ -151,7 +154,8 @@ class Layer:
         return input_shape
 
     def _make_weights(self, input_shape: Shape, init: str, rng: np.random.Generator) -> None:
-        """Creates ``self._weights`` (in ``weight_names`` order)."""
+        """Creates ``self._weights`` (in ``weight_names`` order) and, for a layer with
+        non-trainable state, ``self._state`` (in ``state_names`` order)."""
 
     def forward(self, x: _core.Tensor, training: bool) -> _core.Tensor:
         return x
@@ -204,6 +208,8 @@ class Layer:
         self._make_weights(input_shape, init, rng)
         for w in self._weights:
             w.requires_grad = True
+        for w in self._state:
+            w.requires_grad = False
         self.built_input_shape, self.output_shape = input_shape, output_shape
         self.built = True
         return output_shape
@@ -219,12 +225,22 @@ class Layer:
         """The trainable Tensors (``requires_grad=True``), in ``weight_names`` order."""
         return list(self._weights)
 
+    @property
+    def non_trainable_weights(self) -> list[_core.Tensor]:
+        """The state Tensors the optimiser does not update, in ``state_names`` order."""
+        return list(self._state)
+
+    def _tensors(self) -> list[_core.Tensor]:
+        """Every tensor the layer saves: the weights, then the state."""
+        return [*self._weights, *self._state]
+
     def count_params(self) -> int:
-        return sum(int(np.prod(w.shape)) for w in self._weights)
+        """Trainable and non-trainable parameters (as Keras counts them)."""
+        return sum(int(np.prod(w.shape)) for w in self._tensors())
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of the weights as float32 numpy arrays (kernel first, then bias)."""
-        return [np.array(w, dtype=np.float32, copy=True) for w in self._weights]
+        """Copies of the weights, then the state, as float32 numpy arrays (kernel, bias, ...)."""
+        return [np.array(w, dtype=np.float32, copy=True) for w in self._tensors()]
 
     def set_weights(self, weights) -> None:
         """Overwrites the weights in place from numpy arrays of exactly the current shapes."""
@@ -235,21 +251,22 @@ class Layer:
                 "input_shape (first layer) or call model.build(input_shape) first"
             )
         weights = list(weights)
-        if len(weights) != len(self._weights):
+        tensors = self._tensors()
+        names = (*self.weight_names[: len(self._weights)], *self.state_names[: len(self._state)])
+        if len(weights) != len(tensors):
             raise ValueError(
-                f"{label}.set_weights: expected {len(self._weights)} arrays "
-                f"({', '.join(self.weight_names[: len(self._weights)]) or 'none'}), "
-                f"got {len(weights)}"
+                f"{label}.set_weights: expected {len(tensors)} arrays "
+                f"({', '.join(names) or 'none'}), got {len(weights)}"
             )
         arrays = []
-        for name, new, old in zip(self.weight_names, weights, self._weights):
+        for name, new, old in zip(names, weights, tensors):
             a = _checks.numeric_array(new, f"{label}.set_weights: {name}")
             if a.shape != tuple(old.shape):
                 raise ValueError(
                     f"{label}.set_weights: {name} must have shape {tuple(old.shape)}, got {a.shape}"
                 )
             arrays.append(a)
-        for a, old in zip(arrays, self._weights):
+        for a, old in zip(arrays, tensors):
             np.asarray(old)[...] = a  # in place: optimisers keep tracking the same Tensors
 
     def __repr__(self) -> str:
