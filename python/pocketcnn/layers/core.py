@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 
@@ -104,32 +105,32 @@ class Activation(Layer):
         return {**super().get_config(), "activation": self.activation or "linear"}
 
 
-class ReLU(Activation):
+class _FixedActivation(Activation):
+    """An Activation whose function is fixed by the class (so it takes no ``activation``)."""
+
+    _function: ClassVar[str]
+
+    def __init__(self, input_shape=None, name=None):
+        super().__init__(self._function, input_shape, name)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        return config
+
+
+class ReLU(_FixedActivation):
     """``max(x, 0)``."""
 
     default_name = "relu"
-
-    def __init__(self, input_shape=None, name=None):
-        super().__init__("relu", input_shape, name)
-
-    def get_config(self):
-        config = super().get_config()
-        del config["activation"]
-        return config
+    _function = "relu"
 
 
-class Softmax(Activation):
+class Softmax(_FixedActivation):
     """Softmax over the feature (or channel) axis: outputs sum to 1."""
 
     default_name = "softmax"
-
-    def __init__(self, input_shape=None, name=None):
-        super().__init__("softmax", input_shape, name)
-
-    def get_config(self):
-        config = super().get_config()
-        del config["activation"]
-        return config
+    _function = "softmax"
 
 
 class Dropout(Layer):
