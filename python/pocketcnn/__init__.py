@@ -17,16 +17,17 @@ from . import (  # noqa: E402,F401
     distributed,
     layers,
     losses,
+    metrics,
     ops,
     optim,
+    presets,
     viz,
 )
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
 from ._cpu import check_isa_environment, cpu_info, empty_cache, memory_stats  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
-from .model import Sequential  # noqa: E402
-from .saving import load_model  # noqa: E402
+from .model import Sequential, load_model  # noqa: E402
 
 check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
 
@@ -49,9 +50,11 @@ __all__ = [
     "load_model",
     "losses",
     "memory_stats",
+    "metrics",
     "no_grad",
     "ops",
     "optim",
+    "presets",
     "set_num_threads",
     "viz",
 ]

@@ -295,43 +295,44 @@ class GradientBuckets:
         MPI, comm = _state.MPI, _state.comm
         start = time.perf_counter()
         requests = []
-        views = [None if p.grad is None else np.asarray(p.grad).reshape(-1) for p in params]
-        for k, group in enumerate(self.groups):
+        for k, group in enumerate(self.groups):  # pack a bucket, start reducing it, go on
             buf, offset = self.buffers[k], 0
             if k == 0:
                 buf[: self.extras] = extras
                 offset = self.extras
             for i in group:
                 part = buf[offset : offset + self.sizes[i]]
-                if views[i] is None:
+                grad = params[i].grad
+                if grad is None:
                     part.fill(0)
                 else:
-                    np.multiply(views[i], np.float32(weight), out=part)
+                    np.multiply(np.asarray(grad).reshape(-1), np.float32(weight), out=part)
                 offset += self.sizes[i]
             requests.append(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
-        for i in self.alone:
-            if views[i] is None:
-                params[i].grad = _core.Tensor(np.zeros(tuple(params[i].shape), np.float32))
-                views[i] = np.asarray(params[i].grad).reshape(-1)
-            else:
-                views[i] *= np.float32(weight)
-            requests.append(comm.Iallreduce(MPI.IN_PLACE, views[i], op=MPI.SUM))
+        alone = [self._own_gradient(params[i]) for i in self.alone]
+        for view in alone:
+            view *= np.float32(weight)
+            requests.append(comm.Iallreduce(MPI.IN_PLACE, view, op=MPI.SUM))
         _wait(requests, "the gradient allreduce")
         total = np.float32(self.buffers[0][0])
         for k, group in enumerate(self.groups):
             offset = self.extras if k == 0 else 0
             for i in group:
                 part = self.buffers[k][offset : offset + self.sizes[i]]
-                if views[i] is None:
-                    params[i].grad = _core.Tensor((part / total).reshape(tuple(params[i].shape)))
-                else:
-                    np.divide(part, total, out=views[i])
+                np.divide(part, total, out=self._own_gradient(params[i]))
                 offset += self.sizes[i]
-        for i in self.alone:
-            views[i] /= total
+        for view in alone:
+            view /= total
         _state.comm_seconds += time.perf_counter() - start
         _state.comm_calls += 1
         return self.buffers[0][: self.extras].copy()
+
+    @staticmethod
+    def _own_gradient(param: _core.Tensor) -> np.ndarray:
+        """The flat view of param's gradient (zeros made for a parameter without one)."""
+        if param.grad is None:
+            param.grad = _core.Tensor(np.zeros(tuple(param.shape), np.float32))
+        return np.asarray(param.grad).reshape(-1)
 
 
 # ---- fit(distributed=True) ---------------------------------------------------------------------
