@@ -48,6 +48,8 @@ class FitSession:
         self.rank, self.size = rank(), size()
         # extras in the first bucket: this rank's samples, then one non-finite flag per rank
         self.buckets = GradientBuckets(model.weights, 1 + self.size, _state.bucket_bytes)
+        # non-trainable state (running statistics): kept the same on every rank
+        self.state = [t for layer in model.layers for t in layer.non_trainable_weights]
         self._coordinated = False
 
     def check_same_everywhere(self, x, targets, val, batch_size, epochs, shuffle, seed) -> None:
@@ -79,7 +81,7 @@ class FitSession:
     def broadcast_model(self) -> None:
         """Rank 0's weights, optimiser state and epoch counter on every rank."""
         m = self.model
-        for w in m.weights:
+        for w in [*m.weights, *self.state]:
             broadcast_(w, 0)
         state = broadcast_object((m.optimizer.state_dict(), m.epochs_trained), 0)
         if self.rank != 0:
@@ -154,7 +156,27 @@ class FitSession:
             self._coordinated = True
             raise _NonFinite("averaged gradient norm", norm)
         m.optimizer.step(params)
+        self._average_state(n, float(summed[0]))
         return value, out
+
+    def _average_state(self, samples: int, total: float) -> None:
+        """Each state tensor <- its average over the ranks weighted by their samples this step.
+
+        The ranks held the same state before the step and each layer updated it from its own
+        samples; for an update linear in the batch's statistics (a running mean) the weighted
+        average is the update a 1-rank run makes from the whole global batch.
+        """
+        if not self.state:
+            return
+        sizes = [int(np.prod(t.shape)) for t in self.state]
+        flat = np.concatenate([np.asarray(t, np.float32).reshape(-1) for t in self.state])
+        flat *= np.float32(samples)
+        allreduce_(flat)
+        flat /= np.float32(total)
+        offset = 0
+        for t, n in zip(self.state, sizes):
+            np.asarray(t).reshape(-1)[:] = flat[offset : offset + n]
+            offset += n
 
     def _sum(self, values: Sequence[float]) -> np.ndarray:
         totals = np.array(values, np.float64)
