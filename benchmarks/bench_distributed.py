@@ -15,6 +15,11 @@ For the 2-rank runs it also reports the share of the training time spent in the 
 allreduce (packing, reducing, unpacking, and waiting for the slower rank), and separately the
 time of one allreduce of the lecture network's 137,660 gradients (551 KB) alone, blocking
 ``MPI_Allreduce`` and pocketcnn's polled non-blocking one. Needs Open MPI and mpi4py.
+
+On a busy host wall-clock figures mostly measure the other processes, so the 1-thread
+configurations also report images per CPU-second of fit on the busiest rank (``process_time``
+around ``Sequential.fit``; a rank's polling for the allreduce counts, its sleeping does not):
+their ratio estimates what two idle cores would give, if nothing but this job ran.
 """
 
 from __future__ import annotations
@@ -60,9 +65,28 @@ def mpiexec(ranks: int) -> list[str]:
     return args + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
 
 
+def child(argv: list[str]) -> int:
+    """`pocketcnn train ARGS` with Sequential.fit's CPU time printed by every rank."""
+    import time
+
+    from pocketcnn import cli
+    from pocketcnn.model import Sequential
+
+    fit = Sequential.fit
+
+    def timed_fit(self, *args, **kwargs):
+        start = time.process_time()
+        history = fit(self, *args, **kwargs)
+        print(f"FIT_CPU_SECONDS {time.process_time() - start:.4f}", flush=True)
+        return history
+
+    Sequential.fit = timed_fit  # type: ignore[method-assign]
+    return cli.main(argv)
+
+
 def train_once(ranks: int, threads: int, batch: int, samples: int, out: str) -> dict:
-    """One `pocketcnn train` epoch; returns img/s and (2 ranks) the allreduce's share."""
-    cli = [sys.executable, "-m", "pocketcnn.cli", "train", "--epochs", "1"]
+    """One `pocketcnn train` epoch: img/s, (2 ranks) the allreduce's share, fit's CPU time."""
+    cli = [sys.executable, os.path.abspath(__file__), "--child", "train", "--epochs", "1"]
     cli += ["--limit-train", str(samples), "--limit-test", "256", "--batch-size", str(batch)]
     cli += ["--out", out]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
@@ -72,9 +96,11 @@ def train_once(ranks: int, threads: int, batch: int, samples: int, out: str) -> 
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     rates = re.findall(r"- ([\d,]+) img/s - loss", proc.stdout)
     share = re.search(r"Gradient allreduce .*: ([\d.]+)% of the training time", proc.stdout)
+    cpu = [float(t) for t in re.findall(r"FIT_CPU_SECONDS ([\d.]+)", proc.stdout)]
     return {
         "img_s": float(rates[-1].replace(",", "")),
         "allreduce_pct": float(share.group(1)) if share else None,
+        "img_per_cpu_s": samples / max(cpu) if threads == 1 else None,
     }
 
 
@@ -92,6 +118,8 @@ def allreduce_alone() -> dict[str, float]:
 
 
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=12000)
@@ -109,16 +137,21 @@ def main() -> int:
     alone = allreduce_alone()
     load_after = os.getloadavg()[0]
     base = statistics.median(x["img_s"] for x in results[CONFIGS[0][0]])
+    base_cpu = statistics.median(x["img_per_cpu_s"] for x in results[CONFIGS[0][0]])
     two_threads = statistics.median(x["img_s"] for x in results[CONFIGS[1][0]])
     rows = []
     for name, *_ in CONFIGS:
         rate = statistics.median(x["img_s"] for x in results[name])
         shares = [x["allreduce_pct"] for x in results[name] if x["allreduce_pct"] is not None]
         share = f"{statistics.median(shares):.0f}%" if shares else "-"
-        rows.append(
-            (name, f"{rate:,.0f}", f"{rate / base:.2f}x", f"{rate / two_threads:.2f}x", share)
-        )
+        cpu_rates = [x["img_per_cpu_s"] for x in results[name] if x["img_per_cpu_s"] is not None]
+        cpu = f"{statistics.median(cpu_rates):,.0f}" if cpu_rates else "-"
+        if cpu_rates:
+            cpu += f" ({statistics.median(cpu_rates) / base_cpu:.2f}x)"
+        ratios = (f"{rate / base:.2f}x", f"{rate / two_threads:.2f}x")
+        rows.append((name, f"{rate:,.0f}", *ratios, share, cpu))
     header = ("configuration", "img/s", "vs 1x1", "vs 1x2 threads", "allreduce share")
+    header += ("img per CPU-s (vs 1x1)",)
     if args.markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
@@ -126,7 +159,7 @@ def main() -> int:
             print("| " + " | ".join(row) + " |")
     else:
         for row in (header, *rows):
-            print(f"{row[0]:<34} {row[1]:>8} {row[2]:>8} {row[3]:>15} {row[4]:>16}")
+            print(f"{row[0]:<34} {row[1]:>8} {row[2]:>8} {row[3]:>15} {row[4]:>16} {row[5]:>23}")
     print(
         f"\none allreduce of 551 KB on 2 ranks alone: blocking {alone['blocking']:,.0f} us, "
         f"pocketcnn's polled {alone['polled']:,.0f} us; {args.rounds} rounds of "
