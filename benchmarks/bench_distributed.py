@@ -19,7 +19,8 @@ time of one allreduce of the lecture network's 137,660 gradients (551 KB) alone,
 On a busy host wall-clock figures mostly measure the other processes, so the 1-thread
 configurations also report images per CPU-second of fit on the busiest rank (``process_time``
 around ``Sequential.fit``; a rank's polling for the allreduce counts, its sleeping does not):
-their ratio estimates what two idle cores would give, if nothing but this job ran.
+their ratio estimates what two idle cores would give, if nothing but this job ran. The
+allreduce's share is given both of the wall-clock time and of that CPU time.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def child(argv: list[str]) -> int:
     """`pocketcnn train ARGS` with Sequential.fit's CPU time printed by every rank."""
     import time
 
-    from pocketcnn import cli
+    from pocketcnn import cli, distributed
     from pocketcnn.model import Sequential
 
     fit = Sequential.fit
@@ -77,7 +78,9 @@ def child(argv: list[str]) -> int:
     def timed_fit(self, *args, **kwargs):
         start = time.process_time()
         history = fit(self, *args, **kwargs)
-        print(f"FIT_CPU_SECONDS {time.process_time() - start:.4f}", flush=True)
+        cpu = time.process_time() - start
+        comm = distributed.stats()["cpu_seconds"]
+        print(f"FIT_CPU_SECONDS {cpu:.4f} {comm:.4f}", flush=True)
         return history
 
     Sequential.fit = timed_fit  # type: ignore[method-assign]
@@ -96,11 +99,16 @@ def train_once(ranks: int, threads: int, batch: int, samples: int, out: str) -> 
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     rates = re.findall(r"- ([\d,]+) img/s - loss", proc.stdout)
     share = re.search(r"Gradient allreduce .*: ([\d.]+)% of the training time", proc.stdout)
-    cpu = [float(t) for t in re.findall(r"FIT_CPU_SECONDS ([\d.]+)", proc.stdout)]
+    cpu = [
+        (float(fit), float(comm))
+        for fit, comm in re.findall(r"FIT_CPU_SECONDS ([\d.]+) ([\d.]+)", proc.stdout)
+    ]
+    busiest = max(cpu)
     return {
         "img_s": float(rates[-1].replace(",", "")),
         "allreduce_pct": float(share.group(1)) if share else None,
-        "img_per_cpu_s": samples / max(cpu) if threads == 1 else None,
+        "img_per_cpu_s": samples / busiest[0] if threads == 1 else None,
+        "allreduce_cpu_pct": 100 * busiest[1] / busiest[0] if share else None,
     }
 
 
@@ -144,6 +152,9 @@ def main() -> int:
         rate = statistics.median(x["img_s"] for x in results[name])
         shares = [x["allreduce_pct"] for x in results[name] if x["allreduce_pct"] is not None]
         share = f"{statistics.median(shares):.0f}%" if shares else "-"
+        cpu_shares = [x["allreduce_cpu_pct"] for x in results[name] if shares]
+        if shares:
+            share += f" ({statistics.median(cpu_shares):.0f}% of CPU)"
         cpu_rates = [x["img_per_cpu_s"] for x in results[name] if x["img_per_cpu_s"] is not None]
         cpu = f"{statistics.median(cpu_rates):,.0f}" if cpu_rates else "-"
         if cpu_rates:
@@ -159,7 +170,7 @@ def main() -> int:
             print("| " + " | ".join(row) + " |")
     else:
         for row in (header, *rows):
-            print(f"{row[0]:<34} {row[1]:>8} {row[2]:>8} {row[3]:>15} {row[4]:>16} {row[5]:>23}")
+            print(f"{row[0]:<34} {row[1]:>8} {row[2]:>8} {row[3]:>15} {row[4]:>24} {row[5]:>23}")
     print(
         f"\none allreduce of 551 KB on 2 ranks alone: blocking {alone['blocking']:,.0f} us, "
         f"pocketcnn's polled {alone['polled']:,.0f} us; {args.rounds} rounds of "

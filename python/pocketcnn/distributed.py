@@ -44,6 +44,7 @@ class _State:
     timeout: float = _DEFAULT_TIMEOUT
     bucket_bytes: int = _DEFAULT_BUCKET_BYTES
     comm_seconds: float = 0.0  # time spent packing, reducing and unpacking gradients
+    comm_cpu_seconds: float = 0.0  # CPU time of this process meanwhile (polling included)
     comm_calls: int = 0
 
 
@@ -245,12 +246,17 @@ def allgather_object(obj: Any) -> list:
 
 
 def stats() -> dict[str, float]:
-    """Time spent reducing gradients (packing, allreduce, unpacking) since the last reset."""
-    return {"seconds": _state.comm_seconds, "calls": _state.comm_calls}
+    """Reducing gradients (packing, allreduce, unpacking) since the last reset: wall-clock
+    ``seconds``, this process's ``cpu_seconds`` meanwhile, and the number of ``calls``."""
+    return {
+        "seconds": _state.comm_seconds,
+        "cpu_seconds": _state.comm_cpu_seconds,
+        "calls": _state.comm_calls,
+    }
 
 
 def reset_stats() -> None:
-    _state.comm_seconds, _state.comm_calls = 0.0, 0
+    _state.comm_seconds, _state.comm_cpu_seconds, _state.comm_calls = 0.0, 0.0, 0
 
 
 # ---- gradient buckets --------------------------------------------------------------------------
@@ -293,7 +299,7 @@ class GradientBuckets:
         extras[0] must be the weight (this rank's samples). A missing gradient counts as zeros.
         """
         MPI, comm = _state.MPI, _state.comm
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         requests = []
         for k, group in enumerate(self.groups):  # pack a bucket, start reducing it, go on
             buf, offset = self.buffers[k], 0
@@ -324,6 +330,7 @@ class GradientBuckets:
         for view in alone:
             view /= total
         _state.comm_seconds += time.perf_counter() - start
+        _state.comm_cpu_seconds += time.process_time() - start_cpu
         _state.comm_calls += 1
         return self.buffers[0][: self.extras].copy()
 
