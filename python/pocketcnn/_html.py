@@ -22,6 +22,8 @@ figure { display: inline-block; margin: 4px 8px 8px 0; vertical-align: top; }
 figcaption { font-size: 0.8em; max-width: 260px; }
 img { image-rendering: pixelated; image-rendering: crisp-edges; }
 p.note { color: #555; font-size: 0.9em; }
+div.row { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
+div.row > section { flex: 0 1 auto; }
 """
 
 

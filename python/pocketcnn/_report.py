@@ -326,7 +326,8 @@ def report(
     # Maximised images stay in the data's range and are pulled towards its mean pixel.
     opts = {"value_range": (float(x.min()), float(x.max())), "center": float(x.mean())}
     probs = _probabilities(model, x)
-    parts = [_summary(model), _conv_dense(model, input_size)]
+    # The dense-matrix picture sits beside the parameter counts it explains.
+    parts = ['<div class="row">', _summary(model), _conv_dense(model, input_size), "</div>"]
     parts.append(_curves(model.history if history is None else history))
     parts.append(_accuracy(probs, y, names))
     parts.append(_misclassified(x, y, probs, names, misclassified))

@@ -167,7 +167,7 @@ def test_report_renders_in_chromium_with_every_section_and_image(trained, fashio
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000  # a page, not a blank
 
 
-def test_report_checks_arguments_and_writes_only_the_given_path(tmp_path):
+def test_report_checks_arguments_and_writes_only_the_given_path(tmp_path, capsys):
     model = small_cnn(0, channels=3, size=12, classes=3)
     x = np.random.default_rng(0).uniform(0, 1, (20, 3, 12, 12)).astype(np.float32)
     y = np.arange(20) % 3
@@ -181,7 +181,8 @@ def test_report_checks_arguments_and_writes_only_the_given_path(tmp_path):
         pc.viz.report(model, x, y, tmp_path / "no" / "r.html", verbose=0)
     assert os.listdir(tmp_path) == []
     # A colour model with 3 classes that was never fit: the page says there is no history.
-    path = pc.viz.report(model, x, y, tmp_path / "r.html", maximize_steps=5, verbose=0)
+    path = pc.viz.report(model, x, y, tmp_path / "r.html", maximize_steps=5, verbose=1)
+    assert "report [========================] " in capsys.readouterr().err  # the progress bar
     text = open(path, encoding="utf-8").read()
     assert "No training history" in text and text.count("<section") == len(SECTIONS)
     assert os.listdir(tmp_path) == ["r.html"]
