@@ -116,6 +116,9 @@ def _conv_dense(model, input_size) -> str:
     convs = [i for i, lay in enumerate(model.layers) if type(lay).__name__ == "Conv2D"]
     if not convs:
         return section("conv-as-dense", "A convolution is a sparse dense layer", "<p>No conv.</p>")
+    kh, kw = model.layers[convs[0]].kernel_size
+    # At least two output positions per side, so the shared weights repeat in the picture.
+    input_size = (max(int(input_size[0]), kh + 1), max(int(input_size[1]), kw + 1))
     res = viz.conv_as_dense(model, convs[0], input_size=input_size)
     k, c, r, s = res.kernel_shape
     shown = min(k, 4)  # the first kernels' rows: the band structure, not a wall of colour
@@ -192,10 +195,10 @@ def _filters(model) -> str:
     lay = model.layers[convs[0]]
     grid = viz.filters(model, convs[0])
     caption = f"{lay.name}: {lay.filters} kernels; grey 0, white positive, black negative"
-    return section("filters", "First-layer filters", figure(grid, caption, auto_scale_big(grid)))
+    return section("filters", "First-layer filters", figure(grid, caption, _fit_scale(grid)))
 
 
-def auto_scale_big(image, width: int = 480) -> int:
+def _fit_scale(image, width: int = 480) -> int:
     return int(max(1, min(12, width // max(np.asarray(image).shape[:2]))))
 
 
@@ -206,9 +209,7 @@ def _feature_maps(model, images, progress) -> str:
         for i, lay in enumerate(model.layers):
             if type(lay).__name__ in _SPATIAL or len(getattr(lay, "output_shape", ())) == 3:
                 grid = viz.feature_maps(model, img, i)
-                body += figure(
-                    grid, f"{lay.name} ({type(lay).__name__})", auto_scale_big(grid, 280)
-                )
+                body += figure(grid, f"{lay.name} ({type(lay).__name__})", _fit_scale(grid, 280))
         body += "</div>"
         progress.step(f"feature maps of image {n}")
     return section("feature-maps", "Feature maps", body)
@@ -246,12 +247,14 @@ def _maximize_filters(model, per_layer, steps, opts, progress) -> str:
         if type(lay).__name__ != "Conv2D":
             continue
         tiles = []
+        if per_layer == 0:
+            break
         for f in range(min(per_layer, lay.filters)):
             res = viz.maximize(model, i, f, steps=steps, seed=f, **opts)
             tiles.append(np.asarray(res))
             progress.step(f"maximise {lay.name} filter {f}")
         grid = viz.make_grid(np.stack(tiles), cols=len(tiles), normalise="each")
-        body += figure(grid, f"{lay.name}: filters 0..{len(tiles) - 1}", auto_scale_big(grid, 640))
+        body += figure(grid, f"{lay.name}: filters 0..{len(tiles) - 1}", _fit_scale(grid, 640))
     return section("maximize-filters", "Activation maximisation: conv filters", body)
 
 

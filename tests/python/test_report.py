@@ -157,8 +157,9 @@ def test_report_renders_in_chromium_with_every_section_and_image(trained, fashio
     found = json.loads(html.unescape(re.search(r'<pre id="probe">(.*?)</pre>', dom).group(1)))
     assert found["sections"] == list(SECTIONS)
     assert found["scripts"] == 1  # only the probe: the escaped names did not become scripts
-    # 1 summary-free figure each: dense matrix, curves, filters; misclassified 8; 2 images x
-    # (input + 4 conv/pool maps + input + 3 saliency); 10 classes; 2 conv layers.
+    # One picture each for the dense matrix, the curves and the filters; 8 misclassified; per
+    # test image 1 + 4 conv/pool feature maps and 1 + 3 saliency pictures; 10 classes; one grid
+    # per conv layer.
     assert found["images"] == 3 + 8 + 2 * (5 + 4) + 10 + 2, found
     assert found["broken"] == 0, found
     shot = tmp_path / "shot.png"
@@ -365,3 +366,31 @@ def test_maximised_classes_are_recognised_by_another_model(fashion):
     saturated = float(np.mean((images <= 1e-3) | (images >= 1 - 1e-3)))
     print(f"second model recognises {recognised}/10 classes; {saturated:.0%} of pixels at 0 or 1")
     assert recognised >= 8
+
+
+@pytest.mark.parametrize(
+    "layers,shape,classes",
+    [
+        # 4 channels, a kernel larger than the 6x6 dense-matrix input, logits out, 13 classes
+        (lambda: [L.Conv2D(3, 7, input_shape=(4, 9, 9)), L.Flatten(), L.Dense(13)], (4, 9, 9), 13),
+        # no conv layer at all
+        (
+            lambda: [L.Flatten(input_shape=(1, 5, 5)), L.Dense(3, activation="softmax")],
+            (1, 5, 5),
+            3,
+        ),
+    ],
+)
+def test_report_works_for_any_model(layers, shape, classes, tmp_path):
+    html5lib = pytest.importorskip("html5lib")
+    model = pc.Sequential(layers(), seed=0)
+    x = np.random.default_rng(0).uniform(0, 1, (30, *shape)).astype(np.float32)
+    y = np.arange(30) % classes
+    path = pc.viz.report(model, x, y, tmp_path / "r.html", maximize_steps=3, verbose=0)
+    text = open(path, encoding="utf-8").read()
+    html5lib.HTMLParser(strict=True).parse(text)
+    assert text.count("<section") == len(SECTIONS)
+    classes_section = text[
+        text.index('id="maximize-classes"') : text.index('id="maximize-filters"')
+    ]
+    assert classes_section.count("<img ") == classes
