@@ -15,7 +15,7 @@ body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px
 h1 { margin-bottom: 0.2em; }
 section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1.2em; }
 table { border-collapse: collapse; margin: 0.5em 0; }
-th, td { border: 1px solid #bbb; padding: 2px 8px; text-align: right; }
+th, td { border: 1px solid #bbb; padding: 2px 8px; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 table.confusion td { min-width: 2.2em; text-align: center; }
 figure { display: inline-block; margin: 4px 8px 8px 0; vertical-align: top; }
@@ -23,7 +23,8 @@ figcaption { font-size: 0.8em; max-width: 260px; }
 img { image-rendering: pixelated; image-rendering: crisp-edges; }
 p.note { color: #555; font-size: 0.9em; }
 div.row { display: flex; flex-wrap: wrap; gap: 0 2em; align-items: flex-start; }
-div.row > section { flex: 0 1 auto; }
+div.row > section { flex: 0 0 auto; }
+div.row > section#summary { flex: 1 1 560px; }
 """
 
 

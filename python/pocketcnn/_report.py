@@ -103,7 +103,7 @@ def _summary(model) -> str:
             ]
         )
     rows.append(["<b>total</b>", "", "", f"<b>{total:,}</b>", ""])
-    header = ["layer", "type", "output shape", "params", "a Dense layer with the same sizes"]
+    header = ["layer", "type", "output shape", "params", "as a Dense layer"]
     note = (
         '<p class="note">Weight sharing: a conv layer uses the same small kernel at every '
         "position; a Dense layer connecting the same input and output would need the "
@@ -129,14 +129,14 @@ def _conv_dense(model, input_size) -> str:
         [
             ["dense matrix entries (rows x columns)", f"{res.matrix.size:,}"],
             ["connected entries (non-zero)", f"{res.connections:,}"],
-            ["distinct weights (the kernel)", f"{k * c * r * s:,}"],
+            ["distinct weights (the kernel, bias aside)", f"{k * c * r * s:,}"],
         ],
     )
     caption = (
         f"{res.layer_name}: rows are output units (first {shown} of {k} kernels), columns the "
         f"{res.matrix.shape[1]} input pixels; white = not connected, one colour per shared weight"
     )
-    body = figure(picture, caption, scale=max(1, min(8, 600 // max(picture.shape)))) + facts
+    body = figure(picture, caption, scale=max(1, min(6, 400 // max(picture.shape[:2])))) + facts
     return section("conv-as-dense", "A convolution is a sparse dense layer", body)
 
 

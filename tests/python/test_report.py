@@ -215,6 +215,7 @@ def test_cli_report_and_train_report(tmp_path, fashion, capsys):
     assert main(["report", str(model_path), "--limit-test", "50", "--out", str(out)]) == 0
     text = out.read_text("utf-8")
     assert "Ankle boot" in text and "Test accuracy" in text and "on 50 images" in text
+    assert "No training history" not in text  # the History saved in the model file is drawn
     names = tmp_path / "names.txt"
     names.write_text("\n".join(f"<b>class {k}</b>" for k in range(10)), "utf-8")
     assert (
