@@ -88,7 +88,16 @@ def write_report(model, args, history=None) -> str:
     names = read_class_names(args.class_names) if args.class_names else None
     if names is None and model.layers[-1].output_shape[-1] == len(CLASS_NAMES[args.dataset]):
         names = CLASS_NAMES[args.dataset]
-    return viz.report(model, x, y, args.report_out, class_names=names, history=history)
+    return viz.report(
+        model,
+        x,
+        y,
+        args.report_out,
+        class_names=names,
+        history=history,
+        images=getattr(args, "report_images", 3),
+        maximize_steps=getattr(args, "report_steps", 120),
+    )
 
 
 def add_report_data_args(p: argparse.ArgumentParser) -> None:
@@ -99,6 +108,16 @@ def add_report_data_args(p: argparse.ArgumentParser) -> None:
         help="the test set the report judges the model on (default fashion-mnist)",
     )
     p.add_argument("--class-names", metavar="FILE", help="a file with one class name per line")
+    p.add_argument(
+        "--images",
+        dest="report_images",
+        type=int,
+        default=3,
+        help="test images shown with feature maps and saliency (3)",
+    )
+    p.add_argument(
+        "--steps", dest="report_steps", type=int, default=120, help="maximisation steps (120)"
+    )
 
 
 def _report(args) -> int:

@@ -212,7 +212,10 @@ def test_cli_report_and_train_report(tmp_path, fashion, capsys):
     assert code == 0 and page.is_file()
     assert "Most confidently misclassified" in page.read_text("utf-8")
     out = tmp_path / "again.html"
-    assert main(["report", str(model_path), "--limit-test", "50", "--out", str(out)]) == 0
+    assert (
+        main(["report", str(model_path), "--limit-test", "50", "--out", str(out), "--steps", "5"])
+        == 0
+    )
     text = out.read_text("utf-8")
     assert "Ankle boot" in text and "Test accuracy" in text and "on 50 images" in text
     assert "No training history" not in text  # the History saved in the model file is drawn
@@ -223,6 +226,8 @@ def test_cli_report_and_train_report(tmp_path, fashion, capsys):
             [
                 "report",
                 str(model_path),
+                "--steps",
+                "5",
                 "--limit-test",
                 "20",
                 "--class-names",
