@@ -11,7 +11,7 @@ import numpy as np
 from ._png import encode_png, to_pixels
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
 h1 { margin-bottom: 0.2em; }
 section { border-top: 1px solid #ccc; padding-top: 0.5em; margin-top: 1.2em; }
 table { border-collapse: collapse; margin: 0.5em 0; }

@@ -115,7 +115,7 @@ def _summary(model) -> str:
 def _conv_dense(model, input_size) -> str:
     convs = [i for i, lay in enumerate(model.layers) if type(lay).__name__ == "Conv2D"]
     if not convs:
-        return section("conv-as-dense", "A convolution is a sparse dense layer", "<p>No conv.</p>")
+        return section("conv-as-dense", "The conv as a dense layer", "<p>No conv.</p>")
     kh, kw = model.layers[convs[0]].kernel_size
     # At least two output positions per side, so the shared weights repeat in the picture.
     input_size = (max(int(input_size[0]), kh + 1), max(int(input_size[1]), kw + 1))
@@ -137,7 +137,7 @@ def _conv_dense(model, input_size) -> str:
         f"{res.matrix.shape[1]} input pixels; white = not connected, one colour per shared weight"
     )
     body = figure(picture, caption, scale=max(1, min(6, 400 // max(picture.shape[:2])))) + facts
-    return section("conv-as-dense", "A convolution is a sparse dense layer", body)
+    return section("conv-as-dense", "The conv as a dense layer", body)
 
 
 def _curves(history) -> str:
@@ -209,7 +209,7 @@ def _feature_maps(model, images, progress) -> str:
         for i, lay in enumerate(model.layers):
             if type(lay).__name__ in _SPATIAL or len(getattr(lay, "output_shape", ())) == 3:
                 grid = viz.feature_maps(model, img, i)
-                body += figure(grid, f"{lay.name} ({type(lay).__name__})", _fit_scale(grid, 280))
+                body += figure(grid, f"{lay.name} ({type(lay).__name__})", _fit_scale(grid, 240))
         body += "</div>"
         progress.step(f"feature maps of image {n}")
     return section("feature-maps", "Feature maps", body)
