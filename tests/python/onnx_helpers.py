@@ -1,9 +1,9 @@
 """Models with every layer kind and the tolerance the ONNX tests compare with."""
 
 import numpy as np
+from models import lecture_model
 
 import pocketcnn as pc
-from models import lecture_model
 
 L = pc.layers
 

@@ -497,7 +497,12 @@ def _apply(chain: Chain, node: Node, current: str) -> None:
         )
     if not node.outputs or not node.outputs[0]:
         raise node.error("has no output")
-    IMPORTERS[node.op_type](chain, node)
+    try:
+        IMPORTERS[node.op_type](chain, node)
+    except OnnxError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as e:  # a layer refused the values
+        raise node.error(str(e)) from None
 
 
 def _to_sequential(chain: Chain, name: str):
@@ -524,4 +529,7 @@ def load(path, max_bytes: int = DEFAULT_MAX_BYTES):
         path = os.fspath(path)
         data, model_dir = _read_bounded(path, max_bytes), os.path.dirname(os.path.abspath(path))
     chain, name = _build_chain(_proto.decode(data, "ModelProto"), model_dir)
-    return _to_sequential(chain, name)
+    try:
+        return _to_sequential(chain, name)
+    except (ValueError, TypeError) as e:
+        raise OnnxError(f"pc.onnx.load: the layers do not fit together: {e}") from None

@@ -192,6 +192,8 @@ class _Reader:
 
 
 def _read_varint(data: memoryview, pos: int, schema: str) -> tuple[int, int]:
+    if pos < len(data) and data[pos] < 0x80:  # the common one-byte case
+        return data[pos], pos + 1
     result = shift = 0
     for i in range(10):
         if pos + i >= len(data):
@@ -304,7 +306,7 @@ def _join_numbers(chunks: list, kind: str) -> np.ndarray:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def decode(data: bytes | memoryview, schema: str, max_values: int = 20_000_000) -> dict[str, Any]:
+def decode(data: bytes | memoryview, schema: str, max_values: int = 1_000_000) -> dict[str, Any]:
     """Parses ``data`` as message ``schema``; repeated numeric fields become numpy arrays,
     bytes fields memoryviews into ``data``."""
     return _decode(memoryview(data).cast("B"), schema, _Reader(max_values), 0)
