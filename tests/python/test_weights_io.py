@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from models import lecture_model
 from onnx_helpers import randomize
 
 import pocketcnn as pc
-from models import lecture_model
 
 L = pc.layers
 
