@@ -12,8 +12,9 @@ Adding a layer: one ``@exporter("LayerClass")`` function in ``_export.py`` and o
 ``@importer("OpType")`` function in ``_import.py``.
 """
 
+from ._chain import IMPORTERS, importer
 from ._errors import OnnxError
 from ._export import EXPORTERS, export, exporter
-from ._import import IMPORTERS, importer, load
+from ._import import load
 
 __all__ = ["EXPORTERS", "IMPORTERS", "OnnxError", "export", "exporter", "importer", "load"]
