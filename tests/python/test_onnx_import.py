@@ -1,7 +1,7 @@
 """pc.onnx.load: torch.onnx.export fixtures and clear errors for what pocketcnn cannot load.
 
-The fixtures were written by fixtures/onnx/make_fixtures.py (torch 2.13, legacy exporter,
-opset 17); CI needs no torch. Hand-made graphs below are written with pocketcnn's own encoder
+The fixtures were written by fixtures/onnx/make_fixtures.py (torch 2.13: the TorchScript
+exporter at opset 17, and torch.export for lenet5_dynamo); CI needs no torch. Hand-made graphs below are written with pocketcnn's own encoder
 (``_proto.encode``), so these tests need no onnx package either.
 """
 
@@ -24,8 +24,10 @@ def fixture(name):
     return os.path.join(FIXTURES, f"{name}.onnx"), data["x"], data["y"]
 
 
-@pytest.mark.parametrize("name", ["lecture", "lenet5"])
+@pytest.mark.parametrize("name", ["lecture", "lenet5", "lenet5_dynamo"])
 def test_torch_fixture_predicts_stored_outputs(name):
+    # lenet5_dynamo (torch.export, opset 20) keeps its weights in lenet5_dynamo.onnx.data:
+    # external data inside the model's folder.
     path, x, y = fixture(name)
     model = pc.onnx.load(path)
     assert_close(model.predict(x), y)
