@@ -1,8 +1,9 @@
 """pc.onnx.load: torch.onnx.export fixtures and clear errors for what pocketcnn cannot load.
 
 The fixtures were written by fixtures/onnx/make_fixtures.py (torch 2.13: the TorchScript
-exporter at opset 17, and torch.export for lenet5_dynamo); CI needs no torch. Hand-made graphs below are written with pocketcnn's own encoder
-(``_proto.encode``), so these tests need no onnx package either.
+exporter at opset 17, and torch.export for lenet5_dynamo); CI needs no torch. Hand-made graphs
+below are written with pocketcnn's own encoder (``_proto.encode``), so these tests need no onnx
+package either.
 """
 
 import os
