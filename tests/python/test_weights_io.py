@@ -228,3 +228,19 @@ def test_keras_shapes_are_checked():
         model.set_weights([*ws[:4], ws[4].T, *ws[5:]], layout="keras")
     with pytest.raises(ValueError, match="layout must be"):
         model.set_weights(ws, layout="tf")
+
+
+def test_readme_interop_example_runs(tmp_path, monkeypatch):
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    if not readme.is_file():
+        pytest.skip("README.md is not beside the tests")
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    block = next(b for b in blocks if "pc.onnx.load" in b)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, str(readme), "exec"), namespace)
+    assert set(namespace["weights"]) == {"0.weight", "0.bias", "3.weight", "3.bias"}
+    assert (tmp_path / "model.onnx").is_file()
