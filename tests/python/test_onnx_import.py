@@ -212,3 +212,45 @@ def test_file_size_limit(tmp_path):
     path, _, _ = fixture("lenet5")
     with pytest.raises(pc.onnx.OnnxError, match="max_bytes=1000"):
         pc.onnx.load(path, max_bytes=1000)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_batch_norm_after_conv_is_folded_into_it(use_bias):
+    rng = np.random.default_rng(3)
+    model = pc.Sequential([pc.layers.Conv2D(3, 3, use_bias=use_bias, input_shape=(2, 5, 5))])
+    model.set_weights([rng.normal(size=w.shape) for w in model.get_weights()])
+    proto = model_proto(model)
+    graph = proto["graph"]
+    stats = {"scale": rng.uniform(0.5, 2, 3), "beta": rng.normal(size=3),
+             "mean": rng.normal(size=3), "var": rng.uniform(0.1, 2, 3)}  # fmt: skip
+    graph["initializer"] += [to_proto(k, v.astype(np.float32)) for k, v in stats.items()]
+    graph["node"][0]["output"] = ["conv"]
+    graph["node"].append({
+        "op_type": "BatchNormalization", "name": "bn", "input": ["conv", *stats],
+        "output": ["output"], "attribute": [attr("epsilon", type=_proto.ATTR_FLOAT, f=1e-3)],
+    })  # fmt: skip
+    x = rng.normal(size=(4, 2, 5, 5)).astype(np.float32)
+    conv = model.predict(x)
+    s = {k: v.reshape(1, 3, 1, 1) for k, v in stats.items()}
+    expected = (conv - s["mean"]) / np.sqrt(s["var"] + 1e-3) * s["scale"] + s["beta"]
+    loaded = load_proto(proto)
+    assert len(loaded.layers) == 1 and loaded.layers[0].use_bias
+    assert_close(loaded.predict(x), expected)
+
+
+def test_batch_norm_not_after_a_conv_is_refused():
+    _, proto = small_proto()
+    graph = proto["graph"]
+    graph["initializer"] += [to_proto(k, np.ones(2, np.float32)) for k in "sbmv"]
+    flatten = graph["node"][1]
+    graph["node"].insert(1, {"op_type": "Relu", "name": "relu", "input": flatten["input"],
+                             "output": ["r"]})  # fmt: skip
+    graph["node"].insert(2, {"op_type": "BatchNormalization", "name": "bn",
+                             "input": ["r", *"sbmv"], "output": ["n"]})  # fmt: skip
+    flatten["input"] = ["n"]
+    with pytest.raises(
+        pc.onnx.OnnxError,
+        match=r"'bn' \(BatchNormalization\): supported only "
+        "right after a Conv",
+    ):
+        load_proto(proto)

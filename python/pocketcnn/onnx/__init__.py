@@ -3,8 +3,8 @@
 ``pc.onnx.export(model, path, opset=17)`` writes a built Sequential model (input ``"input"``,
 NCHW float32 with a dynamic batch dimension, output ``"output"``); ``pc.onnx.load(path)`` reads
 a linear chain of Conv, MaxPool, AveragePool, GlobalAveragePool/GlobalMaxPool, Flatten, Reshape
-to (batch, features), Gemm, MatMul (+ Add), Relu, Sigmoid, Tanh, Softmax (axis 1), Dropout and
-Identity into a Sequential model. Anything else raises :class:`OnnxError` naming the node, the op
+to (batch, features), Gemm, MatMul (+ Add), Relu, Sigmoid, Tanh, Softmax (axis 1), Dropout,
+Identity and BatchNormalization (folded into the Conv/Gemm before it) into a Sequential model. Anything else raises :class:`OnnxError` naming the node, the op
 and the attribute. Files are untrusted: size-limited (``max_bytes``), every declared length
 checked before use, external data read only from regular files inside the model's folder.
 

@@ -254,3 +254,39 @@ def _identity(chain, node):
     node.attributes(
         **({"seed": 0, "ratio": 0.5, "is_test": 0} if node.op_type == "Dropout" else {})
     )
+
+
+@importer("BatchNormalization")
+def _batch_norm(chain, node):
+    """Inference-form batch norm folded into the Conv / Gemm before it: W * g, (b - mean) * g +
+    beta with g = scale / sqrt(var + eps), exact up to float rounding."""
+    a = node.attributes(epsilon=1e-5, momentum=0.9, training_mode=0, spatial=1)
+    if a["training_mode"]:
+        raise node.error("attribute 'training_mode' = 1 is not supported (inference only)")
+    if a["spatial"] != 1:
+        raise node.error("attribute 'spatial' = 0 is not supported")
+    if len([o for o in node.outputs if o]) > 1:
+        raise node.error("the running-statistics outputs (training mode) are not supported")
+    last = chain.last_weighted((L.Conv2D, L.Dense))
+    if last is None:
+        raise node.error("supported only right after a Conv or Gemm/MatMul, folded into it")
+    layer, weights = last
+    units = layer.filters if isinstance(layer, L.Conv2D) else layer.units
+    scale, beta, mean, var = (
+        node.constant(i, what).astype(np.float64).reshape(-1)
+        for i, what in enumerate(["scale", "B", "mean", "var"], start=1)
+    )
+    if any(v.shape != (units,) for v in (scale, beta, mean, var)):
+        raise node.error(f"scale, B, mean and var must all have shape ({units},)")
+    if np.any(var + a["epsilon"] <= 0):
+        raise node.error("var + epsilon must be positive")
+    g = scale / np.sqrt(var + a["epsilon"])
+    kernel = weights[0].astype(np.float64)
+    weights[0] = (kernel * g.reshape(-1, *[1] * (kernel.ndim - 1))).astype(np.float32)
+    bias = weights[1].astype(np.float64) if layer.use_bias else np.zeros(units)
+    folded = ((bias - mean) * g + beta).astype(np.float32)
+    if layer.use_bias:
+        weights[1] = folded
+    else:
+        layer.use_bias = True
+        weights.append(folded)
