@@ -254,3 +254,27 @@ def test_batch_norm_not_after_a_conv_is_refused():
         "right after a Conv",
     ):
         load_proto(proto)
+
+
+@pytest.mark.parametrize(
+    "target, ok",
+    [([0, -1], True), ([-1, 32], True), ([1, -1], True), ([0, 32], True), ([-1, 2, 4, 4], True),
+     ([0, -1, 4, 4], True), ([0, 0, 0, 0], True), ([-1, 16], False), ([0, 2, 16], False),
+     ([32], False), ([0, -1, -1], False), ([2, -1], False)],
+)  # fmt: skip
+def test_reshape_targets(target, ok):
+    model, proto = small_proto()  # conv output (2, 4, 4) = 32 features, then Flatten, Dense
+    graph = proto["graph"]
+    graph["initializer"].append(to_proto("shape", np.array(target, np.int64)))
+    graph["node"][1] = {"op_type": "Reshape", "name": "r", "output": graph["node"][1]["output"],
+                        "input": [*graph["node"][1]["input"], "shape"]}  # fmt: skip
+    if ok and len(target) == 4:  # the identity, then a Flatten for the Dense
+        graph["node"][1]["output"] = ["same"]
+        graph["node"].insert(2, {"op_type": "Flatten", "name": "f", "input": ["same"],
+                                 "output": graph["node"][2]["input"][:1]})  # fmt: skip
+    if not ok:
+        with pytest.raises(pc.onnx.OnnxError, match=r"node 'r' \(Reshape\)"):
+            load_proto(proto)
+        return
+    x = np.random.default_rng(0).normal(size=(3, 1, 6, 6)).astype(np.float32)
+    np.testing.assert_array_equal(load_proto(proto).predict(x), model.predict(x))

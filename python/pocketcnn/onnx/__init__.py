@@ -4,12 +4,13 @@
 NCHW float32 with a dynamic batch dimension, output ``"output"``); ``pc.onnx.load(path)`` reads
 a linear chain of Conv, MaxPool, AveragePool, GlobalAveragePool/GlobalMaxPool, Flatten, Reshape
 to (batch, features), Gemm, MatMul (+ Add), Relu, Sigmoid, Tanh, Softmax (axis 1), Dropout,
-Identity and BatchNormalization (folded into the Conv/Gemm before it) into a Sequential model. Anything else raises :class:`OnnxError` naming the node, the op
-and the attribute. Files are untrusted: size-limited (``max_bytes``), every declared length
-checked before use, external data read only from regular files inside the model's folder.
+Identity and BatchNormalization (folded into the Conv/Gemm before it) into a Sequential model.
+Anything else raises :class:`OnnxError` naming the node, the op and the attribute. Files are
+untrusted: size-limited (``max_bytes``), every declared length checked before use, external
+data read only from regular files inside the model's folder.
 
 Adding a layer: one ``@exporter("LayerClass")`` function in ``_export.py`` and one
-``@importer("OpType")`` function in ``_import.py``.
+``@importer("OpType")`` function in ``_import_ops.py``.
 """
 
 from ._chain import IMPORTERS, importer

@@ -140,23 +140,40 @@ def _flatten(chain, node):
     chain.append(node, L.Flatten())
 
 
+def _reshaped(node: Node, rest: list[int], shape: tuple[int, ...], allowzero: int) -> list[int]:
+    """The per-sample shape ``rest`` (the target after the batch entry) stands for."""
+    rest = [shape[i] if d == 0 and not allowzero and i < len(shape) else d
+            for i, d in enumerate(rest)]  # fmt: skip
+    if rest.count(-1) > 1 or any(d < -1 for d in rest):
+        raise node.error(f"shape {rest}: at most one -1 and no other negative size")
+    if -1 in rest:
+        known = math.prod(d for d in rest if d != -1)
+        if known == 0 or math.prod(shape) % known:
+            raise node.error(f"cannot reshape {shape} features to {rest}")
+        rest[rest.index(-1)] = math.prod(shape) // known
+    return rest
+
+
 @importer("Reshape")
 def _reshape(chain, node):
+    """Reshapes that keep the batch: to (batch, features) (a Flatten) or to the same shape. A
+    leading 1 counts as the batch: exporters tracing at batch 1 write it."""
     allowzero = node.attributes(allowzero=0)["allowzero"]
     target = [int(v) for v in node.constant(1, "shape").reshape(-1)]
-    features = math.prod(chain.shape)
-    keep = [0] * (allowzero == 0)
-    if len(target) == 2 and target[0] in [*keep, -1, 1] and target[1] in (-1, features):
-        if target[0] == -1 and target[1] == -1:
-            raise node.error(f"shape {target} has two -1")
+    if len(target) < 2:
+        raise node.error(f"reshape to {target} is not supported (only to (batch, features))")
+    if target[0] == -1 and -1 not in target[1:]:
+        rest = _reshaped(node, target[1:], chain.shape, allowzero)
+        batch_kept = math.prod(rest) == math.prod(chain.shape)
+    else:
+        batch_kept = target[0] == 1 or (target[0] == 0 and not allowzero)
+        rest = _reshaped(node, target[1:], chain.shape, allowzero)
+    if batch_kept and len(rest) == 1 and rest[0] == math.prod(chain.shape):
         chain.append(node, L.Flatten())
-        return
-    batch_kept = target[:1] in ([-1], [*keep])
-    if batch_kept and [d if d != -1 else math.prod(chain.shape) for d in target[1:]] == list(
-        chain.shape
-    ):
-        return  # the same shape: the identity
-    raise node.error(f"reshape to {target} is not supported (only to (batch, features))")
+    elif not (batch_kept and tuple(rest) == tuple(chain.shape)):
+        raise node.error(
+            f"reshape of {chain.shape} to {target} is not supported (only to (batch, features))"
+        )
 
 
 def _dense(chain: Chain, node: Node, kernel: np.ndarray, bias) -> None:
