@@ -91,29 +91,6 @@ class Tensor:
         """
         Number of elements.
         """
-class _InferencePlan:
-    """
-    A compiled forward pass for inference (used by Sequential.predict/evaluate): the layers run as one
-    C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._inference.
-    """
-    def __init__(self) -> None:
-        ...
-    def __len__(self) -> int:
-        ...
-    def add_activation(self, activation: str) -> None:
-        ...
-    def add_conv2d(self, weight: typing.Any, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, activation: str) -> None:
-        ...
-    def add_flatten(self) -> None:
-        ...
-    def add_linear(self, weight: typing.Any, bias: typing.Any, activation: str) -> None:
-        ...
-    def add_pool2d(self, is_max: bool, kernel_h: typing.SupportsInt | typing.SupportsIndex, kernel_w: typing.SupportsInt | typing.SupportsIndex, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_h: typing.SupportsInt | typing.SupportsIndex, pad_w: typing.SupportsInt | typing.SupportsIndex, count_include_pad: bool = True) -> None:
-        ...
-    def run(self, x: typing.Any) -> Tensor:
-        """
-        The forward pass of x (no graph recorded).
-        """
     # ---- installed by pocketcnn._tensor_methods when pocketcnn is imported ----
     def __add__(self, other: typing.Any) -> Tensor: ...
     def __radd__(self, other: typing.Any) -> Tensor: ...
@@ -143,14 +120,6 @@ class _InferencePlan:
     def pow(self, exponent: typing.Any) -> Tensor: ...
     def matmul(self, other: typing.Any) -> Tensor: ...
     # ---- end of installed methods ----
-def _conv2d_backward(x: typing.Any, w: typing.Any, dy: typing.Any, stride: typing.SupportsInt | typing.SupportsIndex = 1, padding: typing.SupportsInt | typing.SupportsIndex = 0, input_grad: bool = True, weight_grad: bool = True) -> tuple:
-    """
-    (dx, dw, db) of conv2d from the backward kernels alone (None where not asked). For benchmarks.
-    """
-def _fma_peak(threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
-    """
-    FP32 FMA peak (GFLOP/s) of the active ISA on `threads` threads, measured now with register-only FMA chains (0 for the scalar ISA). For the benchmarks' % of peak.
-    """
 def adam_update(param: typing.Any, grad: typing.Any, exp_avg: typing.Any, exp_avg_sq: typing.Any, step: typing.SupportsInt | typing.SupportsIndex, lr: typing.SupportsFloat | typing.SupportsIndex = 0.0010000000474974513, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.8999999761581421, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.9990000128746033, eps: typing.SupportsFloat | typing.SupportsIndex = 9.99999993922529e-09, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled_weight_decay: bool = False) -> None:
     """
     One Adam (or, decoupled, AdamW) step in place on param, exp_avg and exp_avg_sq (torch.optim.Adam / AdamW's formula; step counts from 1).
