@@ -278,3 +278,16 @@ def test_reshape_targets(target, ok):
         return
     x = np.random.default_rng(0).normal(size=(3, 1, 6, 6)).astype(np.float32)
     np.testing.assert_array_equal(load_proto(proto).predict(x), model.predict(x))
+
+
+def test_loaded_model_trains_and_saves(tmp_path):
+    path, x, _ = fixture("lenet5")
+    model = pc.onnx.load(path)
+    before = model.get_weights()
+    model.compile(pc.optim.SGD(0.1), "cross_entropy")
+    loss = model.train_on_batch(x, np.arange(len(x)) % 10)["loss"]
+    assert np.isfinite(loss)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    model.save(tmp_path / "lenet5.pcnn")
+    np.testing.assert_array_equal(pc.load_model(tmp_path / "lenet5.pcnn").predict(x),
+                                  model.predict(x))  # fmt: skip
