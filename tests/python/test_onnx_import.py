@@ -291,3 +291,67 @@ def test_loaded_model_trains_and_saves(tmp_path):
     model.save(tmp_path / "lenet5.pcnn")
     np.testing.assert_array_equal(pc.load_model(tmp_path / "lenet5.pcnn").predict(x),
                                   model.predict(x))  # fmt: skip
+
+
+def chain_proto(nodes, initializers, input_shape, output_shape):
+    """A graph ``input -> nodes[0] -> ... -> output`` (each node one op dict)."""
+    proto = model_proto(pc.Sequential([pc.layers.Flatten(input_shape=input_shape)]))
+    graph = proto["graph"]
+    graph["initializer"] = [to_proto(k, v) for k, v in initializers.items()]
+    graph["node"], previous = [], "input"
+    for i, node in enumerate(nodes):
+        output = "output" if i == len(nodes) - 1 else f"v{i}"
+        graph["node"].append({"name": f"n{i}", **node, "input": [previous, *node.get("input", [])],
+                              "output": [output, *node.get("extra_outputs", [])]})  # fmt: skip
+        graph["node"][-1].pop("extra_outputs", None)
+        previous = output
+    dims = graph["output"][0]["type"]["tensor_type"]["shape"]["dim"]
+    dims[1:] = [{"dim_value": d} for d in output_shape]
+    return proto
+
+
+def test_global_pools_identity_and_dropout():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 6)).astype(np.float32)
+    proto = chain_proto(
+        [{"op_type": "Identity"}, {"op_type": "GlobalAveragePool"},
+         {"op_type": "Dropout", "extra_outputs": [""]}, {"op_type": "Flatten"},
+         {"op_type": "Gemm", "input": ["w"], "attribute": [attr("transB", type=2, i=1)]},
+         {"op_type": "Softmax", "attribute": [attr("axis", type=2, i=1)]}],
+        {"w": w}, (6, 5, 7), (4,))  # fmt: skip
+    x = rng.normal(size=(3, 6, 5, 7)).astype(np.float32)
+    logits = x.mean(axis=(2, 3)) @ w.T
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert_close(load_proto(proto).predict(x), expected)
+    proto["graph"]["node"][1]["op_type"] = "GlobalMaxPool"
+    logits = x.max(axis=(2, 3)) @ w.T
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert_close(load_proto(proto).predict(x), expected)
+
+
+@pytest.mark.parametrize("size, ok", [(7, True), (6, False)])
+def test_ceil_mode_only_where_it_changes_nothing(size, ok):
+    ints = _proto.ATTR_INTS
+    pool = {"op_type": "MaxPool", "attribute": [attr("kernel_shape", type=ints, ints=[3, 3]),
+            attr("strides", type=ints, ints=[2, 2]), attr("ceil_mode", type=2, i=1)]}  # fmt: skip
+    out = (size - 3 + 1) // 2 + 1
+    proto = chain_proto([pool], {}, (1, size, size), (1, out, out))
+    if not ok:
+        with pytest.raises(pc.onnx.OnnxError, match=r"\(MaxPool\): attribute 'ceil_mode'"):
+            load_proto(proto)
+        return
+    x = np.random.default_rng(0).normal(size=(2, 1, size, size)).astype(np.float32)
+    expected = np.asarray(pc.ops.max_pool2d(pc.Tensor(x), 3, 2))
+    np.testing.assert_array_equal(load_proto(proto).predict(x), expected)
+
+
+def test_softmax_over_another_axis_is_refused():
+    proto = chain_proto([{"op_type": "Softmax"}], {}, (2, 3, 3), (2, 3, 3))  # default axis -1
+    with pytest.raises(pc.onnx.OnnxError, match=r"\(Softmax\): attribute 'axis'.*axis 3"):
+        load_proto(proto)
+
+
+def test_custom_domain_is_refused():
+    proto = chain_proto([{"op_type": "Relu", "domain": "com.example"}], {}, (4,), (4,))
+    with pytest.raises(pc.onnx.OnnxError, match="domain 'com.example'"):
+        load_proto(proto)
