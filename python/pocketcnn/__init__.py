@@ -9,7 +9,7 @@ from . import _openmp_env
 _openmp_env.configure()  # before the extension (and with it the OpenMP runtime) loads
 
 # _tensor_methods installs the Tensor operators and methods (t + 1, t.sum(), ...) on import.
-from . import (  # noqa: E402,F401  # noqa: E402
+from . import (  # noqa: E402,F401
     _tensor_methods,
     callbacks,
     data,
