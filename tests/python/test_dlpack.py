@@ -67,6 +67,8 @@ class Capsule:
 
 @pytest.mark.parametrize("max_version", [None, (1, 0)])
 def test_consumers_take_both_capsule_kinds(max_version):
+    if max_version and int(np.__version__.split(".")[0]) < 2:
+        pytest.skip("numpy < 2 reads only the legacy capsule")
     t = pc.Tensor(np.arange(5, dtype=np.float32))
     shared = np.from_dlpack(Capsule(t.__dlpack__(max_version=max_version)))
     assert address(shared) == address(t)
