@@ -1,6 +1,7 @@
 """Malformed ONNX files: pc.onnx.load raises OnnxError (a ValueError) and nothing else, quickly
 and within bounded memory. Seeded, so a failure reproduces."""
 
+import pathlib
 import time
 import tracemalloc
 
@@ -12,6 +13,7 @@ from pocketcnn.onnx import _proto
 from pocketcnn.onnx._export import model_proto
 
 L = pc.layers
+FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "onnx"
 MEMORY_LIMIT = 64 << 20  # bytes Python/numpy may allocate while reading one small bad file
 
 
@@ -22,6 +24,14 @@ def small_model_bytes():
         L.Dense(4, activation="softmax"),
     ])  # fmt: skip
     return _proto.encode(model_proto(model), "ModelProto")
+
+
+def torch_file_bytes():
+    """A file torch.onnx.export wrote (value_info, doc strings, names as torch writes them)."""
+    return (FIXTURES / "residual.onnx").read_bytes()
+
+
+SOURCES = {"pocketcnn": small_model_bytes, "torch": torch_file_bytes}
 
 
 def load_or_error(data: bytes):
@@ -41,14 +51,16 @@ def load_or_error(data: bytes):
     return model
 
 
-def test_truncated_files():
-    data = small_model_bytes()
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_truncated_files(source):
+    data = SOURCES[source]()
     failures = sum(load_or_error(data[:cut]) is None for cut in range(0, len(data), 7))
     assert failures == len(range(0, len(data), 7))  # no prefix of the file is a whole model
 
 
-def test_bit_flips():
-    data = small_model_bytes()
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_bit_flips(source):
+    data = SOURCES[source]()
     rng = np.random.default_rng(0)
     loaded = 0
     for _ in range(250):
