@@ -355,3 +355,20 @@ def test_custom_domain_is_refused():
     proto = chain_proto([{"op_type": "Relu", "domain": "com.example"}], {}, (4,), (4,))
     with pytest.raises(pc.onnx.OnnxError, match="domain 'com.example'"):
         load_proto(proto)
+
+
+@pytest.mark.parametrize("form", ["value", "value_ints"])
+def test_constant_node_forms(form):
+    if form == "value":
+        a = attr("value", type=_proto.ATTR_TENSOR, t=to_proto("", np.array([0, -1], np.int64)))
+    else:
+        a = attr("value_ints", type=_proto.ATTR_INTS, ints=[0, -1])
+    proto = chain_proto([{"op_type": "Reshape", "input": ["shape"]}], {}, (2, 3, 3), (18,))
+    graph = proto["graph"]
+    graph["node"].insert(0, {"op_type": "Constant", "name": "c", "input": [],
+                             "output": ["shape"], "attribute": [a]})  # fmt: skip
+    x = np.random.default_rng(0).normal(size=(2, 2, 3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(load_proto(proto).predict(x), x.reshape(2, -1))
+    graph["node"][0]["attribute"].append(attr("value_float", type=_proto.ATTR_FLOAT, f=1.0))
+    with pytest.raises(pc.onnx.OnnxError, match=r"'c' \(Constant\): needs exactly one of"):
+        load_proto(proto)

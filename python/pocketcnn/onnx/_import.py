@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import numpy as np
+
 from .. import layers as L
 from . import (
     _import_ops,  # noqa: F401  (fills IMPORTERS)
@@ -104,10 +106,7 @@ def _build_chain(model: dict, model_dir: str | None) -> tuple[Chain, str]:
     current = name
     for node in nodes:
         if node.op_type == "Constant":
-            value = node.attributes(value=None)["value"]
-            if value is None or len(node.outputs) != 1:
-                raise node.error("only Constant with a 'value' tensor is supported")
-            consts[node.outputs[0]] = value
+            consts[node.outputs[0] if node.outputs else ""] = _constant_value(node)
             continue
         _apply(chain, node, current)
         current = node.outputs[0]
@@ -118,6 +117,21 @@ def _build_chain(model: dict, model_dir: str | None) -> tuple[Chain, str]:
             f"the chain, {current!r}"
         )
     return chain, graph.get("name", "")
+
+
+_CONSTANT_FORMS = {"value": None, "value_float": np.float32, "value_floats": np.float32,
+                   "value_int": np.int64, "value_ints": np.int64}  # fmt: skip
+
+
+def _constant_value(node: Node) -> np.ndarray:
+    """The tensor a Constant node holds (in any of its numeric attribute forms)."""
+    given = {k: v for k, v in node.attributes(**dict.fromkeys(_CONSTANT_FORMS)).items()
+             if v is not None}  # fmt: skip
+    if len(given) != 1 or len(node.outputs) != 1:
+        raise node.error(f"needs exactly one of {sorted(_CONSTANT_FORMS)} and one output")
+    ((form, value),) = given.items()
+    dtype = _CONSTANT_FORMS[form]
+    return value if dtype is None else np.asarray(value, dtype=dtype)
 
 
 def _apply(chain: Chain, node: Node, current: str) -> None:
