@@ -156,3 +156,16 @@ def test_torch_non_contiguous_and_grad():
         pc.from_dlpack(view, copy=False)
     with pytest.raises(BufferError, match="could not be shared"):
         pc.from_dlpack(torch.ones(2, requires_grad=True))
+
+
+def test_torch_keeps_a_tensor_alive_and_releases_it():
+    torch = pytest.importorskip("torch")
+    base = in_use()
+    t = pc.ops.relu(pc.Tensor(np.full((128, 128), 2.0, np.float32)))
+    tt = torch.from_dlpack(t)
+    del t
+    gc.collect()
+    assert in_use() > base and tt.sum().item() == 2.0 * 128 * 128
+    del tt
+    gc.collect()
+    assert in_use() == base
