@@ -24,6 +24,22 @@ def test_every_layer_type_is_in_the_zoo():
     assert used <= set(pc.onnx.EXPORTERS) | {"ReLU", "Softmax"}  # subclasses of Activation
 
 
+def _layer_classes(cls=pc.layers.Layer):
+    for sub in cls.__subclasses__():
+        if sub.__module__.startswith("pocketcnn.") and not sub.__name__.startswith("_"):
+            yield sub
+        yield from _layer_classes(sub)
+
+
+def test_every_pocketcnn_layer_class_has_an_exporter():
+    # A new layer needs one entry in pc.onnx.EXPORTERS (and a model in the zoo above).
+    missing = [cls.__name__ for cls in _layer_classes()
+               if not any(c.__name__ in pc.onnx.EXPORTERS for c in cls.__mro__)]  # fmt: skip
+    assert not missing, f"layers without an ONNX exporter: {missing}"
+    zoo_types = {type(layer) for m in ZOO.values() for layer in m.layers}
+    assert set(_layer_classes()) <= zoo_types, "add the new layer to onnx_helpers.zoo()"
+
+
 def test_checker_full_check(exported):
     onnx = pytest.importorskip("onnx")
     model, path = exported
