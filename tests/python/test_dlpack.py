@@ -169,3 +169,17 @@ def test_torch_keeps_a_tensor_alive_and_releases_it():
     del tt
     gc.collect()
     assert in_use() == base
+
+
+def test_jax():
+    jnp = pytest.importorskip("jax.numpy")
+    # XLA shares only 64-byte aligned CPU buffers: the ones pocketcnn allocates are.
+    t = pc.ops.relu(pc.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3)))
+    j = jnp.from_dlpack(t)
+    assert j.unsafe_buffer_pointer() == address(t)
+    np.testing.assert_array_equal(np.asarray(j), np.asarray(t))
+    # JAX arrays are immutable (exported read-only), so pocketcnn copies them
+    back = pc.from_dlpack(jnp.arange(4.0, dtype=jnp.float32))
+    np.testing.assert_array_equal(np.asarray(back), np.arange(4.0))
+    with pytest.raises(BufferError, match="read-only"):
+        pc.from_dlpack(jnp.arange(4.0, dtype=jnp.float32), copy=False)
