@@ -16,9 +16,11 @@ from . import (  # noqa: E402,F401
     datasets,
     layers,
     losses,
+    metrics,
     onnx,
     ops,
     optim,
+    presets,
     safetensors,
     viz,
 )
@@ -28,8 +30,7 @@ from ._dlpack import from_dlpack  # noqa: E402
 from ._weights_io import load_keras_weights  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
-from .model import Sequential  # noqa: E402
-from .saving import load_model  # noqa: E402
+from .model import Sequential, load_model  # noqa: E402
 
 check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
 
@@ -53,10 +54,12 @@ __all__ = [
     "load_model",
     "losses",
     "memory_stats",
+    "metrics",
     "no_grad",
     "onnx",
     "ops",
     "optim",
+    "presets",
     "safetensors",
     "set_num_threads",
     "viz",

@@ -25,8 +25,8 @@ import numpy as np
 
 from . import layers as L
 
-# Per layer class: the state_dict name of each of its weight_names (default: the weight name,
-# with "kernel" spelled "weight" as PyTorch does).
+# Per layer class: the state_dict name of each of its weight_names then state_names (default:
+# those names, with "kernel" spelled "weight" as PyTorch does).
 STATE_DICT_NAMES: dict[str, tuple[str, ...]] = {}
 
 
@@ -34,7 +34,15 @@ def _torch_names(layer: L.Layer) -> tuple[str, ...]:
     for cls in type(layer).__mro__:
         if cls.__name__ in STATE_DICT_NAMES:
             return STATE_DICT_NAMES[cls.__name__]
-    return tuple("weight" if n == "kernel" else n for n in layer.weight_names)
+    names = (
+        *layer.weight_names[: len(layer.weights)],
+        *layer.state_names[: len(layer.non_trainable_weights)],
+    )
+    return tuple("weight" if n == "kernel" else n for n in names)
+
+
+def _has_tensors(layer: L.Layer) -> bool:
+    return bool(layer.weights or layer.non_trainable_weights)
 
 
 def _require_built(model, who: str) -> None:
@@ -84,7 +92,7 @@ def _layer_for(model, prefix: str) -> int | None:
 
 
 def _assign(model, groups, match: str, strict: bool) -> dict[int, str]:
-    weighted = [i for i, layer in enumerate(model.layers) if layer.weights]
+    weighted = [i for i, layer in enumerate(model.layers) if _has_tensors(layer)]
     if match == "order":
         if strict and len(groups) != len(weighted):
             raise ValueError(
@@ -96,7 +104,7 @@ def _assign(model, groups, match: str, strict: bool) -> dict[int, str]:
     assigned, unknown = {}, []
     for prefix in groups:
         i = _layer_for(model, prefix)
-        if i is None or not model.layers[i].weights:
+        if i is None or not _has_tensors(model.layers[i]):
             unknown.append(prefix)
         else:
             assigned[i] = prefix
@@ -128,7 +136,7 @@ def load_state_dict(model, mapping, strict: bool = True, match: str = "name") ->
     updates = []
     for i, prefix in assigned.items():
         layer, given = model.layers[i], groups[prefix]
-        names = _torch_names(layer)[: len(layer.weights)]
+        names = _torch_names(layer)
         extra = set(given) - set(names)
         if strict and (extra or set(names) - set(given)):
             raise ValueError(
@@ -147,11 +155,11 @@ def load_state_dict(model, mapping, strict: bool = True, match: str = "name") ->
                     )
                 arrays[slot] = a
         updates.append((layer, arrays))
-    if strict and len(assigned) < sum(1 for layer in model.layers if layer.weights):
+    if strict and len(assigned) < sum(1 for layer in model.layers if _has_tensors(layer)):
         missing = [
             layer.name
             for i, layer in enumerate(model.layers)
-            if layer.weights and i not in assigned
+            if _has_tensors(layer) and i not in assigned
         ]
         raise ValueError(f"load_state_dict: no weights given for layers {missing}")
     for layer, arrays in updates:
@@ -168,7 +176,7 @@ def _flatten_source(model, index: int) -> tuple[int, ...] | None:
         if isinstance(layer, L.Flatten):
             shape = layer.built_input_shape
             return shape if shape is not None and len(shape) == 3 else None
-        if layer.weights or not isinstance(layer, (L.Dropout, L.Activation)):
+        if _has_tensors(layer) or not isinstance(layer, (L.Dropout, L.Activation)):
             return None
     return None
 
@@ -212,12 +220,13 @@ def keras_to_pocketcnn(model, weights) -> list[np.ndarray]:
     """A Keras ``model.get_weights()`` list (same layers, same order) in pocketcnn's layouts."""
     _require_built(model, "set_weights")
     weights = list(weights)
-    total = sum(len(layer.weights) for layer in model.layers)
+    total = sum(len(layer.get_weights()) for layer in model.layers)
     if len(weights) != total:
         raise ValueError(f"load_keras_weights: expected {total} arrays, got {len(weights)}")
-    out, pos = [], 0
+    out: list[np.ndarray] = []
+    pos = 0
     for i, layer in enumerate(model.layers):
-        n = len(layer.weights)
+        n = len(layer.get_weights())  # weights, then state (Keras orders them the same way)
         arrays = weights[pos : pos + n]
         pos += n
         if n:

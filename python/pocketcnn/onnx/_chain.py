@@ -10,6 +10,7 @@ list, so an unsupported attribute is an error naming node, op and attribute, nev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -91,7 +92,7 @@ class Chain:
         self.layers: list[L.Layer] = []
         self.weights: list[list[np.ndarray]] = []
 
-    def append(self, node: Node, layer: L.Layer, weights: list[np.ndarray] = ()) -> None:
+    def append(self, node: Node, layer: L.Layer, weights: Sequence[np.ndarray] = ()) -> None:
         try:
             self.shape = layer.compute_output_shape(self.shape)
         except L.ShapeError as e:

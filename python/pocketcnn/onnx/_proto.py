@@ -152,6 +152,7 @@ def _encode_value(field: Field, value) -> bytes:
         return _length_delimited(field.number, str(value).encode("utf-8"))
     if field.kind == BYTES:
         return _length_delimited(field.number, bytes(value))
+    assert field.message is not None  # a MESSAGE field names its schema
     return _length_delimited(field.number, encode(value, field.message))
 
 

@@ -14,7 +14,7 @@ from ._errors import OnnxError
 
 # TensorProto.DataType -> numpy little-endian dtype (the numeric types pocketcnn can use).
 FLOAT, INT32, INT64, FLOAT16, DOUBLE = 1, 6, 7, 10, 11
-_DTYPES = {
+_DTYPES: dict[int, np.dtype] = {
     FLOAT: np.dtype("<f4"),
     2: np.dtype("u1"),
     3: np.dtype("i1"),
@@ -28,7 +28,7 @@ _DTYPES = {
     12: np.dtype("<u4"),
     13: np.dtype("<u8"),
 }
-_NP_TO_ONNX = {np.dtype("float32"): FLOAT, np.dtype("int64"): INT64}
+_NP_TO_ONNX: dict[np.dtype, int] = {np.dtype("float32"): FLOAT, np.dtype("int64"): INT64}
 MAX_DIMS = 8
 MAX_ELEMENTS = 1 << 31
 
