@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from . import _checks
+
 MAX_HEADER_BYTES = 100_000_000  # the reference implementation's limit
 DEFAULT_MAX_BYTES = 1 << 32
 _DTYPES = {
@@ -89,6 +91,7 @@ def loads(data: bytes) -> dict[str, np.ndarray]:
 
 def load_file(path, max_bytes: int = DEFAULT_MAX_BYTES) -> dict[str, np.ndarray]:
     """Reads a .safetensors file (at most ``max_bytes``)."""
+    max_bytes = _checks.int_at_least(max_bytes, "safetensors.load_file: max_bytes")
     with open(os.fspath(path), "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:

@@ -12,6 +12,7 @@ from collections import Counter
 
 import numpy as np
 
+from .. import _checks
 from .. import layers as L
 from . import (
     _import_ops,  # noqa: F401  (fills IMPORTERS)
@@ -173,6 +174,7 @@ def _to_sequential(chain: Chain, name: str):
 
 def load(path, max_bytes: int = DEFAULT_MAX_BYTES):
     """Reads an ONNX model (a path, or the file's bytes) into a ``pc.Sequential``."""
+    max_bytes = _checks.int_at_least(max_bytes, "pc.onnx.load: max_bytes")
     if isinstance(path, (bytes, bytearray, memoryview)):
         data, model_dir = bytes(path), None
         if len(data) > max_bytes:
