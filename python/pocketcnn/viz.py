@@ -355,9 +355,13 @@ def _tv_gradient(img: np.ndarray, eps: float = 0.05) -> np.ndarray:
 
 
 def _check_maximize_args(steps, blur_every, jitter, lr, l2, l1, tv, blur_sigma) -> None:
-    for name, v, lo in (("steps", steps, 1), ("blur_every", blur_every, 0), ("jitter", jitter, 0)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-            raise ValueError(f"maximize: {name} must be an int >= {lo}, got {v!r}")
+    for name, v, least in (
+        ("steps", steps, 1),
+        ("blur_every", blur_every, 0),
+        ("jitter", jitter, 0),
+    ):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < least:
+            raise ValueError(f"maximize: {name} must be an int >= {least}, got {v!r}")
     if not lr > 0 or not blur_sigma > 0 or not all(r >= 0 for r in (l2, l1, tv)):
         raise ValueError(
             "maximize: need lr > 0, l2, l1, tv >= 0 and blur_sigma > 0 "
