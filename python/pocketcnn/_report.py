@@ -159,7 +159,7 @@ def _accuracy(probs, y, names) -> str:
     peak = max(int(cm.max()), 1)
     rows = []
     for t in range(n):
-        cells = [f"<b>{esc(names[t])}</b>"]
+        cells: list = [f"<b>{esc(names[t])}</b>"]
         for p in range(n):
             alpha = cm[t, p] / peak
             colour = "40,120,200" if t == p else "220,60,40"

@@ -122,7 +122,7 @@ def add_report_data_args(p: argparse.ArgumentParser) -> None:
 
 def _report(args) -> int:
     from ._core import set_num_threads
-    from .saving import load_model
+    from .model import load_model
 
     if args.threads:
         set_num_threads(args.threads)
