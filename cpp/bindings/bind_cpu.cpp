@@ -3,8 +3,8 @@
 #include <string>
 
 #include "bind.h"
-#include "kernels/conv2d.h"
-#include "kernels/peak.h"
+#include "kernels/conv/conv2d.h"
+#include "peak/peak.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/inference.h"

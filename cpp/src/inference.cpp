@@ -1,6 +1,6 @@
 #include "pocketcnn/inference.h"
 
-#include "kernels/conv2d.h"
+#include "kernels/conv/conv2d.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 

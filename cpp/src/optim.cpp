@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "kernels/optim_update.h"
+#include "kernels/optim/optim_update.h"
 #include "pocketcnn/error.h"
 
 namespace pocketcnn {

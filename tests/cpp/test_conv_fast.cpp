@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/block_configs.h"
-#include "kernels/conv2d.h"
-#include "kernels/conv2d_impl.h"
-#include "kernels/conv2d_ref.h"
-#include "kernels/pool2d_ref.h"
-#include "kernels/simd_generic.h"
+#include "kernels/isa/block_configs.h"
+#include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv2d_impl.h"
+#include "kernels/conv/conv2d_ref.h"
+#include "kernels/pool/pool2d_ref.h"
+#include "kernels/isa/simd_generic.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;

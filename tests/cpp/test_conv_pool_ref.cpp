@@ -9,9 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "kernels/conv2d.h"
-#include "kernels/conv2d_ref.h"
-#include "kernels/pool2d_ref.h"
+#include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv2d_ref.h"
+#include "kernels/pool/pool2d_ref.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"

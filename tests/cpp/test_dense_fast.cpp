@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/dense.h"
-#include "kernels/dense_ref.h"
+#include "kernels/gemm/dense.h"
+#include "kernels/gemm/dense_ref.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;

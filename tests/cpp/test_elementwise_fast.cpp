@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/elementwise.h"
-#include "kernels/elementwise_ref.h"
+#include "kernels/pointwise/elementwise.h"
+#include "kernels/pointwise/elementwise_ref.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;

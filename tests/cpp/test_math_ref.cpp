@@ -7,12 +7,12 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/broadcast.h"
-#include "kernels/elementwise_ref.h"
-#include "kernels/loss_ref.h"
-#include "kernels/matmul_ref.h"
-#include "kernels/reduce_ref.h"
-#include "kernels/softmax_ref.h"
+#include "kernels/pointwise/broadcast.h"
+#include "kernels/pointwise/elementwise_ref.h"
+#include "kernels/pointwise/loss_ref.h"
+#include "kernels/gemm/matmul_ref.h"
+#include "kernels/pointwise/reduce_ref.h"
+#include "kernels/pointwise/softmax_ref.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"

@@ -1,5 +1,5 @@
 // Activations (relu, sigmoid, tanh) and softmax / log_softmax along one dimension.
-#include "kernels/softmax_ref.h"
+#include "kernels/pointwise/softmax_ref.h"
 #include "ops/dims.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"

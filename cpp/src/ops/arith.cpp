@@ -1,10 +1,10 @@
 // Tensor arithmetic for custom losses: + - * / with numpy broadcasting, ops with a Python
 // scalar, neg/exp/log, and matmul. Broadcasting gradients are summed back to each input's shape.
-#include "kernels/broadcast.h"
-#include "kernels/elementwise.h"
-#include "kernels/elementwise_ref.h"
-#include "kernels/matmul_ref.h"
-#include "kernels/reduce_ref.h"
+#include "kernels/pointwise/broadcast.h"
+#include "kernels/pointwise/elementwise.h"
+#include "kernels/pointwise/elementwise_ref.h"
+#include "kernels/gemm/matmul_ref.h"
+#include "kernels/pointwise/reduce_ref.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"

@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/conv2d.h"
-#include "kernels/pool2d.h"
+#include "kernels/conv/conv2d.h"
+#include "kernels/pool/pool2d.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"

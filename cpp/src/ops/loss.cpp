@@ -1,7 +1,7 @@
 // Losses: cross-entropy from logits (softmax fused in, numerically stable) and mean squared
 // error. Both return a 0-d tensor, the mean over the batch (PyTorch's reduction='mean').
-#include "kernels/loss_ref.h"
-#include "kernels/softmax_ref.h"
+#include "kernels/pointwise/loss_ref.h"
+#include "kernels/pointwise/softmax_ref.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"

@@ -1,7 +1,7 @@
 // sum / mean over all elements or over dims (keepdim like numpy), and reshape (shares data).
-#include "kernels/broadcast.h"
-#include "kernels/elementwise_ref.h"
-#include "kernels/reduce_ref.h"
+#include "kernels/pointwise/broadcast.h"
+#include "kernels/pointwise/elementwise_ref.h"
+#include "kernels/pointwise/reduce_ref.h"
 #include "ops/dims.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
