@@ -58,10 +58,7 @@ double norm(const std::vector<float>& a) {
 Conv2dGeometry conv_geometry(int64_t N, int64_t C, int64_t H, int64_t W, int64_t K, int64_t R,
                              int64_t S, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb,
                              int64_t pr) {
-  Conv2dGeometry g{N, C, H, W, K, R, S, 0, 0, sh, sw, pt, pl};
-  g.P = (H + pt + pb - R) / sh + 1;
-  g.Q = (W + pl + pr - S) / sw + 1;
-  return g;
+  return kernels::make_conv2d_geometry({N, C, H, W}, {K, C, R, S}, {sh, sw, pt, pl, pb, pr});
 }
 
 Pool2dGeometry pool_geometry(int64_t N, int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw,

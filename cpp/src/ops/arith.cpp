@@ -3,7 +3,7 @@
 #include "kernels/pointwise/broadcast.h"
 #include "kernels/pointwise/elementwise.h"
 #include "kernels/pointwise/elementwise_ref.h"
-#include "kernels/gemm/matmul_ref.h"
+#include "kernels/gemm/matmul.h"
 #include "kernels/pointwise/reduce_ref.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"
@@ -149,18 +149,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (!a_vec) out.push_back(n);
   if (!b_vec) out.push_back(m);
   Tensor y = Tensor::empty(out);
-  kernels::matmul_ref(n, k, m, a.data(), b.data(), y.data());
+  kernels::matmul(n, k, m, a.data(), b.data(), y.data());
   Tensor as = a.detach(), bs = b.detach();
   return record("matmul", y, {a, b},
                 [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
                   std::vector<Tensor> grads(2);
                   if (needs[0]) {  // (n, k) in memory, whatever a's shape
                     grads[0] = Tensor::empty(as.shape());
-                    kernels::matmul_grad_a_ref(n, k, m, dy.data(), bs.data(), grads[0].data());
+                    kernels::matmul_grad_a(n, k, m, dy.data(), bs.data(), grads[0].data());
                   }
                   if (needs[1]) {  // (k, m) in memory
                     grads[1] = Tensor::empty(bs.shape());
-                    kernels::matmul_grad_b_ref(n, k, m, as.data(), dy.data(), grads[1].data());
+                    kernels::matmul_grad_b(n, k, m, as.data(), dy.data(), grads[1].data());
                   }
                   return grads;
                 });

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "kernels/conv/conv2d_ref.h"
+#include "kernels/conv/conv_geometry.h"
 
 namespace pocketcnn::kernels {
 

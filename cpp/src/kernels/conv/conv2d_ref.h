@@ -4,17 +4,9 @@
 
 #include <cstdint>
 
-namespace pocketcnn::kernels {
+#include "kernels/conv/conv_geometry.h"
 
-// The geometry of one convolution. Output size: P = (H + pad_top + pad_bottom - R) / stride_h + 1,
-// Q = (W + pad_left + pad_right - S) / stride_w + 1 (the op computes and checks these).
-struct Conv2dGeometry {
-  int64_t N, C, H, W;  // input  (N, C, H, W)
-  int64_t K, R, S;     // weight (K, C, R, S)
-  int64_t P, Q;        // output (N, K, P, Q)
-  int64_t stride_h, stride_w;
-  int64_t pad_top, pad_left;  // bottom/right padding is implied by P and Q
-};
+namespace pocketcnn::kernels {
 
 // y (N, K, P, Q) = sum_{c,r,s} x (N, C, H, W)[n, c, p*sh - pt + r, q*sw - pl + s] * w (K, C, R, S)
 // + b (K); taps outside the input read zero; b may be null. Overwrites y.

@@ -4,6 +4,7 @@
 
 #include "kernels/conv/conv2d_impl.h"
 #include "kernels/isa/dispatch.h"
+#include "kernels/isa/kernel_list.h"
 #include "kernels/pointwise/elementwise_impl.h"
 #include "kernels/gemm/gemm_impl.h"
 #include "kernels/optim/optim_update_impl.h"
@@ -18,23 +19,10 @@ template <class V, class Cfg>
 KernelTable make_kernel_table(Isa isa) {
   KernelTable t;
   t.isa = isa;
-  t.gemm_nn = &gemm_nn<V, Cfg>;
-  t.gemm_nt = &gemm_nt<V, Cfg>;
-  t.conv2d_forward = &conv2d_forward<V, Cfg>;
-  t.conv2d_saved_floats = &conv2d_saved_floats<V, Cfg>;
-  t.conv2d_forward_maxpool2x2 = &conv2d_forward_maxpool2x2<V, Cfg>;
-  t.conv2d_backward_input = &conv2d_backward_input<V, Cfg>;
-  t.conv2d_backward_weight = &conv2d_backward_weight<V, Cfg>;
-  t.conv2d_backward = &conv2d_backward<V, Cfg>;
-  t.max_pool2d_forward = &max_pool2d_forward<V>;
-  t.max_pool2d_backward = &max_pool2d_backward<V>;
-  t.max_pool2d_backward_from_winners = &max_pool2d_backward_from_winners<V>;
-  t.unary_forward = &unary_forward<V>;
-  t.unary_backward = &unary_backward<V>;
-  t.sgd_update = &sgd_update<V>;
-  t.adam_update = &adam_update<V>;
-  t.sum_of_squares = &sum_of_squares<V>;
-  t.scale_in_place = &scale_in_place<V>;
+#define POCKETCNN_KERNEL_ASSIGN(name, template_args, return_type, parameters) \
+  t.name = &name<POCKETCNN_UNPARENTHESIZE template_args>;
+  POCKETCNN_KERNEL_LIST(POCKETCNN_KERNEL_ASSIGN)
+#undef POCKETCNN_KERNEL_ASSIGN
   return t;
 }
 
