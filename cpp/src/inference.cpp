@@ -43,8 +43,8 @@ std::optional<kernels::Conv2dGeometry> fusable_geometry(const Tensor& x, const T
   if (b.defined() && (b.ndim() != 1 || b.dim(0) != w.dim(0))) return std::nullopt;
   kernels::Conv2dGeometry g{};
   try {
-    g = kernels::make_conv2d_geometry(
-        x.shape(), w.shape(), {1, 1, o.pad_top, o.pad_left, o.pad_bottom, o.pad_right});
+    g = kernels::make_conv2d_geometry(x.shape(), w.shape(),
+                                      {1, 1, o.pad_top, o.pad_left, o.pad_bottom, o.pad_right});
   } catch (const ValueError&) {
     return std::nullopt;  // conv2d raises it
   }

@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/isa/block_configs.h"
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv2d_impl.h"
 #include "kernels/conv/conv2d_ref.h"
-#include "kernels/pool/pool2d_ref.h"
+#include "kernels/isa/block_configs.h"
 #include "kernels/isa/simd_generic.h"
+#include "kernels/pool/pool2d_ref.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;

@@ -48,10 +48,10 @@ TEST(ConvGeometry, PaddingBoundIsInclusiveAndNamedInTheMessage) {
         error_of({1, 1, 4, 4}, {1, 1, 3, 3}, {1, 1, pads[0], pads[1], pads[2], pads[3]});
     EXPECT_NE(e.find("padding must be at most 4096 per side"), std::string::npos) << e;
   }
-  EXPECT_NE(error_of({1, 1, 4, 4}, {1, 1, 3, 3}, {1, 1, std::numeric_limits<int64_t>::max(), 0, 0,
-                                                   0})
-                .find("at most"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of({1, 1, 4, 4}, {1, 1, 3, 3}, {1, 1, std::numeric_limits<int64_t>::max(), 0, 0, 0})
+          .find("at most"),
+      std::string::npos);
   EXPECT_NE(error_of({1, 1, 4, 4}, {1, 1, 3, 3}, {1, 1, 0, -1, 0, 0}).find("padding must be >= 0"),
             std::string::npos);
 }

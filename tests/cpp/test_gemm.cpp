@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/isa/block_configs.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/gemm/gemm_impl.h"
+#include "kernels/isa/block_configs.h"
 #include "kernels/isa/simd_generic.h"
 
 using namespace pocketcnn;

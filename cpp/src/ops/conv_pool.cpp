@@ -9,6 +9,7 @@
 
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_geometry.h"
+#include "kernels/pool/avg_pool2d.h"
 #include "kernels/pool/pool2d.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
@@ -64,8 +65,8 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
   g.stride_w = opt.stride_w;
   g.pad_h = opt.pad_h;
   g.pad_w = opt.pad_w;
-  PCNN_CHECK(g.pad_h <= kMaxPoolPadding && g.pad_w <= kMaxPoolPadding, op, ": padding must be at most ",
-             kMaxPoolPadding, where);
+  PCNN_CHECK(g.pad_h <= kMaxPoolPadding && g.pad_w <= kMaxPoolPadding, op,
+             ": padding must be at most ", kMaxPoolPadding, where);
   const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w;
   PCNN_CHECK(Hp >= g.kernel_h && Wp >= g.kernel_w, op, ": kernel_size ",
              pair_str(g.kernel_h, g.kernel_w), " is larger than the padded input ",
@@ -163,12 +164,12 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   const kernels::Pool2dGeometry g = pool_geometry("avg_pool2d", x, opt);
   const bool include_pad = opt.count_include_pad;
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
-  kernels::avg_pool2d_forward_ref(g, include_pad, x.data(), y.data());
+  kernels::avg_pool2d_forward(g, include_pad, x.data(), y.data());
   return record(
       "avg_pool2d", y, {x},
       [g, include_pad](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
         Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
-        kernels::avg_pool2d_backward_ref(g, include_pad, dy.data(), dx.data());
+        kernels::avg_pool2d_backward(g, include_pad, dy.data(), dx.data());
         return {dx};
       });
 }

@@ -1,4 +1,4 @@
-// linear: y = x w^T + b, the fully connected layer. Kernels: kernels/dense.h (ISA-dispatched
+// linear: y = x w^T + b, the fully connected layer. Kernels: kernels/gemm/dense.h (ISA-dispatched
 // GEMMs; dense_ref.h is the reference they are tested against).
 #include "kernels/gemm/dense.h"
 

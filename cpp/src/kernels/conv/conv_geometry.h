@@ -10,7 +10,8 @@
 namespace pocketcnn::kernels {
 
 // Output size: P = (H + pad_top + pad_bottom - R) / stride_h + 1,
-// Q = (W + pad_left + pad_right - S) / stride_w + 1 (make_conv2d_geometry computes and checks them).
+// Q = (W + pad_left + pad_right - S) / stride_w + 1 (make_conv2d_geometry computes and checks
+// them).
 struct Conv2dGeometry {
   int64_t N, C, H, W;  // input  (N, C, H, W)
   int64_t K, R, S;     // weight (K, C, R, S)

@@ -34,8 +34,8 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/gemm/gemm_impl.h"
-#include "kernels/runtime/parallel.h"
 #include "kernels/pool/pool2d_impl.h"
+#include "kernels/runtime/parallel.h"
 #include "kernels/runtime/workspace.h"
 
 namespace pocketcnn::kernels::impl {

@@ -1,4 +1,4 @@
-#include "kernels/gemm/matmul_ref.h"
+#include "kernels/gemm/matmul.h"
 
 namespace pocketcnn::kernels {
 

@@ -7,10 +7,10 @@
 #pragma once
 
 #include "kernels/conv/conv2d.h"
-#include "kernels/isa/kernel_list.h"
-#include "kernels/pointwise/elementwise.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/isa/kernel_list.h"
 #include "kernels/optim/optim_update.h"
+#include "kernels/pointwise/elementwise.h"
 #include "kernels/pool/pool2d.h"
 #include "pocketcnn/cpu.h"
 

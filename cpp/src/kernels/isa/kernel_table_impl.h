@@ -3,11 +3,11 @@
 #pragma once
 
 #include "kernels/conv/conv2d_impl.h"
+#include "kernels/gemm/gemm_impl.h"
 #include "kernels/isa/dispatch.h"
 #include "kernels/isa/kernel_list.h"
-#include "kernels/pointwise/elementwise_impl.h"
-#include "kernels/gemm/gemm_impl.h"
 #include "kernels/optim/optim_update_impl.h"
+#include "kernels/pointwise/elementwise_impl.h"
 #include "kernels/pool/pool2d_impl.h"
 
 namespace pocketcnn::kernels::impl {

@@ -1,11 +1,11 @@
 // Fast elementwise kernels the ops call (ISA-dispatched, threaded above a size threshold): ReLU
-// and its gradient vectorised; the other unary ops run the reference loops (elementwise_ref.h),
-// split over threads. Same contracts as unary_forward_ref / unary_backward_ref.
+// and its gradient vectorised; the other unary ops run the plain loops (elementwise_loops.h),
+// split over threads. Same contracts as unary_forward_loop / unary_backward_loop.
 #pragma once
 
 #include <cstdint>
 
-#include "kernels/pointwise/elementwise_ref.h"
+#include "kernels/pointwise/elementwise_loops.h"
 
 namespace pocketcnn::kernels {
 

@@ -4,14 +4,14 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/pointwise/elementwise_ref.h"
+#include "kernels/pointwise/elementwise_loops.h"
 #include "kernels/runtime/parallel.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).
 namespace {
 
-// y = relu(x) = max(0, x) with NaN kept and -0 kept (exactly unary_forward_ref's `x < 0 ? 0 : x`):
+// y = relu(x) = max(0, x) with NaN kept and -0 kept (exactly unary_forward_loop's `x < 0 ? 0 : x`):
 // V::max(0, x) returns its second operand on NaN and on equal zeros.
 template <class V>
 void relu_forward_range(int64_t n, const float* x, float* y) {
@@ -51,7 +51,7 @@ void unary_forward(UnaryOp op, int64_t n, const float* x, float* y, int threads)
     if (op == UnaryOp::Relu) {
       relu_forward_range<V>(e - b, x + b, y + b);
     } else {
-      unary_forward_ref(op, e - b, x + b, y + b);
+      unary_forward_loop(op, e - b, x + b, y + b);
     }
   });
 }
@@ -66,7 +66,7 @@ void unary_backward(UnaryOp op, int64_t n, const float* x, const float* y, const
     if (op == UnaryOp::Relu) {
       relu_backward_range<V>(e - b, x + b, dy + b, dx + b);
     } else {
-      unary_backward_ref(op, e - b, x ? x + b : nullptr, y ? y + b : nullptr, dy + b, dx + b);
+      unary_backward_loop(op, e - b, x ? x + b : nullptr, y ? y + b : nullptr, dy + b, dx + b);
     }
   });
 }

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "kernels/runtime/parallel.h"
 #include "kernels/pool/pool2d.h"
 #include "kernels/pool/pool2d_ref.h"
+#include "kernels/runtime/parallel.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).

@@ -1,4 +1,4 @@
-#include "kernels/pointwise/softmax_ref.h"
+#include "kernels/pointwise/softmax.h"
 
 #include <cmath>
 #include <limits>
@@ -18,7 +18,7 @@ void max_and_sum_exp(int64_t D, int64_t inner, const float* row, float* max_out,
 }
 }  // namespace
 
-void softmax_forward_ref(int64_t outer, int64_t D, int64_t inner, const float* x, float* y) {
+void softmax_forward(int64_t outer, int64_t D, int64_t inner, const float* x, float* y) {
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       const float* xr = x + o * D * inner + i;
@@ -33,7 +33,7 @@ void softmax_forward_ref(int64_t outer, int64_t D, int64_t inner, const float* x
   }
 }
 
-void log_softmax_forward_ref(int64_t outer, int64_t D, int64_t inner, const float* x, float* y) {
+void log_softmax_forward(int64_t outer, int64_t D, int64_t inner, const float* x, float* y) {
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       const float* xr = x + o * D * inner + i;
@@ -49,8 +49,8 @@ void log_softmax_forward_ref(int64_t outer, int64_t D, int64_t inner, const floa
   }
 }
 
-void softmax_backward_ref(int64_t outer, int64_t D, int64_t inner, const float* y, const float* dy,
-                          float* dx) {
+void softmax_backward(int64_t outer, int64_t D, int64_t inner, const float* y, const float* dy,
+                      float* dx) {
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       const int64_t base = o * D * inner + i;
@@ -66,8 +66,8 @@ void softmax_backward_ref(int64_t outer, int64_t D, int64_t inner, const float* 
   }
 }
 
-void log_softmax_backward_ref(int64_t outer, int64_t D, int64_t inner, const float* y,
-                              const float* dy, float* dx) {
+void log_softmax_backward(int64_t outer, int64_t D, int64_t inner, const float* y, const float* dy,
+                          float* dx) {
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       const int64_t base = o * D * inner + i;
@@ -81,7 +81,7 @@ void log_softmax_backward_ref(int64_t outer, int64_t D, int64_t inner, const flo
   }
 }
 
-float cross_entropy_forward_ref(int64_t N, int64_t C, const float* logits, const int64_t* labels) {
+float cross_entropy_forward(int64_t N, int64_t C, const float* logits, const int64_t* labels) {
   double total = 0.0;
   for (int64_t n = 0; n < N; ++n) {
     const float* row = logits + n * C;
@@ -93,8 +93,8 @@ float cross_entropy_forward_ref(int64_t N, int64_t C, const float* logits, const
   return static_cast<float>(total / static_cast<double>(N));
 }
 
-void cross_entropy_backward_ref(int64_t N, int64_t C, const float* logits, const int64_t* labels,
-                                float g, float* dlogits) {
+void cross_entropy_backward(int64_t N, int64_t C, const float* logits, const int64_t* labels,
+                            float g, float* dlogits) {
   const double scale = static_cast<double>(g) / static_cast<double>(N);
   for (int64_t n = 0; n < N; ++n) {
     const float* row = logits + n * C;

@@ -1,4 +1,4 @@
-#include "kernels/pointwise/elementwise_ref.h"
+#include "kernels/pointwise/elementwise_loops.h"
 
 #include <cmath>
 
@@ -15,7 +15,7 @@ float stable_sigmoid(float x) {
 }
 }  // namespace
 
-void unary_forward_ref(UnaryOp op, int64_t n, const float* x, float* y) {
+void unary_forward_loop(UnaryOp op, int64_t n, const float* x, float* y) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i];
     switch (op) {
@@ -41,8 +41,8 @@ void unary_forward_ref(UnaryOp op, int64_t n, const float* x, float* y) {
   }
 }
 
-void unary_backward_ref(UnaryOp op, int64_t n, const float* x, const float* y, const float* dy,
-                        float* dx) {
+void unary_backward_loop(UnaryOp op, int64_t n, const float* x, const float* y, const float* dy,
+                         float* dx) {
   for (int64_t i = 0; i < n; ++i) {
     switch (op) {
       case UnaryOp::Relu:
@@ -67,7 +67,7 @@ void unary_backward_ref(UnaryOp op, int64_t n, const float* x, const float* y, c
   }
 }
 
-void scalar_forward_ref(ScalarOp op, int64_t n, const float* x, float s, float* y) {
+void scalar_forward(ScalarOp op, int64_t n, const float* x, float s, float* y) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i];
     switch (op) {
@@ -90,8 +90,7 @@ void scalar_forward_ref(ScalarOp op, int64_t n, const float* x, float s, float* 
   }
 }
 
-void scalar_backward_ref(ScalarOp op, int64_t n, const float* x, float s, const float* dy,
-                         float* dx) {
+void scalar_backward(ScalarOp op, int64_t n, const float* x, float s, const float* dy, float* dx) {
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i];
     switch (op) {
@@ -120,9 +119,9 @@ void scalar_backward_ref(ScalarOp op, int64_t n, const float* x, float s, const 
   }
 }
 
-void binary_forward_ref(BinaryOp op, const std::vector<int64_t>& shape,
-                        const std::vector<int64_t>& a_strides, const float* a,
-                        const std::vector<int64_t>& b_strides, const float* b, float* y) {
+void binary_forward(BinaryOp op, const std::vector<int64_t>& shape,
+                    const std::vector<int64_t>& a_strides, const float* a,
+                    const std::vector<int64_t>& b_strides, const float* b, float* y) {
   for_each_index(shape, a_strides, b_strides, [&](int64_t i, int64_t ia, int64_t ib) {
     switch (op) {
       case BinaryOp::Add:
@@ -141,10 +140,10 @@ void binary_forward_ref(BinaryOp op, const std::vector<int64_t>& shape,
   });
 }
 
-void binary_backward_ref(BinaryOp op, const std::vector<int64_t>& shape,
-                         const std::vector<int64_t>& a_strides, const float* a,
-                         const std::vector<int64_t>& b_strides, const float* b, const float* dy,
-                         float* da_full, float* db_full) {
+void binary_backward(BinaryOp op, const std::vector<int64_t>& shape,
+                     const std::vector<int64_t>& a_strides, const float* a,
+                     const std::vector<int64_t>& b_strides, const float* b, const float* dy,
+                     float* da_full, float* db_full) {
   for_each_index(shape, a_strides, b_strides, [&](int64_t i, int64_t ia, int64_t ib) {
     const float g = dy[i];
     switch (op) {
@@ -168,8 +167,8 @@ void binary_backward_ref(BinaryOp op, const std::vector<int64_t>& shape,
   });
 }
 
-void broadcast_to_ref(const std::vector<int64_t>& shape, const std::vector<int64_t>& x_strides,
-                      const float* x, float* y) {
+void broadcast_to(const std::vector<int64_t>& shape, const std::vector<int64_t>& x_strides,
+                  const float* x, float* y) {
   for_each_index(shape, x_strides, x_strides,
                  [&](int64_t i, int64_t ix, int64_t /*unused*/) { y[i] = x[ix]; });
 }

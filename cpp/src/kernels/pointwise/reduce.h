@@ -1,5 +1,5 @@
-// Reference kernels for sums: summing an array down to a smaller (broadcast-compatible) shape.
-// That one kernel serves sum/mean over any dims (with keepdim: those dims become 1) and the
+// Sums as plain loops (what the ops run): summing an array down to a smaller (broadcast-compatible)
+// shape. That one kernel serves sum/mean over any dims (with keepdim: those dims become 1) and the
 // gradients of broadcasting ops (summed back to each input's shape).
 #pragma once
 
@@ -13,7 +13,7 @@ namespace pocketcnn::kernels {
 // must be 1 or equal to x_shape's, and y_shape.size() <= x_shape.size(). A 0-d y_shape sums
 // everything. Accumulates in double, so the result does not depend on summation order beyond
 // float rounding of the final value. Overwrites y (0 where nothing is summed in, e.g. x empty).
-void sum_to_shape_ref(const std::vector<int64_t>& x_shape, const float* x,
-                      const std::vector<int64_t>& y_shape, float* y);
+void sum_to_shape(const std::vector<int64_t>& x_shape, const float* x,
+                  const std::vector<int64_t>& y_shape, float* y);
 
 }  // namespace pocketcnn::kernels

@@ -1,11 +1,11 @@
-#include "kernels/pointwise/reduce_ref.h"
+#include "kernels/pointwise/reduce.h"
 
 #include "kernels/pointwise/broadcast.h"
 
 namespace pocketcnn::kernels {
 
-void sum_to_shape_ref(const std::vector<int64_t>& x_shape, const float* x,
-                      const std::vector<int64_t>& y_shape, float* y) {
+void sum_to_shape(const std::vector<int64_t>& x_shape, const float* x,
+                  const std::vector<int64_t>& y_shape, float* y) {
   int64_t ny = 1;
   for (int64_t d : y_shape) ny *= d;
   std::vector<double> acc(static_cast<size_t>(ny), 0.0);
