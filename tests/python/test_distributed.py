@@ -32,10 +32,13 @@ def _have_mpi4py() -> bool:
     return True
 
 
-requires_mpi = pytest.mark.skipif(
-    MPIEXEC is None or not _have_mpi4py(),
-    reason="needs Open MPI (apt-get install openmpi-bin libopenmpi-dev) and pip install mpi4py",
-)
+def requires_mpi(test):
+    """Needs mpiexec and mpi4py; slow (a job of several processes), so .ci/run runs it once."""
+    skip = pytest.mark.skipif(
+        MPIEXEC is None or not _have_mpi4py(),
+        reason="needs Open MPI (apt-get install openmpi-bin libopenmpi-dev) and pip install mpi4py",
+    )
+    return skip(pytest.mark.slow(test))
 
 
 def mpiexec_args(ranks: int) -> list[str]:
