@@ -35,6 +35,15 @@ struct KernelTable {
                               float* dx, int threads);
   void (*max_pool2d_backward_from_winners)(const Pool2dGeometry&, const float* dy,
                                            const float* winners, float* dx, int threads);
+  void (*avg_pool2d_forward)(const Pool2dGeometry&, bool count_include_pad, const float* x,
+                             float* y, int threads);
+  void (*avg_pool2d_backward)(const Pool2dGeometry&, bool count_include_pad, const float* dy,
+                              float* dx, int threads);
+  // log: log_softmax; x, y, dy, dx are (outer, D, inner) as in softmax_ref.h.
+  void (*softmax_forward)(bool log, int64_t outer, int64_t D, int64_t inner, const float* x,
+                          float* y, int threads);
+  void (*softmax_backward)(bool log, int64_t outer, int64_t D, int64_t inner, const float* y,
+                           const float* dy, float* dx, int threads);
   void (*unary_forward)(UnaryOp, int64_t n, const float* x, float* y, int threads);
   void (*unary_backward)(UnaryOp, int64_t n, const float* x, const float* y, const float* dy,
                          float* dx, int threads);

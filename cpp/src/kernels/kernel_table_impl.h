@@ -7,6 +7,8 @@
 #include "kernels/elementwise_impl.h"
 #include "kernels/gemm_impl.h"
 #include "kernels/optim_update_impl.h"
+#include "kernels/pointwise/softmax_impl.h"
+#include "kernels/pool/pool_general_impl.h"
 #include "kernels/pool2d_impl.h"
 
 namespace pocketcnn::kernels::impl {
@@ -29,6 +31,10 @@ KernelTable make_kernel_table(Isa isa) {
   t.max_pool2d_forward = &max_pool2d_forward<V>;
   t.max_pool2d_backward = &max_pool2d_backward<V>;
   t.max_pool2d_backward_from_winners = &max_pool2d_backward_from_winners<V>;
+  t.avg_pool2d_forward = &avg_pool2d_forward<V>;
+  t.avg_pool2d_backward = &avg_pool2d_backward<V>;
+  t.softmax_forward = &softmax_forward<V>;
+  t.softmax_backward = &softmax_backward<V>;
   t.unary_forward = &unary_forward<V>;
   t.unary_backward = &unary_backward<V>;
   t.sgd_update = &sgd_update<V>;

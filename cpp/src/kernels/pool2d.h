@@ -1,7 +1,8 @@
 // Fast pooling: the entry points the ops call (ISA-dispatched, threaded). Same contracts as
 // pool2d_ref.h, which the tests compare against. The common 2x2 / stride 2 / no-padding max pool
-// (every pooling layer of the lecture net, and the benchmark target) has a vectorised path; other
-// geometries use the reference loops, split over threads.
+// (every pooling layer of the lecture net, and the benchmark target) has its own vectorised path;
+// other geometries, and average pooling (pool/avg_pool2d.h), the general separable one
+// (pool/pool_general_impl.h).
 #pragma once
 
 #include <cstdint>

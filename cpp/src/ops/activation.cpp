@@ -1,5 +1,5 @@
 // Activations (relu, sigmoid, tanh) and softmax / log_softmax along one dimension.
-#include "kernels/softmax_ref.h"
+#include "kernels/pointwise/softmax.h"
 #include "ops/dims.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"
@@ -42,12 +42,12 @@ SoftmaxGeometry softmax_geometry(const char* name, const Tensor& x, int64_t dim)
 Tensor softmax(const Tensor& x, int64_t dim) {
   const SoftmaxGeometry g = softmax_geometry("softmax", x, dim);
   Tensor y = Tensor::empty(x.shape());
-  kernels::softmax_forward_ref(g.outer, g.D, g.inner, x.data(), y.data());
+  kernels::softmax_forward(false, g.outer, g.D, g.inner, x.data(), y.data());
   Tensor ys = y.detach();
   return record(
       "softmax", y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
         Tensor dx = Tensor::empty(ys.shape());
-        kernels::softmax_backward_ref(g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
+        kernels::softmax_backward(false, g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
         return {dx};
       });
 }
@@ -55,13 +55,13 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   const SoftmaxGeometry g = softmax_geometry("log_softmax", x, dim);
   Tensor y = Tensor::empty(x.shape());
-  kernels::log_softmax_forward_ref(g.outer, g.D, g.inner, x.data(), y.data());
+  kernels::softmax_forward(true, g.outer, g.D, g.inner, x.data(), y.data());
   Tensor ys = y.detach();
   return record("log_softmax", y, {x},
                 [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
                   Tensor dx = Tensor::empty(ys.shape());
-                  kernels::log_softmax_backward_ref(g.outer, g.D, g.inner, ys.data(), dy.data(),
-                                                    dx.data());
+                  kernels::softmax_backward(true, g.outer, g.D, g.inner, ys.data(), dy.data(),
+                                            dx.data());
                   return {dx};
                 });
 }

@@ -1,13 +1,14 @@
 // conv2d, max_pool2d, avg_pool2d, flatten: argument checks, output allocation and tape nodes. The
 // arithmetic lives in kernels/: conv2d.h (ISA-dispatched, threaded; tested against
-// conv2d_ref.cpp) and pool2d.h (max pooling; tested against pool2d_ref.cpp, which average
-// pooling uses directly).
+// conv2d_ref.cpp), pool2d.h (max pooling) and pool/avg_pool2d.h (both tested against
+// pool2d_ref.cpp).
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "kernels/pool/avg_pool2d.h"
 #include "kernels/pool2d.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
@@ -191,12 +192,12 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   const kernels::Pool2dGeometry g = pool_geometry("avg_pool2d", x, opt);
   const bool include_pad = opt.count_include_pad;
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
-  kernels::avg_pool2d_forward_ref(g, include_pad, x.data(), y.data());
+  kernels::avg_pool2d_forward(g, include_pad, x.data(), y.data());
   return record(
       "avg_pool2d", y, {x},
       [g, include_pad](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
         Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
-        kernels::avg_pool2d_backward_ref(g, include_pad, dy.data(), dx.data());
+        kernels::avg_pool2d_backward(g, include_pad, dy.data(), dx.data());
         return {dx};
       });
 }

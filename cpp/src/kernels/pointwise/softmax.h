@@ -1,0 +1,16 @@
+// Fast softmax and log-softmax along the middle dim of (outer, D, inner), forward and backward
+// (ISA-dispatched, threaded; pointwise/softmax_impl.h): the contracts of softmax_ref.h, within
+// the errors tests/cpp/test_softmax_fast.cpp states (a few float ulp; sums are in float).
+#pragma once
+
+#include <cstdint>
+
+namespace pocketcnn::kernels {
+
+// log = false: y = softmax(x); true: y = log_softmax(x).
+void softmax_forward(bool log, int64_t outer, int64_t D, int64_t inner, const float* x, float* y);
+// y is the forward's output: dx = y (dy - sum dy y), or for log: dx = dy - exp(y) sum dy.
+void softmax_backward(bool log, int64_t outer, int64_t D, int64_t inner, const float* y,
+                      const float* dy, float* dx);
+
+}  // namespace pocketcnn::kernels
