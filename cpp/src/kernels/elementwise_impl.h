@@ -24,7 +24,7 @@ template <class V>
 void unary_forward(UnaryOp op, int64_t n, const float* x, float* y, int threads) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const int nt = is_transcendental(op) ? threads_for(chunks, 40.0 * n, threads)
-                                        : threads_for_bytes(chunks, 8.0 * n, threads);
+                                       : threads_for_bytes(chunks, 8.0 * n, threads);
   parallel_for(chunks, nt, [&](int64_t c0, int64_t c1) {
     const int64_t b = c0 * kChunk, e = std::min(n, c1 * kChunk);
     unary_forward_range<V>(op, e - b, x + b, y + b);

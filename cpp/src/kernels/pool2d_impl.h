@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "kernels/parallel.h"
-#include "kernels/pool2d.h"
 #include "kernels/pool/pool_general_impl.h"
+#include "kernels/pool2d.h"
 #include "kernels/pool2d_ref.h"
 
 namespace pocketcnn::kernels::impl {

@@ -62,8 +62,8 @@ struct Avx2Vec {
     const __m256i k = _mm256_cvtps_epi32(n), h = _mm256_srai_epi32(k, 1);
     const __m256i bias = _mm256_set1_epi32(127);
     const R f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
-    const R f2 = _mm256_castsi256_ps(
-        _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(k, h), bias), 23));
+    const R f2 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(k, h), bias), 23));
     return _mm256_mul_ps(_mm256_mul_ps(a, f1), f2);
   }
   static R exponent(R a, R& mant) {

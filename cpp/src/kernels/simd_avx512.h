@@ -28,7 +28,9 @@ struct Avx512Vec {
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
   static R min(R a, R b) { return _mm512_min_ps(a, b); }
   // The helpers of the vectorised math (pointwise/vmath_impl.h); see simd_generic.h.
-  static R round(R a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static R round(R a) {
+    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
   static R abs(R a) { return _mm512_abs_ps(a); }
   static R copysign(R mag, R s) {
     const R sign = _mm512_set1_ps(-0.0f);
