@@ -10,6 +10,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/pool/avg_pool2d.h"
 #include "kernels/pool2d.h"
+#include "ops/conv_fused.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
@@ -78,7 +79,11 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
 
 // ---- conv2d ------------------------------------------------------------------------------------
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
+namespace {
+
+// conv2d's argument checks; the geometry of a valid call.
+kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b,
+                                      const Conv2dOptions& opt) {
   check_image_input("conv2d", x);
   PCNN_CHECK_TYPE(w.defined(), "conv2d: weight is None");
   PCNN_CHECK(w.ndim() == 4, "conv2d: weight must be 4-D (K, C, R, S), got shape ",
@@ -116,12 +121,26 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
              " is larger than the padded input ", pair_str(Hp, Wp), where);
   g.P = (Hp - g.R) / g.stride_h + 1;
   g.Q = (Wp - g.S) / g.stride_w + 1;
-  const bool has_bias = b.defined();
-  if (has_bias) {
+  if (b.defined()) {
     PCNN_CHECK(b.ndim() == 1 && b.dim(0) == g.K, "conv2d: bias must have shape (", g.K,
                ",) to match the weight's ", g.K, " filters, got ", shape_str(b.shape()), where);
   }
+  return g;
+}
 
+}  // namespace
+
+Tensor detail::conv2d_activated(const Tensor& x, const Tensor& w, const Tensor& b,
+                                const Conv2dOptions& opt, kernels::Activation act) {
+  const kernels::Conv2dGeometry g = conv_geometry(x, w, b, opt);
+  Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
+  kernels::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), act);
+  return y;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
+  const kernels::Conv2dGeometry g = conv_geometry(x, w, b, opt);
+  const bool has_bias = b.defined();
   Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
   // When the weight gradient will be wanted, the forward keeps Winograd's transform of x for it
   // (the backward then skips that transform), valid under the ISA that made it (x stays for a
