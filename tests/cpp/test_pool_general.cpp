@@ -133,6 +133,23 @@ TEST_P(PoolGeneralTest, AverageMatchesReferenceInBothPaddingModes) {
   }
 }
 
+// The 2x2 / stride 2 average pool sums in the reference's order: equal bit for bit, odd sizes
+// (a column and a row in no window) included.
+TEST_P(PoolGeneralTest, TwoByTwoAverageEqualsReferenceExactly) {
+  for (auto [H, W] : {std::pair<int64_t, int64_t>{28, 28}, {5, 7}, {10, 40}, {3, 3}, {9, 65}}) {
+    const Pool2dGeometry g = geometry(3, 4, H, W, 2, 2, 2, 2, 0, 0);
+    const size_t n = g.N * g.C * g.H * g.W, ny = g.N * g.C * g.P * g.Q;
+    const auto x = random_vector(n, 8), dy = random_vector(ny, 9);
+    std::vector<float> y_ref(ny), y(ny, 7.0f), dx_ref(n), dx(n, 7.0f);
+    avg_pool2d_forward_ref(g, true, x.data(), y_ref.data());
+    avg_pool2d_forward(g, true, x.data(), y.data());
+    EXPECT_EQ(y, y_ref) << H << "x" << W;
+    avg_pool2d_backward_ref(g, true, dy.data(), dx_ref.data());
+    avg_pool2d_backward(g, true, dy.data(), dx.data());
+    EXPECT_EQ(dx, dx_ref) << H << "x" << W;
+  }
+}
+
 POCKETCNN_INSTANTIATE_ISA_THREADS(PoolGeneralTest);
 
 }  // namespace

@@ -218,15 +218,18 @@ inline bool pool_general_ok(const Pool2dGeometry& g) {
          g.stride_w <= g.W + 2 * g.pad_w && g.stride_h <= g.H + 2 * g.pad_h;
 }
 
-// Calls plane(nc, buf, t, tcol) for every plane, split over threads, with per-thread scratch.
+// Calls plane(nc, buf, t, tcol) for every plane, split over threads, with per-thread scratch
+// (none without `scratch`).
 template <class V, class Plane>
-void for_pool_planes(const Pool2dGeometry& g, int threads, double bytes_per_plane, Plane plane) {
+void for_pool_planes(const Pool2dGeometry& g, int threads, double bytes_per_plane, Plane plane,
+                     bool scratch = true) {
   const int64_t NC = g.N * g.C;
   if (NC == 0 || g.P * g.Q == 0) return;
   const PoolScratch sc = pool_scratch<V>(g);
   const int nt = threads_for_bytes(NC, bytes_per_plane * NC, threads);
   parallel_for(NC, nt, [&](int64_t b, int64_t e) {
-    std::vector<float> buf(sc.row_len), t(g.H * sc.Qv), tcol(g.H * sc.Qv);
+    std::vector<float> buf(scratch ? sc.row_len : 0), t(scratch ? g.H * sc.Qv : 0),
+        tcol(scratch ? g.H * sc.Qv : 0);
     for (int64_t nc = b; nc < e; ++nc) plane(nc, sc, buf.data(), t.data(), tcol.data());
   });
 }
@@ -242,11 +245,79 @@ void max_pool2d_forward_general(const Pool2dGeometry& g, const float* x, float* 
                      });
 }
 
+// The 2x2 / stride 2 / no padding average pool (LeNet's) without the scratch row: one
+// deinterleave per input row pair, and the reference's own sum order ((a + b) + c) + d, so the
+// result is the reference's bit for bit. Its backward writes every dx element once.
+inline bool is_avg_2x2(const Pool2dGeometry& g) {
+  return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
+         g.pad_w == 0;
+}
+
+// 2t consecutive floats (t <= W windows) as (left, right) columns; lanes past t read as 0.
+template <class V>
+inline void load_window_pairs(const float* p, int t, typename V::R& left, typename V::R& right) {
+  if (t == V::W) return V::deinterleave(V::load(p), V::load(p + V::W), left, right);
+  const int n = 2 * t;
+  V::deinterleave(V::load_partial(p, std::min(n, V::W)),
+                  V::load_partial(p + V::W, std::max(n - V::W, 0)), left, right);
+}
+
+template <class V>
+void avg_pool2x2_plane(const Pool2dGeometry& g, const float* x, float* y) {
+  using R = typename V::R;
+  const R four = V::set1(4.0f);
+  for (int64_t p = 0; p < g.P; ++p) {
+    const float* r0 = x + 2 * p * g.W;
+    for (int64_t q0 = 0; q0 < g.Q; q0 += V::W) {
+      const int t = static_cast<int>(std::min<int64_t>(V::W, g.Q - q0));
+      R a, b, c, d;
+      load_window_pairs<V>(r0 + 2 * q0, t, a, b);
+      load_window_pairs<V>(r0 + g.W + 2 * q0, t, c, d);
+      store_row<V>(y + p * g.Q, V::div(V::add(V::add(V::add(a, b), c), d), four), q0, g.Q);
+    }
+  }
+}
+
+template <class V>
+void avg_pool2x2_backward_plane(const Pool2dGeometry& g, const float* dy, float* dx) {
+  using R = typename V::R;
+  const R four = V::set1(4.0f);
+  for (int64_t p = 0; p < g.P; ++p) {
+    float* d0 = dx + 2 * p * g.W;
+    for (int64_t q0 = 0; q0 < g.Q; q0 += V::W) {
+      const int t = static_cast<int>(std::min<int64_t>(V::W, g.Q - q0));
+      const R share = V::div(
+          t == V::W ? V::load(dy + p * g.Q + q0) : V::load_partial(dy + p * g.Q + q0, t), four);
+      R lo, hi;
+      V::interleave(share, share, lo, hi);
+      for (float* d : {d0 + 2 * q0, d0 + g.W + 2 * q0}) {
+        if (t == V::W) {
+          V::store(d, lo);
+          V::store(d + V::W, hi);
+        } else {
+          V::store_partial(d, lo, std::min(2 * t, V::W));
+          V::store_partial(d + V::W, hi, std::max(2 * t - V::W, 0));
+        }
+      }
+    }
+    for (int64_t w = 2 * g.Q; w < g.W; ++w) d0[w] = d0[g.W + w] = 0.0f;  // an odd last column
+  }
+  if (2 * g.P < g.H) std::fill(dx + 2 * g.P * g.W, dx + g.H * g.W, 0.0f);  // odd last row
+}
+
 template <class V>
 void avg_pool2d_forward(const Pool2dGeometry& g, bool include_pad, const float* x, float* y,
                         int threads) {
   if (!pool_general_ok(g)) return avg_pool2d_forward_ref(g, include_pad, x, y);
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
+  if (is_avg_2x2(g)) {
+    return for_pool_planes<V>(
+        g, threads, 4.0 * (HW + PQ),
+        [&](int64_t nc, const PoolScratch&, float*, float*, float*) {
+          avg_pool2x2_plane<V>(g, x + nc * HW, y + nc * PQ);
+        },
+        false);
+  }
   const std::vector<float> counts = column_counts<V>(g, pool_scratch<V>(g));
   for_pool_planes<V>(g, threads, 4.0 * (HW + PQ),
                      [&](int64_t nc, const PoolScratch& sc, float* buf, float* t, float*) {
@@ -314,6 +385,14 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool include_pad, const float*
                          int threads) {
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
   if (!pool_general_ok(g) || PQ == 0) return avg_pool2d_backward_ref(g, include_pad, dy, dx);
+  if (is_avg_2x2(g)) {
+    return for_pool_planes<V>(
+        g, threads, 4.0 * (HW + PQ),
+        [&](int64_t nc, const PoolScratch&, float*, float*, float*) {
+          avg_pool2x2_backward_plane<V>(g, dy + nc * PQ, dx + nc * HW);
+        },
+        false);
+  }
   const std::vector<float> counts = column_counts<V>(g, pool_scratch<V>(g));
   for_pool_planes<V>(g, threads, 4.0 * (HW + PQ),
                      [&](int64_t nc, const PoolScratch& sc, float* buf, float* t, float*) {
