@@ -1,4 +1,4 @@
-// The fast elementwise kernels (kernels/elementwise.h) against elementwise_ref.h under every ISA
+// The fast elementwise kernels (kernels/elementwise.h) against elementwise_loops.h under every ISA
 // and thread count, bit for bit: ReLU keeps NaN and -0 like the reference, its gradient is 0 at 0;
 // every backward is the reference's arithmetic (up to an FMA for sigmoid's and tanh's). (The
 // forward of exp, log, sigmoid and tanh is the vector math, within its stated ulp of float64:
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/elementwise.h"
-#include "kernels/elementwise_ref.h"
+#include "kernels/pointwise/elementwise.h"
+#include "kernels/pointwise/elementwise_loops.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;
@@ -41,11 +41,11 @@ TEST_P(ElementwiseFastTest, UnaryOpsMatchReferenceBitForBit) {
     for (UnaryOp op : {UnaryOp::Relu, UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Exp, UnaryOp::Log,
                        UnaryOp::Neg}) {
       std::vector<float> y_ref(n), y(n, 5.0f), dx_ref(n), dx(n, 5.0f);
-      unary_forward_ref(op, n, x.data(), y_ref.data());
+      unary_forward_loop(op, n, x.data(), y_ref.data());
       unary_forward(op, n, x.data(), y.data());
       const bool exact_forward = op == UnaryOp::Relu || op == UnaryOp::Neg;
       if (!exact_forward) y = y_ref;  // only the backward is compared here
-      unary_backward_ref(op, n, x.data(), y_ref.data(), dy.data(), dx_ref.data());
+      unary_backward_loop(op, n, x.data(), y_ref.data(), dy.data(), dx_ref.data());
       unary_backward(op, n, x.data(), y_ref.data(), dy.data(), dx.data());
       for (int64_t i = 0; i < n; ++i) {
         ASSERT_TRUE(same_bits(y[i], y_ref[i]) || (std::isnan(y[i]) && std::isnan(y_ref[i])))

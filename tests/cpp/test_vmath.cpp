@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/elementwise.h"
+#include "kernels/pointwise/elementwise.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;

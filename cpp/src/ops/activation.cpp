@@ -1,5 +1,5 @@
 // Activations (relu, sigmoid, tanh) and softmax / log_softmax along one dimension.
-#include "kernels/pointwise/softmax.h"
+#include "kernels/pointwise/softmax_fast.h"
 #include "ops/dims.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"
@@ -37,33 +37,27 @@ SoftmaxGeometry softmax_geometry(const char* name, const Tensor& x, int64_t dim)
   return g;
 }
 
+// softmax and log_softmax: the same op around the vectorised kernels (the backward reads y only).
+Tensor softmax_op(const char* op, const Tensor& x, int64_t dim, bool log) {
+  const SoftmaxGeometry g = softmax_geometry(op, x, dim);
+  Tensor y = Tensor::empty(x.shape());
+  kernels::softmax_forward_fast(log, g.outer, g.D, g.inner, x.data(), y.data());
+  Tensor ys = y.detach();
+  return record(op, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+    Tensor dx = Tensor::empty(ys.shape());
+    kernels::softmax_backward_fast(log, g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
+    return {dx};
+  });
+}
+
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
-  const SoftmaxGeometry g = softmax_geometry("softmax", x, dim);
-  Tensor y = Tensor::empty(x.shape());
-  kernels::softmax_forward(false, g.outer, g.D, g.inner, x.data(), y.data());
-  Tensor ys = y.detach();
-  return record(
-      "softmax", y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
-        Tensor dx = Tensor::empty(ys.shape());
-        kernels::softmax_backward(false, g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
-        return {dx};
-      });
+  return softmax_op("softmax", x, dim, false);
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
-  const SoftmaxGeometry g = softmax_geometry("log_softmax", x, dim);
-  Tensor y = Tensor::empty(x.shape());
-  kernels::softmax_forward(true, g.outer, g.D, g.inner, x.data(), y.data());
-  Tensor ys = y.detach();
-  return record("log_softmax", y, {x},
-                [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
-                  Tensor dx = Tensor::empty(ys.shape());
-                  kernels::softmax_backward(true, g.outer, g.D, g.inner, ys.data(), dy.data(),
-                                            dx.data());
-                  return {dx};
-                });
+  return softmax_op("log_softmax", x, dim, true);
 }
 
 }  // namespace pocketcnn

@@ -3,7 +3,7 @@
 // conv2d() followed by relu() / sigmoid() / tanh() under the same ISA.
 #pragma once
 
-#include "kernels/conv2d.h"
+#include "kernels/conv/conv2d.h"
 #include "pocketcnn/ops.h"
 #include "pocketcnn/tensor.h"
 

@@ -3,7 +3,7 @@
 // floats conv2d() followed by relu() / sigmoid() / tanh() gives under the same ISA.
 #pragma once
 
-#include "kernels/conv2d.h"
+#include "kernels/conv/conv2d.h"
 #include "kernels/pointwise/vmath_impl.h"
 
 namespace pocketcnn::kernels::impl {

@@ -1,5 +1,5 @@
 // Softmax and log-softmax, forward and backward, over x viewed as (outer, D, inner) like
-// softmax_ref.h, vectorised for every ISA: along D when inner == 1 (the last axis: rows of D
+// pointwise/softmax.h, vectorised for every ISA: along D when inner == 1 (the last axis: rows of D
 // contiguous floats), else across `inner` (e.g. dim 1 of NCHW: the W lanes are W positions, each
 // reduced over the D channels with one vector load per channel). The maximum is subtracted
 // first, as in the reference (NaN and infinities give what it gives); sums are float vectors.
@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "kernels/parallel.h"
+#include "kernels/runtime/parallel.h"
 #include "kernels/pointwise/vmath_impl.h"
 
 namespace pocketcnn::kernels::impl {

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "kernels/elementwise_ref.h"
+#include "kernels/pointwise/elementwise_ops.h"
 #include "kernels/pointwise/vmath_impl.h"
 
 namespace pocketcnn::kernels::impl {
@@ -46,7 +46,7 @@ inline void zip_range(int64_t n, const float* a, const float* b, float* out, F f
   }
 }
 
-// dx = dy * op'(.) on [0, n), unary_backward_ref's expressions: relu and log read x,
+// dx = dy * op'(.) on [0, n), unary_backward_loop's expressions: relu and log read x,
 // sigmoid, tanh and exp read y = op(x), neg neither.
 template <class V>
 void unary_backward_range(UnaryOp op, int64_t n, const float* x, const float* y, const float* dy,

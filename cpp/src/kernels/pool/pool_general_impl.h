@@ -18,8 +18,9 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/parallel.h"
-#include "kernels/pool2d_ref.h"
+#include "kernels/pool/avg_pool2d.h"
+#include "kernels/pool/pool_geometry.h"
+#include "kernels/runtime/parallel.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).
@@ -308,7 +309,8 @@ void avg_pool2x2_backward_plane(const Pool2dGeometry& g, const float* dy, float*
 template <class V>
 void avg_pool2d_forward(const Pool2dGeometry& g, bool include_pad, const float* x, float* y,
                         int threads) {
-  if (!pool_general_ok(g)) return avg_pool2d_forward_ref(g, include_pad, x, y);
+  if (!pool_general_ok(g))
+    return kernels::avg_pool2d_forward(g, include_pad, x, y);  // the plain loops
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
   if (is_avg_2x2(g)) {
     return for_pool_planes<V>(
@@ -384,7 +386,7 @@ template <class V>
 void avg_pool2d_backward(const Pool2dGeometry& g, bool include_pad, const float* dy, float* dx,
                          int threads) {
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
-  if (!pool_general_ok(g) || PQ == 0) return avg_pool2d_backward_ref(g, include_pad, dy, dx);
+  if (!pool_general_ok(g) || PQ == 0) return kernels::avg_pool2d_backward(g, include_pad, dy, dx);
   if (is_avg_2x2(g)) {
     return for_pool_planes<V>(
         g, threads, 4.0 * (HW + PQ),
