@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <limits>
 
-#include "kernels/runtime/parallel.h"
 #include "kernels/pointwise/vmath_impl.h"
+#include "kernels/runtime/parallel.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).
