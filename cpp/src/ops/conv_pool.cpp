@@ -12,6 +12,7 @@
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
+#include "pocketcnn/limits.h"
 #include "pocketcnn/ops.h"
 
 namespace pocketcnn {
@@ -64,6 +65,10 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
   g.pad_w = opt.pad_w;
   PCNN_CHECK(g.pad_h <= kMaxPadding && g.pad_w <= kMaxPadding, op, ": padding must be at most ",
              kMaxPadding, where);
+  PCNN_CHECK(g.kernel_h <= limits::kMaxTensorElements && g.kernel_w <= limits::kMaxTensorElements,
+             op, ": kernel_size ", pair_str(g.kernel_h, g.kernel_w),
+             " exceeds the largest tensor (", limits::kMaxTensorElements,
+             " elements, pocketcnn::limits::kMaxTensorElements)", where);
   const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w;
   PCNN_CHECK(Hp >= g.kernel_h && Wp >= g.kernel_w, op, ": kernel_size ",
              pair_str(g.kernel_h, g.kernel_w), " is larger than the padded input ",
@@ -71,6 +76,20 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
   g.P = (Hp - g.kernel_h) / g.stride_h + 1;
   g.Q = (Wp - g.kernel_w) / g.stride_w + 1;
   return g;
+}
+
+// The kernels' workspaces are sums of products of these terms (im2col: C*R*S x P*Q per image; the
+// padded input C*Hp*Wp; the output K*P*Q): bounding each by the largest tensor, with checked
+// arithmetic, keeps every size the kernels compute far from overflow and refuses, as a
+// ValueError naming the limit, a convolution whose scratch memory alone would exhaust the machine.
+void check_conv_workspace(const kernels::Conv2dGeometry& g, int64_t Hp, int64_t Wp) {
+  using limits::checked_mul;
+  const char* what = "conv2d: workspace";
+  const int64_t crs = checked_mul(checked_mul(g.C, g.R, what), g.S, what);
+  const int64_t pq = checked_mul(g.P, g.Q, what);
+  checked_mul(crs, pq, what);
+  checked_mul(checked_mul(g.C, Hp, what), Wp, what);
+  checked_mul(checked_mul(g.N, g.K, what), pq, what);
 }
 
 }  // namespace
@@ -115,6 +134,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
              " is larger than the padded input ", pair_str(Hp, Wp), where);
   g.P = (Hp - g.R) / g.stride_h + 1;
   g.Q = (Wp - g.S) / g.stride_w + 1;
+  check_conv_workspace(g, Hp, Wp);
   const bool has_bias = b.defined();
   if (has_bias) {
     PCNN_CHECK(b.ndim() == 1 && b.dim(0) == g.K, "conv2d: bias must have shape (", g.K,
