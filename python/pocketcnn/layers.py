@@ -130,6 +130,11 @@ class Layer:
     def _make_weights(self, input_shape: Shape, init: str, rng: np.random.Generator) -> None:
         """Creates ``self._weights`` (in ``weight_names`` order)."""
 
+    def weight_shapes(self, input_shape: Shape) -> list[Shape]:
+        """The shapes ``build(input_shape)`` would give the weights, without creating them (a
+        model file is checked against them before anything is allocated)."""
+        return []
+
     def forward(self, x: _core.Tensor, training: bool) -> _core.Tensor:
         return x
 
@@ -322,6 +327,11 @@ class Conv2D(Layer):
             (w + left + right - s) // sw + 1,
         )
 
+    def weight_shapes(self, input_shape):
+        r, s = self.kernel_size
+        kernel = (self.filters, input_shape[0], r, s)
+        return [kernel, (self.filters,)] if self.use_bias else [kernel]
+
     def _make_weights(self, input_shape, init, rng):
         c = input_shape[0]
         r, s = self.kernel_size
@@ -473,6 +483,10 @@ class Dense(Layer):
                 "add a Flatten() layer before it"
             )
         return (self.units,)
+
+    def weight_shapes(self, input_shape):
+        kernel = (self.units, input_shape[0])
+        return [kernel, (self.units,)] if self.use_bias else [kernel]
 
     def _make_weights(self, input_shape, init, rng):
         fan_in = input_shape[0]

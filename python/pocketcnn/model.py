@@ -370,6 +370,8 @@ class Sequential:
 
     def _prepare(self, x, y, who: str) -> tuple[np.ndarray, np.ndarray]:
         x = self._check_x(x, who)
+        if len(x) == 0:  # a loss over no samples is undefined (it was reported as 0.0)
+            raise ValueError(f"{self.name}.{who}: x has no samples (shape {x.shape})")
         losses.check_output_shape(self.loss, self.layers[-1].output_shape)
         targets = losses.prepare_targets(self.loss, y, len(x), self.layers[-1].output_shape, who)
         return x, targets

@@ -23,11 +23,15 @@ import io
 import json
 import os
 import secrets
+import stat
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from . import _bounded_io, _model_file_check
 
 FORMAT = "pocketcnn.model"
 VERSION = 1
@@ -117,31 +121,108 @@ def save_model(model, path: str | os.PathLike) -> None:
         }
         for name in arrays
     }
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = _create_temporary(directory, path.name)
+    _atomic_write(path, lambda f: _write_archive(f, header, members))
+
+
+def _write_archive(f, header: dict[str, Any], members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr(HEADER, json.dumps(header, indent=1, sort_keys=True))
+        for name, data in members.items():
+            z.writestr(name + ".npy", data)
+
+
+# Temporary files of a save in progress: a short, recognisable name (a 255-byte target name still
+# fits), locked while written, so the next save in that directory can remove those of killed saves
+# (unlocked) and leave those of saves still running (locked) alone.
+_TEMP_PREFIX = ".pocketcnn-save-"
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Writes through ``write(file)`` to a temporary file beside the real target (through a
+    symlink: the link stays, the file it points to is replaced), keeps an existing target's
+    permission bits, and renames it over the target. On failure the temporary file is removed
+    and the error names the target."""
+    target = Path(os.path.realpath(path))
+    directory = target.parent
+    try:
+        old_mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        old_mode = None
+    try:
+        _remove_stale_temporaries(directory)
+        fd, tmp = _create_temporary(directory)
+    except OSError as e:
+        raise _naming(e, path) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
-                z.writestr(HEADER, json.dumps(header, indent=1, sort_keys=True))
-                for name, data in members.items():
-                    z.writestr(name + ".npy", data)
+            _lock(f.fileno())
+            if old_mode is not None:
+                os.fchmod(f.fileno(), old_mode)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+            os.replace(tmp, target)  # while still locked: no cleanup can take it first
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise _naming(e, path) from e
         raise
     _fsync_directory(directory)
 
 
-def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+def _naming(e: OSError, path: Path) -> OSError:
+    """The same kind of OSError, naming the target instead of the temporary file."""
+    return type(e)(e.errno, f"could not save the model to {path}: {e.strerror or e}", str(path))
+
+
+def _lock(fd: int, blocking: bool = True) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking, and no stale-file cleanup either
+        return blocking
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        return True
+    except OSError:
+        return False
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Removes temporary files of killed saves (their lock died with them) in ``directory``."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(_TEMP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        stale = directory / name
+        try:
+            fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            # Young files may belong to a save that has not taken its lock yet.
+            old = time.time() - st.st_mtime > 60
+            if stat.S_ISREG(st.st_mode) and old and _lock(fd, blocking=False):
+                os.unlink(stale)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _create_temporary(directory: Path) -> tuple[int, str]:
     """A new file beside the target. Unlike tempfile.mkstemp (always 0600) it gets the usual
-    permissions (0666 minus the umask), which the saved model keeps after the rename."""
+    permissions (0666 minus the umask), which a new saved model keeps after the rename."""
     for _ in range(100):
-        tmp = str(directory / f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = str(directory / f"{_TEMP_PREFIX}{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:
@@ -163,24 +244,30 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _read_header(npz, path: Path) -> dict[str, Any]:
-    names = npz.zip.namelist()
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number a model file may hold")
+
+
+def _read_header(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    names = archive.namelist()
     if not names or names[0] != HEADER:
         raise ModelFileError(
             f"{path}: not a pocketcnn model file (a zip/npz without a {HEADER} first member)"
         )
-    raw = npz.zip.read(HEADER)
+    raw = _bounded_io.read_member(archive, HEADER, _bounded_io.MAX_HEADER_BYTES, path)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        # NaN/Infinity are not JSON (an Infinity count overflowed int()); deep nesting is a
+        # RecursionError in the parser.
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ModelFileError(
-            f"{path}: corrupted model file: the header is not valid JSON ({e})"
+            f"{path}: corrupted model file: the header is not valid JSON ({type(e).__name__}: {e})"
         ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else None
         raise ModelFileError(f"{path}: not a pocketcnn model file (format {found!r})")
     version = header.get("version")
-    if not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path}: corrupted model file: bad version {version!r}")
     if version > VERSION:
         raise ModelFileError(
@@ -192,26 +279,47 @@ def _read_header(npz, path: Path) -> dict[str, Any]:
     return header
 
 
-def _read_arrays(npz, header: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
+def _read_arrays(archive: zipfile.ZipFile, table, path: Path) -> dict[str, np.ndarray]:
+    """The arrays of the (already checked) table, each read bounded by its declared shape."""
     arrays = {}
-    table = header.get("arrays")
-    if not isinstance(table, dict):
-        raise ModelFileError(f"{path}: corrupted model file: no array table in the header")
-    members = set(npz.zip.namelist())
-    for name, info in table.items():
-        member = info.get("member")
+    members = set(archive.namelist())
+    for name, (member, shape, digest) in table.items():
         if member not in members:
             raise ModelFileError(f"{path}: truncated or corrupted model file: {member} is missing")
-        a = npz[member[: -len(".npy")]]
-        if list(a.shape) != info.get("shape") or a.dtype != np.dtype("<f4"):
-            raise ModelFileError(
-                f"{path}: corrupted model file: {name} has shape {a.shape} and dtype {a.dtype}, "
-                f"the header says {info.get('shape')} and <f4"
-            )
-        if hashlib.sha256(a.tobytes()).hexdigest() != info.get("sha256"):
+        a = _bounded_io.read_npy_member(archive, member, shape, path)
+        if hashlib.sha256(a.tobytes()).hexdigest() != digest:
             raise ModelFileError(f"{path}: corrupted model file: checksum mismatch in {name}")
         arrays[name] = a.astype(np.float32)
     return arrays
+
+
+def _read_model_file(path: Path):
+    """(header, arrays) of the file at ``path``: bounded reads, the whole file checked against
+    its declared architecture before any array is read. Raises ModelFileError."""
+    try:
+        with _bounded_io.open_regular(path) as f:
+            if not zipfile.is_zipfile(f):
+                raise ModelFileError(
+                    f"{path}: not a pocketcnn model file, or truncated (it does not end with a "
+                    "zip directory)"
+                )
+            with zipfile.ZipFile(f) as archive:
+                header = _read_header(archive, path)
+                try:
+                    table = _model_file_check.check_plan(header, path)
+                except Exception as e:
+                    raise ModelFileError(
+                        f"{path}: corrupted model file: the header does not describe a valid "
+                        f"model ({type(e).__name__}: {e})"
+                    ) from None
+                arrays = _read_arrays(archive, table, path)
+    except (ModelFileError, FileNotFoundError, PermissionError):
+        raise
+    except Exception as e:
+        raise ModelFileError(
+            f"{path}: truncated or corrupted model file ({type(e).__name__}: {e})"
+        ) from None
+    return header, arrays
 
 
 def load_model(path: str | os.PathLike, compile: bool = True):
@@ -222,25 +330,9 @@ def load_model(path: str | os.PathLike, compile: bool = True):
     from .model import Sequential
 
     path = Path(os.fspath(path))
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(
-            f"{path}: not a pocketcnn model file, or truncated (it does not end with a zip "
-            "directory)"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            header = _read_header(npz, path)
-            arrays = _read_arrays(npz, header, path)
-    except ModelFileError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
-        raise ModelFileError(
-            f"{path}: truncated or corrupted model file ({type(e).__name__}: {e})"
-        ) from None
+    header, arrays = _read_model_file(path)
 
     try:
         config = header["model"]["config"]
@@ -282,7 +374,7 @@ def load_model(path: str | os.PathLike, compile: bool = True):
             )
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as e:
+    except Exception as e:  # anything a hostile header can provoke is a ModelFileError
         raise ModelFileError(
             f"{path}: corrupted model file: the header does not describe a valid model "
             f"({type(e).__name__}: {e})"
