@@ -114,7 +114,7 @@ def check_plan(header: dict[str, Any], path: Path) -> dict[str, tuple[str, tuple
         if entry is None or entry[1] != shape:
             found = None if entry is None else entry[1]
             raise PlanError(
-                f"the architecture's weight {i} has shape {shape}, the file's is {found}"
+                f"weights/{i} has shape {found} in the file, the architecture's needs {shape}"
             )
     if f"weights/{len(weights)}" in table:
         raise PlanError(f"the architecture has {len(weights)} weight arrays, the file has more")

@@ -166,7 +166,7 @@ def test_huge_declared_architecture_is_refused_before_building(saved, tmp_path):
         h["model"]["config"]["layers"][0]["config"]["units"] = 2**19
 
     bad = rewrite(saved, tmp_path / "bad.pcnn", grow)
-    with pytest.raises(ModelFileError, match="weight 0 has shape"):
+    with pytest.raises(ModelFileError, match="weights/0 has shape"):
         pc.load_model(bad)
     assert peak_bytes(lambda: pc.load_model(bad)) < 16 << 20
 
