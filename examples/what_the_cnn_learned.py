@@ -24,22 +24,6 @@ FASHION_CLASSES = [
 ]  # fmt: skip
 
 
-def lecture_model(seed: int) -> pc.Sequential:
-    L = pc.layers
-    return pc.Sequential(
-        [
-            L.Conv2D(25, 3, input_shape=(1, 28, 28)),
-            L.MaxPool2D(2),
-            L.Conv2D(50, 3, activation="relu"),
-            L.MaxPool2D(2),
-            L.Flatten(),
-            L.Dense(100, activation="relu"),
-            L.Dense(10, activation="softmax"),
-        ],
-        seed=seed,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -56,7 +40,7 @@ def main() -> None:
     if args.model and os.path.exists(args.model):
         model = pc.load_model(args.model)
     else:
-        model = lecture_model(args.seed)
+        model = pc.presets.lecture(args.seed)
         model.compile(optimizer=pc.optim.Adam(1e-3), loss="cross_entropy", metrics=["accuracy"])
         model.fit(x_train, y_train, batch_size=64, epochs=args.epochs, validation_split=0.1)
         if args.model:

@@ -176,7 +176,7 @@ C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._infer
       },
       "The resource limits (pocketcnn/limits.h): largest tensor (elements, bytes), most threads, "
       "largest file header parsed, largest memory cache. Exceeding one raises ValueError.");
-  m.def("_forked_after_threads", &forked_after_threads,
+  m.def("forked_after_threads", &forked_after_threads,
         "Whether this process is a fork child dropped to 1 thread (OpenMP does not survive fork).");
   m.def("empty_cache", &empty_cache,
         "Returns the tensor memory cache's free blocks to the operating system.");

@@ -9,14 +9,29 @@ from . import _openmp_env
 _openmp_env.configure()  # before the extension (and with it the OpenMP runtime) loads
 
 # _tensor_methods installs the Tensor operators and methods (t + 1, t.sum(), ...) on import.
-from . import _tensor_methods, callbacks, data, datasets, layers, losses, ops, optim, viz  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    _tensor_methods,
+    callbacks,
+    data,
+    datasets,
+    layers,
+    losses,
+    metrics,
+    onnx,
+    ops,
+    optim,
+    presets,
+    safetensors,
+    viz,
+)
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
 from ._cpu import check_isa_environment, cpu_info, empty_cache, memory_stats  # noqa: E402
+from ._dlpack import from_dlpack  # noqa: E402
 from ._fork_guard import install as _install_fork_guard  # noqa: E402
+from ._weights_io import load_keras_weights  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
-from .model import Sequential  # noqa: E402
-from .saving import load_model  # noqa: E402
+from .model import Sequential, load_model  # noqa: E402
 
 check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
 _install_fork_guard()  # a child forked after threaded work runs on 1 thread, with a warning
@@ -33,15 +48,21 @@ __all__ = [
     "datasets",
     "empty_cache",
     "enable_grad",
+    "from_dlpack",
     "get_num_threads",
     "is_grad_enabled",
     "layers",
+    "load_keras_weights",
     "load_model",
     "losses",
     "memory_stats",
+    "metrics",
     "no_grad",
+    "onnx",
     "ops",
     "optim",
+    "presets",
+    "safetensors",
     "set_num_threads",
     "viz",
 ]

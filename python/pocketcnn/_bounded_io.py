@@ -23,8 +23,6 @@ import zipfile
 import zlib
 from pathlib import Path
 
-import numpy as np
-
 from . import _core
 
 _LIMITS = _core.limits()
@@ -47,7 +45,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 STREAM_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile, ValueError)
 
 
-def open_regular(path: Path, max_bytes: int | None = None) -> io.BufferedReader:
+def open_regular(path: str | os.PathLike, max_bytes: int | None = None) -> io.BufferedReader:
     """``path`` opened for reading, if it is a regular file of at most ``max_bytes`` (default
     MAX_DATA_BYTES)."""
     max_bytes = MAX_DATA_BYTES if max_bytes is None else max_bytes
@@ -154,49 +152,3 @@ def read_member(archive: zipfile.ZipFile, name: str, max_bytes: int, path: Path)
     if len(data) > max_bytes:
         raise ValueError(f"{path}: member {name} is larger than the limit of {max_bytes} bytes")
     return data
-
-
-def read_npy_member(
-    archive: zipfile.ZipFile, name: str, shape: tuple[int, ...], path: Path
-) -> np.ndarray:
-    """A ``.npy`` member that must hold a little-endian float32 C-order array of ``shape``
-    (the caller's expectation, already checked against the limits): its header is read and
-    checked (bounded by MAX_HEADER_BYTES) before the data, and the data is read only up to the
-    size that shape implies."""
-    info = archive.getinfo(name)
-    numel = 1
-    for d in shape:
-        numel *= d
-    if numel > MAX_ARRAY_ELEMENTS:
-        raise ValueError(
-            f"{path}: {name} declares shape {shape}, more than the largest tensor "
-            f"({MAX_ARRAY_ELEMENTS} elements, pocketcnn._core.limits()['max_tensor_elements'])"
-        )
-    nbytes = numel * 4
-    if info.file_size > nbytes + MAX_HEADER_BYTES:
-        raise ValueError(
-            f"{path}: {name} is {info.file_size} bytes, more than an array of shape {shape} needs"
-        )
-    with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            header = np.lib.format.read_array_header_1_0(member, max_header_size=MAX_HEADER_BYTES)
-        elif version in ((2, 0), (3, 0)):
-            header = np.lib.format.read_array_header_2_0(member, max_header_size=MAX_HEADER_BYTES)
-        else:
-            raise ValueError(f"{path}: {name}: unsupported .npy version {version}")
-        found_shape, fortran, dtype = header
-        if tuple(found_shape) != tuple(shape) or fortran or dtype != np.dtype("<f4"):
-            raise ValueError(
-                f"{path}: {name} holds shape {tuple(found_shape)} of {dtype}"
-                f"{' (Fortran order)' if fortran else ''}, the header says {tuple(shape)} of <f4"
-            )
-        data = bytearray()
-        while len(data) < nbytes:
-            chunk = member.read(min(_CHUNK, nbytes - len(data)))
-            if not chunk:
-                break
-            data += chunk
-        if len(data) != nbytes or member.read(1):
-            raise ValueError(f"{path}: {name} does not hold exactly {nbytes} bytes of data")
-    return np.frombuffer(data, dtype="<f4").reshape(shape)

@@ -7,7 +7,7 @@ pocketcnn's C++ core: tensors, the autograd tape and the CNN kernels
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'get_num_threads', 'is_grad_enabled', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh']
+__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'get_num_threads', 'is_grad_enabled', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh']
 class Tensor:
     """
     A float32 tensor (NCHW for images) with autograd.
@@ -17,6 +17,14 @@ class Tensor:
     np.asarray(tensor) and tensor.numpy() give the data without a copy.
     """
     __array_priority__: typing.ClassVar[int] = 1000
+    def __dlpack__(self, *, stream: typing.Any = None, max_version: typing.Any = None, dl_device: typing.Any = None, copy: typing.Any = None) -> typing.Any:
+        """
+        A DLPack capsule sharing this tensor's data (CPU, float32, C-contiguous); the tensor's memory stays alive until the consumer releases it. copy=True shares a copy.
+        """
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """
+        (1, 0): DLPack's kDLCPU, device 0.
+        """
     def __init__(self, data: typing.Any, requires_grad: bool = False) -> None:
         ...
     def __len__(self) -> int:
@@ -155,6 +163,10 @@ def exp(input: typing.Any) -> Tensor:
 def flatten(input: typing.Any, start_dim: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
     """
     Merges the dims from start_dim on into one; shares the input's data.
+    """
+def forked_after_threads() -> bool:
+    """
+    Whether this process is a fork child dropped to 1 thread (OpenMP does not survive fork).
     """
 def get_num_threads() -> int:
     ...

@@ -15,7 +15,7 @@ from . import _core
 
 
 def _after_fork_in_child() -> None:
-    if _core._forked_after_threads():
+    if _core.forked_after_threads():
         warnings.warn(
             "pocketcnn: this process was forked after threaded work; OpenMP's thread pool does "
             "not survive fork(), so pocketcnn runs on 1 thread here. Use multiprocessing's "

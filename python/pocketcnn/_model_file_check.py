@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from pathlib import Path
 from typing import Any
 
 from . import _bounded_io
@@ -69,9 +68,15 @@ def array_table(header: dict[str, Any]) -> dict[str, tuple[str, tuple[int, ...],
     return out
 
 
-def planned_weight_shapes(model_config: Any) -> list[tuple[int, ...]]:
+Shapes = list[tuple[int, ...]]
+
+
+def planned_weight_shapes(model_config: Any) -> tuple[Shapes, Shapes, bool]:
     """The weight shapes the architecture in ``model_config`` would build, in order, without
-    creating any weights; every per-sample activation and weight within the tensor limit."""
+    creating any weights, and those of them that are trainable (the optimiser's parameters);
+    every per-sample activation and weight within the tensor limit. The flag says whether that
+    is all of them (False from the first layer that does not describe its weights, see
+    Layer.weight_shapes: its file is then checked after building)."""
     from . import layers as layers_module
 
     if not isinstance(model_config, dict) or not isinstance(model_config.get("layers"), list):
@@ -87,28 +92,33 @@ def planned_weight_shapes(model_config: Any) -> list[tuple[int, ...]]:
     if shape is None and layers:
         shape = layers[0].input_shape
     if shape is None:
-        return []
+        return [], [], False
     shape = _shape(list(shape), "input_shape")
-    shapes: list[tuple[int, ...]] = []
+    shapes: Shapes = []
+    trainable: Shapes = []
     for i, layer in enumerate(layers):
-        weights = [tuple(int(d) for d in s) for s in layer.weight_shapes(shape)]
+        described = layer.weight_shapes(shape)
+        if described is None:
+            return shapes, trainable, False
+        weights = [tuple(int(d) for d in s) for s in described]
         for w in weights:
             _shape(list(w), f"layer {i} ({layer.type_name}) weight shape")
         shapes += weights
+        trainable += weights[: len(weights) - len(layer.state_names)]  # weights, then state
         shape = _shape(
             list(layer.compute_output_shape(shape)), f"layer {i} ({layer.type_name}) output shape"
         )
-    return shapes
+    return shapes, trainable, True
 
 
-def check_plan(header: dict[str, Any], path: Path) -> dict[str, tuple[str, tuple[int, ...], str]]:
+def check_plan(header: dict[str, Any]) -> dict[str, tuple[str, tuple[int, ...], str]]:
     """Checks the architecture and the optimiser state against the array table; returns the
     table. Raises PlanError saying what disagrees."""
     table = array_table(header)
     model = header.get("model")
     if not isinstance(model, dict):
         raise PlanError("the header has no model")
-    weights = planned_weight_shapes(model.get("config"))
+    weights, trainable, complete = planned_weight_shapes(model.get("config"))
     for i, shape in enumerate(weights):
         entry = table.get(f"weights/{i}")
         if entry is None or entry[1] != shape:
@@ -116,9 +126,10 @@ def check_plan(header: dict[str, Any], path: Path) -> dict[str, tuple[str, tuple
             raise PlanError(
                 f"weights/{i} has shape {found} in the file, the architecture's needs {shape}"
             )
-    if f"weights/{len(weights)}" in table:
+    if complete and f"weights/{len(weights)}" in table:
         raise PlanError(f"the architecture has {len(weights)} weight arrays, the file has more")
-    _check_optimizer(header.get("optimizer"), table, weights)
+    if complete:
+        _check_optimizer(header.get("optimizer"), table, trainable)
     for key in ("epochs_trained",):
         if key in header:
             _int(header[key], key)

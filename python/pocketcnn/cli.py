@@ -20,24 +20,11 @@ import numpy as np
 
 
 def lecture_model(seed: int = 0):
-    """The lecture's network: Conv(25,3x3) - MaxPool 2 - Conv(50,3x3) ReLU - MaxPool 2 - Flatten -
-    Dense(100) ReLU - Dense(10) softmax, on (1, 28, 28) images."""
-    from . import layers
-    from .model import Sequential
+    """The lecture's network, ``pocketcnn.presets.lecture`` (imported here on first use, so
+    ``pocketcnn --help`` stays fast)."""
+    from .presets import lecture
 
-    return Sequential(
-        [
-            layers.Conv2D(25, 3, input_shape=(1, 28, 28)),
-            layers.MaxPool2D(2),
-            layers.Conv2D(50, 3, activation="relu"),
-            layers.MaxPool2D(2),
-            layers.Flatten(),
-            layers.Dense(100, activation="relu"),
-            layers.Dense(10, activation="softmax"),
-        ],
-        name="lecture_cnn",
-        seed=seed,
-    )
+    return lecture(seed)
 
 
 def _load_data(path, limit_train: int | None, limit_test: int | None):
@@ -113,7 +100,7 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from ._core import set_num_threads
-    from .saving import load_model
+    from .model import load_model
 
     if args.threads:
         set_num_threads(args.threads)
@@ -185,21 +172,21 @@ def _viz(args) -> int:
     """Writes the chosen pictures of a saved model as PNG files into args.out."""
     import os
 
-    from . import viz
+    from . import layers, viz
     from ._core import set_num_threads
-    from .saving import load_model
+    from .model import load_model
 
     if args.threads:
         set_num_threads(args.threads)
     model = load_model(args.model, compile=False)
     os.makedirs(args.out, exist_ok=True)
-    convs = [i for i, lay in enumerate(model.layers) if type(lay).__name__ == "Conv2D"]
+    convs = [i for i, lay in enumerate(model.layers) if isinstance(lay, layers.Conv2D)]
     written: list[str] = []
 
     def save(image, name, scale=args.scale):
         written.append(viz.save_png(image, _inside(args.out, name), scale=scale))
 
-    images = None
+    images = np.zeros((0, 1, 28, 28), np.float32)  # test images, loaded if a picture needs them
     if {"features", "saliency"} & set(args.what):
         _, (x_test, _) = _load_data(args.data, 1, args.image + args.count)
         images = x_test[args.image : args.image + args.count]
@@ -210,7 +197,7 @@ def _viz(args) -> int:
         elif what == "features":
             save(viz.make_grid(images[:1, 0]), "features_input.png")
             for i, lay in enumerate(model.layers):
-                if type(lay).__name__ in ("Conv2D", "MaxPool2D", "AvgPool2D"):
+                if isinstance(lay, (layers.Conv2D, layers.MaxPool2D, layers.AvgPool2D)):
                     save(viz.feature_maps(model, images[0], i), f"features_{lay.name}.png")
         elif what == "saliency":
             tiles = []
@@ -221,12 +208,12 @@ def _viz(args) -> int:
                 tiles += [grey, heat, res.overlay]
             save(viz.make_grid(np.stack(tiles), cols=3, normalise="none"), "saliency.png")
         elif what == "maximize":
-            classes = model.layers[-1].output_shape[-1]
+            classes = model.output_shape[-1]
             found = [viz.maximize(model, -1, k, steps=args.steps).image[0] for k in range(classes)]
             save(viz.make_grid(np.stack(found), cols=min(classes, 5)), "maximize_classes.png")
             if convs:
                 last = convs[-1]
-                n = min(16, model.layers[last].output_shape[0])
+                n = min(16, model.layers[last]._built_output_shape()[0])
                 found = [viz.maximize(model, last, k, steps=args.steps).image[0] for k in range(n)]
                 save(viz.make_grid(np.stack(found)), f"maximize_{model.layers[last].name}.png")
         elif what == "curves":

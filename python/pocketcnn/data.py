@@ -19,10 +19,19 @@ from typing import Callable
 
 import numpy as np
 
+from . import _checks
+
 Transform = Callable[..., np.ndarray]
 
 
-def _rng(seed: int | None, *keys: int) -> np.random.Generator:
+def _fresh_seed() -> int:
+    """A seed from the OS's entropy (SeedSequence() draws 128 bits of it), as an int64."""
+    entropy = np.random.SeedSequence().entropy
+    assert isinstance(entropy, int)
+    return entropy % (2**63)
+
+
+def _rng(seed: int, *keys: int) -> np.random.Generator:
     """A generator for one (seed, keys...) tuple: independent streams for each epoch and batch."""
     return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
@@ -178,16 +187,13 @@ class DataLoader:
                     f"DataLoader: x and y have different numbers of samples: x {x.shape}, "
                     f"y {y.shape}"
                 )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"DataLoader: batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        _checks.integer(batch_size, "DataLoader: batch_size", minimum=1)
         if prefetch < 0:
             raise ValueError(f"DataLoader: prefetch must be >= 0, got {prefetch}")
         self.x, self.y = x, y
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
-        self.seed = int(np.random.SeedSequence().entropy % (2**63)) if seed is None else int(seed)
+        self.seed = _fresh_seed() if seed is None else int(seed)
         self.drop_last = bool(drop_last)
         self.transform = transform
         self.prefetch = int(prefetch)

@@ -29,7 +29,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 # IDX element-type codes (third byte of the magic number) -> big-endian numpy dtype.
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

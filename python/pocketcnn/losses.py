@@ -1,4 +1,4 @@
-"""Losses and metrics for ``Sequential.compile``: checking targets, computing them per batch.
+"""Losses for ``Sequential.compile``: checking targets, computing the loss per batch.
 
 Losses:
     ``'cross_entropy'`` (or ``'sparse_categorical_crossentropy'``, ``'categorical_crossentropy'``):
@@ -7,18 +7,15 @@ Losses:
         stays finite where ``log(softmax)`` would underflow to ``-inf``).
     ``'mse'`` (alias ``'mean_squared_error'``): targets of the output's shape; integer labels
         ``(N,)`` for a ``(classes,)`` output are one-hot encoded.
-Metrics: ``'accuracy'`` (``'acc'``) and ``'top_k'`` (k = 5) or ``'top_3'`` etc. (the label is
-among the k largest outputs), reported as ``'accuracy'`` / ``'top_5_accuracy'``.
+The metrics are in ``pocketcnn.metrics``.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Callable
-
 import numpy as np
 
-from . import _core, ops
+from . import _checks, _core, ops
+from .metrics import resolve_metric  # re-exported: it lived here before metrics.py
 
 _LOSS_ALIASES = {
     "cross_entropy": "cross_entropy",
@@ -62,8 +59,7 @@ def prepare_targets(loss: str, y, n: int, output_shape, who: str) -> np.ndarray:
         raise ValueError(
             f"{who}: x and y have different numbers of samples: x has {n}, y has shape {y.shape}"
         )
-    if y.dtype.kind not in "fiub":
-        raise TypeError(f"{who}: y must be numeric, got dtype {y.dtype}")
+    y = _checks.numeric_array(y, f"{who}: y")
     output_shape = tuple(output_shape)
     if loss == "cross_entropy":
         classes = output_shape[0]
@@ -112,54 +108,6 @@ def compute(loss: str, output: _core.Tensor, targets: np.ndarray) -> _core.Tenso
     if loss == "cross_entropy":
         return ops.cross_entropy(output, targets)
     return ops.mse_loss(output, _core.Tensor(targets))
-
-
-# ---- metrics -----------------------------------------------------------------------------------
-
-# (output (N, ...), targets) -> number of correct samples in the batch
-MetricFn = Callable[[np.ndarray, np.ndarray], int]
-
-
-def _class_labels(targets: np.ndarray) -> np.ndarray:
-    if targets.ndim == 1:
-        return targets
-    return targets.reshape(len(targets), -1).argmax(axis=1)
-
-
-def _accuracy(output: np.ndarray, targets: np.ndarray) -> int:
-    flat = output.reshape(len(output), -1)
-    if flat.shape[1] == 1:  # one output: a binary decision at 0.5
-        return int(np.sum((flat[:, 0] > 0.5) == (targets.reshape(-1) > 0.5)))
-    return int(np.sum(flat.argmax(axis=1) == _class_labels(targets)))
-
-
-def _top_k(k: int) -> MetricFn:
-    def top_k(output: np.ndarray, targets: np.ndarray) -> int:
-        flat = output.reshape(len(output), -1)
-        labels = _class_labels(targets)
-        if k >= flat.shape[1]:
-            return len(flat)
-        # the label is in the top k iff fewer than k outputs are strictly larger than its own
-        own = flat[np.arange(len(flat)), labels]
-        return int(np.sum((flat > own[:, None]).sum(axis=1) < k))
-
-    return top_k
-
-
-def resolve_metric(metric) -> tuple[str, MetricFn]:
-    """(name in logs, function) for 'accuracy', 'top_k' (k=5) or 'top_<k>'."""
-    if not isinstance(metric, str):
-        raise TypeError(f"metrics must be names like 'accuracy' or 'top_5', got {metric!r}")
-    key = metric.lower()
-    if key in ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"):
-        return "accuracy", _accuracy
-    if key in ("top_k", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"):
-        return "top_5_accuracy", _top_k(5)
-    m = re.fullmatch(r"top_(\d+)(_accuracy)?", key)
-    if m and int(m.group(1)) >= 1:
-        k = int(m.group(1))
-        return f"top_{k}_accuracy", _top_k(k)
-    raise ValueError(f"unknown metric {metric!r}; use 'accuracy', 'top_k' (k=5) or 'top_<k>'")
 
 
 __all__ = ["compute", "prepare_targets", "resolve_loss", "resolve_metric"]

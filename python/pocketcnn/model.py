@@ -11,15 +11,16 @@ if it had not stopped.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
-from . import _core, losses
+from . import _checks, _core, _model_file_check, losses, saving
 from . import callbacks as callbacks_module
+from . import layers as layers_module
+from . import metrics as metrics_module
 from . import optim as optim_module
 from ._inference import PlanCache
 from .autograd import no_grad
@@ -30,18 +31,6 @@ from .progress import EpochProgress
 # Purposes of the random streams derived from a seed (so they never coincide).
 _SHUFFLE, _DROPOUT, _SPLIT = 1, 2, 3
 _FLOAT32 = np.dtype(np.float32)
-
-_DEFAULT_NAMES = {
-    "Conv2D": "conv2d",
-    "MaxPool2D": "max_pool2d",
-    "AvgPool2D": "avg_pool2d",
-    "Flatten": "flatten",
-    "Dense": "dense",
-    "Activation": "activation",
-    "ReLU": "relu",
-    "Softmax": "softmax",
-    "Dropout": "dropout",
-}
 
 
 def _seed_stream(seed: int, *keys: int) -> np.random.SeedSequence:
@@ -85,10 +74,8 @@ class Sequential:
     def __init__(
         self, layers: Sequence[Layer] | None = None, name: str | None = None, seed: int = 0
     ):
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"Sequential: seed must be an int >= 0, got {seed!r}")
         self.name = name or "sequential"
-        self.seed = int(seed)
+        self.seed = _checks.int_at_least(seed, "Sequential: seed", 0)
         self.layers: list[Layer] = []
         self._input_shape: tuple[int, ...] | None = None
         self.optimizer: optim_module.Optimizer | None = None
@@ -120,7 +107,7 @@ class Sequential:
             )
         index = len(self.layers)
         if layer.name is None:
-            layer.name = self._unique_name(_DEFAULT_NAMES.get(layer.type_name, "layer"))
+            layer.name = self._unique_name(layer.default_name)
         elif any(layer.name == other.name for other in self.layers):
             raise ValueError(
                 f"Sequential.add: a layer named {layer.name!r} is already in the model"
@@ -146,6 +133,7 @@ class Sequential:
 
     def _build_from(self, start: int) -> None:
         shape = self._input_shape if start == 0 else self.layers[start - 1].output_shape
+        assert shape is not None  # the model's input shape is known, layers before are built
         for i in range(start, len(self.layers)):
             layer = self.layers[i]
             if i > 0 and layer.input_shape is not None and layer.input_shape != shape:
@@ -197,7 +185,7 @@ class Sequential:
     def output_shape(self):
         if not self.built or not self.layers:
             return None
-        return (None, *self.layers[-1].output_shape)
+        return (None, *self.layers[-1]._built_output_shape())
 
     @property
     def weights(self) -> list[_core.Tensor]:
@@ -213,17 +201,27 @@ class Sequential:
         """Copies of all weights as numpy arrays, in ``weights`` order."""
         return [a for layer in self.layers for a in layer.get_weights()]
 
-    def set_weights(self, weights) -> None:
-        """Sets all weights from a list like ``get_weights()`` returns (shapes checked)."""
+    def set_weights(self, weights, layout: str = "pocketcnn") -> None:
+        """Sets all weights from a list like ``get_weights()`` returns (shapes checked).
+        ``layout="keras"`` takes a Keras ``get_weights()`` list (HWIO conv kernels, (in, out)
+        dense kernels in NHWC flatten order) and converts it; see ``pc.load_keras_weights``."""
+        if layout == "keras":
+            from ._weights_io import keras_to_pocketcnn
+
+            weights = keras_to_pocketcnn(self, weights)
+        elif layout != "pocketcnn":
+            raise ValueError(
+                f"{self.name}.set_weights: layout must be 'pocketcnn' or 'keras', got {layout!r}"
+            )
         weights = list(weights)
-        total = sum(len(layer.weights) for layer in self.layers)
+        total = sum(len(layer._tensors()) for layer in self.layers)
         if len(weights) != total:
             raise ValueError(
                 f"{self.name}.set_weights: expected {total} arrays, got {len(weights)}"
             )
         i = 0
         for layer in self.layers:
-            n = len(layer.weights)
+            n = len(layer._tensors())
             layer.set_weights(weights[i : i + n])
             i += n
 
@@ -263,11 +261,12 @@ class Sequential:
             if i == 0:
                 lines.append("=" * width)
         total = self.count_params()
+        trainable = sum(int(np.prod(w.shape)) for w in self.weights)
         lines += [
             "=" * width,
             f"Total params: {total:,}",
-            f"Trainable params: {total:,}",
-            "Non-trainable params: 0",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
             "_" * width,
         ]
         convs = [layer for layer in self.layers if isinstance(layer, Conv2D)]
@@ -275,9 +274,10 @@ class Sequential:
             lines.append(
                 "Weight sharing: each Conv2D as a Dense layer with the same input and output sizes"
             )
-            name_width = max(len(layer.name) for layer in convs)
+            name_width = max(len(str(layer.name)) for layer in convs)
             for layer in convs:
                 shape_in = layer.built_input_shape
+                assert shape_in is not None and layer.output_shape is not None  # built
                 n_in, n_out = math.prod(shape_in), math.prod(layer.output_shape)
                 dense = n_in * n_out + (n_out if layer.use_bias else 0)
                 conv = layer.count_params()
@@ -300,7 +300,7 @@ class Sequential:
             metrics = []
         elif isinstance(metrics, str):
             metrics = [metrics]
-        self._metric_fns = [losses.resolve_metric(m) for m in metrics]
+        self._metric_fns = [metrics_module.resolve_metric(m) for m in metrics]
         self.metrics = [name for name, _ in self._metric_fns]
         if self.built:
             losses.check_output_shape(self.loss, self.layers[-1].output_shape)
@@ -342,15 +342,14 @@ class Sequential:
     def _check_x(self, x, who: str) -> np.ndarray:
         if x is None:
             raise TypeError(f"{self.name}.{who}: x is None")
-        x = np.asarray(x)
-        if x.dtype.kind not in "fiub":
-            raise TypeError(f"{self.name}.{who}: x must be numeric, got dtype {x.dtype}")
+        x = _checks.numeric_array(x, f"{self.name}.{who}: x")
         if x.ndim < 2:
             raise ValueError(
                 f"{self.name}.{who}: x must be a batch (N, ...) of samples, got shape {x.shape}"
             )
         if not self.built:
             self.build(x.shape[1:])
+        assert self._input_shape is not None
         if x.shape[1:] != self._input_shape:
             hint = ""
             if x.shape[1:] == self._input_shape[1:] and self._input_shape[0] == 1:
@@ -368,12 +367,19 @@ class Sequential:
                 "loss=...) first"
             )
 
+    def _compiled(self) -> tuple[optim_module.Optimizer, str]:
+        """The optimiser and loss of a compiled model (the callers ran _require_compiled)."""
+        assert self.optimizer is not None and self.loss is not None
+        return self.optimizer, self.loss
+
     def _prepare(self, x, y, who: str) -> tuple[np.ndarray, np.ndarray]:
         x = self._check_x(x, who)
         if len(x) == 0:  # a loss over no samples is undefined (it was reported as 0.0)
             raise ValueError(f"{self.name}.{who}: x has no samples (shape {x.shape})")
-        losses.check_output_shape(self.loss, self.layers[-1].output_shape)
-        targets = losses.prepare_targets(self.loss, y, len(x), self.layers[-1].output_shape, who)
+        _, loss = self._compiled()
+        output_shape = self.layers[-1]._built_output_shape()
+        losses.check_output_shape(loss, output_shape)
+        targets = losses.prepare_targets(loss, y, len(x), output_shape, who)
         return x, targets
 
     # ---- training -------------------------------------------------------------------------------
@@ -381,16 +387,17 @@ class Sequential:
     def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         params = self.weights
         out = self._forward(_core.Tensor(xb), training=True, logits=self._fused_softmax)
-        loss = losses.compute(self.loss, out, yb)
+        optimizer, loss_name = self._compiled()
+        loss = losses.compute(loss_name, out, yb)
         value = loss.item()
         if not math.isfinite(value):
             raise _NonFinite("loss", value)
-        self.optimizer.zero_grad(params)
+        optimizer.zero_grad(params)
         loss.backward()
         norm = optim_module.global_grad_norm(params)
         if not math.isfinite(norm):
             raise _NonFinite("gradient norm", norm)
-        self.optimizer.step(params)
+        optimizer.step(params)
         return value, np.asarray(out)
 
     def _metric_counts(self, out: np.ndarray, yb: np.ndarray) -> list[int]:
@@ -439,13 +446,8 @@ class Sequential:
         the epoch and batch; the weights stay as after the last finite step.
         """
         self._require_compiled("fit")
-        for name, value in (("batch_size", batch_size), ("epochs", epochs)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{self.name}.fit: {name} must be an int, got {value!r}")
-        if batch_size < 1:
-            raise ValueError(f"{self.name}.fit: batch_size must be >= 1, got {batch_size}")
-        if epochs < 0:
-            raise ValueError(f"{self.name}.fit: epochs must be >= 0, got {epochs}")
+        _checks.integer(batch_size, f"{self.name}.fit: batch_size", minimum=1)
+        _checks.integer(epochs, f"{self.name}.fit: epochs", minimum=0)
         seed = self.seed if seed is None else int(seed)
         x, targets = self._prepare(x, y, "fit")
 
@@ -473,7 +475,7 @@ class Sequential:
         for epoch in range(epochs):
             global_epoch = self.epochs_trained
             loader.set_epoch(global_epoch)
-            self.optimizer.set_epoch(global_epoch)
+            self._compiled()[0].set_epoch(global_epoch)
             self._seed_dropout(seed, global_epoch)
             cbs.on_epoch_begin(epoch)
             logs = self._train_epoch(loader, epoch, epochs, verbose, stream, val, batch_size, cbs)
@@ -551,7 +553,7 @@ class Sequential:
                     out = self._forward(
                         _core.Tensor(xb), training=False, logits=self._fused_softmax
                     )
-                loss_sum += losses.compute(self.loss, out, yb).item() * len(xb)
+                loss_sum += losses.compute(self._compiled()[1], out, yb).item() * len(xb)
                 seen += len(xb)
                 for k, c in enumerate(self._metric_counts(np.asarray(out), yb)):
                     correct[k] += c
@@ -560,10 +562,7 @@ class Sequential:
     def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0) -> dict[str, float]:
         """Loss and metrics over (x, y), e.g. ``{'loss': 0.31, 'accuracy': 0.89}``."""
         self._require_compiled("evaluate")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-            raise TypeError(f"{self.name}.evaluate: batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"{self.name}.evaluate: batch_size must be >= 1, got {batch_size}")
+        _checks.integer(batch_size, f"{self.name}.evaluate: batch_size", minimum=1)
         x, targets = self._prepare(x, y, "evaluate")
         logs = self._evaluate_arrays(x, targets, batch_size)
         if verbose:
@@ -573,12 +572,8 @@ class Sequential:
     def predict(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """The model's outputs (probabilities after a final softmax) for x, in batches, without
         recording any graph."""
-        if type(batch_size) is not int and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
-        ):
-            raise TypeError(f"{self.name}.predict: batch_size must be an int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"{self.name}.predict: batch_size must be >= 1, got {batch_size}")
+        if type(batch_size) is not int or batch_size < 1:  # the check costs ~0.3 us at batch 1
+            _checks.integer(batch_size, f"{self.name}.predict: batch_size", minimum=1)
         # One batch of float32 in the model's input shape (the batch-1 latency path): straight to
         # the compiled plan, and its own output array, not a copy into a preallocated result.
         # _check_x would pass it unchanged; skipping it saves ~4 of the ~13 us of Python a
@@ -596,7 +591,7 @@ class Sequential:
         plan = self._plans.get(self.layers)
         if plan is not None and 0 < len(x) <= batch_size:
             return np.asarray(plan.run(x))
-        result = np.empty((len(x), *self.layers[-1].output_shape), np.float32)
+        result = np.empty((len(x), *self.layers[-1]._built_output_shape()), np.float32)
         with no_grad():
             for start in range(0, len(x), batch_size):
                 xb = x[start : start + batch_size]
@@ -608,13 +603,139 @@ class Sequential:
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes architecture, weights, compile settings and optimiser state to one file
-        (atomically: a crash mid-save leaves any previous file intact). See ``pc.load_model``."""
-        from .saving import save_model
+        (atomically: a crash mid-save leaves any previous file intact). See ``pc.load_model``
+        and ``pocketcnn.saving`` for the format."""
+        if not self.built:
+            raise ValueError(
+                f"{self.name}.save: the model is not built (its input shape is unknown), so it has "
+                "no weights to save yet; give input_shape or call build() first"
+            )
+        saving.write_archive(path, *self._file_contents())
 
-        save_model(self, path)
+    def _file_contents(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The model file's header (without the array table) and its arrays."""
+        from . import __version__
+
+        arrays = {f"weights/{i}": w for i, w in enumerate(self.get_weights())}
+        optimizer = None
+        if self.optimizer is not None:
+            sd = self.optimizer.state_dict()
+            state_refs = []
+            for i, s in enumerate(sd["state"]):
+                ref: dict[str, Any] = {}
+                for k, v in s.items():
+                    if isinstance(v, np.ndarray):
+                        arrays[f"optimizer/{i}/{k}"] = v
+                        ref[k] = f"optimizer/{i}/{k}"
+                    else:
+                        ref[k] = int(v)
+                state_refs.append(ref)
+            optimizer = {k: sd[k] for k in ("class", "config", "iterations", "epoch")}
+            optimizer["state"] = state_refs
+        history = None
+        if self.history is not None:  # so `pocketcnn viz MODEL --what curves` can draw them
+            history = {
+                "epoch": [int(e) for e in self.history.epoch],
+                "history": {k: [float(v) for v in vs] for k, vs in self.history.history.items()},
+            }
+        header = {
+            "format": saving.FORMAT,
+            "version": saving.VERSION,
+            "byteorder": "little",
+            "pocketcnn_version": __version__,
+            "model": {"class_name": "Sequential", "config": self.get_config()},
+            "compile": None
+            if self.loss is None
+            else {"loss": self.loss, "metrics": list(self.metrics)},
+            "optimizer": optimizer,
+            "epochs_trained": self.epochs_trained,
+            "history": history,
+        }
+        return header, arrays
+
+    def export(self, path: str | os.PathLike, format: str = "onnx", opset: int = 17) -> None:
+        """Writes the model for other runtimes (Keras 3's name); ``format="onnx"``: see
+        ``pc.onnx.export``."""
+        if format != "onnx":
+            raise ValueError(f"{self.name}.export: format must be 'onnx', got {format!r}")
+        from .onnx import export
+
+        export(self, path, opset=opset)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """PyTorch-style ``{"0.weight": ..., "0.bias": ...}`` by layer index (copies)."""
+        from ._weights_io import state_dict
+
+        return state_dict(self)
+
+    def load_state_dict(self, mapping, strict: bool = True, match: str = "name") -> None:
+        """Weights from ``{name: array}`` or a ``.safetensors`` path; names are
+        ``"{layer index or name}.weight|bias"``, or ``match="order"`` assigns layer by layer.
+        See ``pocketcnn._weights_io``."""
+        from ._weights_io import load_state_dict
+
+        load_state_dict(self, mapping, strict=strict, match=match)
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={[layer.name for layer in self.layers]})"
 
 
-__all__ = ["Sequential", "validation_split_indices"]
+def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
+    """The model saved at ``path``, with its weights, and (if it was compiled and ``compile``)
+    its loss, metrics and optimiser state, ready to ``predict`` or to continue ``fit``."""
+    # The whole architecture is planned and checked against the file's arrays (and the optimiser
+    # state) before any array is read or anything is built or initialised.
+    header, arrays = saving.read_archive(path, check=_model_file_check.check_plan)
+    try:
+        model = _rebuild(header, arrays, path)
+        if compile and header.get("compile") is not None:
+            opt_header = header.get("optimizer")
+            optimizer: Any = "adam"
+            if opt_header is not None:
+                state = [
+                    {k: (arrays[v] if isinstance(v, str) else v) for k, v in s.items()}
+                    for s in opt_header["state"]
+                ]
+                optimizer = optim_module.from_state_dict({**opt_header, "state": state})
+            model.compile(
+                optimizer=optimizer,
+                loss=header["compile"]["loss"],
+                metrics=header["compile"]["metrics"],
+            )
+    except saving.ModelFileError:
+        raise
+    except Exception as e:  # anything a hostile header can provoke is a ModelFileError
+        raise saving.ModelFileError(
+            f"{os.fspath(path)}: corrupted model file: the header does not describe a valid model "
+            f"({type(e).__name__}: {e})"
+        ) from None
+    return model
+
+
+def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> Sequential:
+    """The architecture, weights, epoch count and history from a model file."""
+    config = header["model"]["config"]
+    model = Sequential(name=config["name"], seed=config["seed"])
+    for spec in config["layers"]:
+        model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
+    if config["input_shape"] is not None and not model.built:
+        model.build(config["input_shape"])
+    n_weights = sum(len(layer._tensors()) for layer in model.layers)
+    weights = [arrays.get(f"weights/{i}") for i in range(n_weights)]
+    if any(w is None for w in weights) or f"weights/{n_weights}" in arrays:
+        raise saving.ModelFileError(
+            f"{os.fspath(path)}: corrupted model file: the architecture has {n_weights} weight "
+            "arrays, the file does not"
+        )
+    model.set_weights(weights)
+    model.epochs_trained = int(header.get("epochs_trained", 0))
+    if header.get("history") is not None:
+        model.history = callbacks_module.History()
+        model.history.epoch = [int(e) for e in header["history"]["epoch"]]
+        model.history.history = {
+            str(k): [float(v) for v in vals] for k, vals in header["history"]["history"].items()
+        }
+    return model
+
+
+__all__ = ["Sequential", "load_model", "validation_split_indices"]

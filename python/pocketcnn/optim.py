@@ -18,13 +18,12 @@ State is plain float32 numpy arrays; ``state_dict()``/``load_state_dict()`` roun
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
-from . import _core
+from . import _checks, _core
 
 # ---- learning-rate schedules -----------------------------------------------------------------
 
@@ -44,10 +43,7 @@ class StepDecay(Schedule):
 
     def __init__(self, lr: float, step_size: int, gamma: float = 0.1):
         _check_positive("StepDecay: lr", lr)
-        if isinstance(step_size, bool) or not isinstance(step_size, numbers.Integral):
-            raise TypeError(f"StepDecay: step_size must be an int, got {step_size!r}")
-        if step_size < 1:
-            raise ValueError(f"StepDecay: step_size must be >= 1, got {step_size}")
+        _checks.integer(step_size, "StepDecay: step_size", minimum=1)
         _check_positive("StepDecay: gamma", gamma)
         self.lr, self.step_size, self.gamma = float(lr), int(step_size), float(gamma)
 
@@ -63,8 +59,7 @@ class CosineDecay(Schedule):
 
     def __init__(self, lr: float, epochs: int, min_lr: float = 0.0):
         _check_positive("CosineDecay: lr", lr)
-        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
-            raise ValueError(f"CosineDecay: epochs must be an int >= 1, got {epochs!r}")
+        _checks.int_at_least(epochs, "CosineDecay: epochs")
         if not 0 <= min_lr <= lr:
             raise ValueError(f"CosineDecay: min_lr must be in [0, lr={lr}], got {min_lr}")
         self.lr, self.epochs, self.min_lr = float(lr), int(epochs), float(min_lr)
@@ -77,21 +72,18 @@ class CosineDecay(Schedule):
         return {"lr": self.lr, "epochs": self.epochs, "min_lr": self.min_lr}
 
 
-_SCHEDULES = {"StepDecay": StepDecay, "CosineDecay": CosineDecay}
+_SCHEDULES: dict[str, Callable[..., Schedule]] = {
+    "StepDecay": StepDecay,
+    "CosineDecay": CosineDecay,
+}
 
 
 def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    _checks.finite_number(value, name, positive=True)
 
 
 def _check_nonneg(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    _checks.finite_number(value, name)
 
 
 # ---- gradient clipping -------------------------------------------------------------------------
@@ -390,7 +382,7 @@ class AdamW(Adam):
         super().__init__(lr, betas, eps, weight_decay, clip_norm)
 
 
-_OPTIMIZERS = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}
+_OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:
@@ -400,7 +392,7 @@ def get(identifier: str | Optimizer) -> Optimizer:
     if isinstance(identifier, str):
         by_lower = {k.lower(): v for k, v in _OPTIMIZERS.items()}
         if identifier.lower() in by_lower:
-            return by_lower[identifier.lower()]()
+            return by_lower[identifier.lower()]()  # type: ignore[call-arg]  # lr has defaults
         raise ValueError(
             f"unknown optimizer {identifier!r}; use one of {sorted(by_lower)} or an instance"
         )

@@ -1,4 +1,7 @@
-"""One-file models: ``model.save(path)`` and ``pc.load_model(path)``.
+"""The model file archive: bounded, validated reading and atomic writing of a ``.pcnn`` file.
+
+This module knows the container, not the model: ``Sequential.save`` builds the header and the
+arrays and ``pc.load_model`` (in model.py) rebuilds the model from what ``read_archive`` returns.
 
 The file is a zip archive that ``numpy.load(path, allow_pickle=False)`` can open (an ``.npz``):
 
@@ -13,7 +16,9 @@ Nothing is pickled, so loading a file never runs code from it. Saving writes a t
 the target's directory, fsyncs it and renames it over the target (``os.replace`` is atomic), so a
 crash mid-save leaves the previous file intact. Loading checks the header, the version, every
 array's shape and checksum, and the architecture against the weights; a truncated, corrupted or
-foreign file raises ``ValueError`` saying so.
+foreign file raises ``ValueError`` saying so. Reads are bounded: the header may be at most
+``MAX_HEADER_BYTES``, and each array member's size must match the shape its own ``.npy`` header
+and the archive's header give before anything is allocated for it.
 """
 
 from __future__ import annotations
@@ -26,20 +31,29 @@ import secrets
 import stat
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from . import _bounded_io, _model_file_check
+from . import _bounded_io
 
 FORMAT = "pocketcnn.model"
 VERSION = 1
 HEADER = "header.json"
+# An architecture description is a few kB; 16 MiB (limits.h: kMaxFileHeaderBytes) is generous.
+MAX_HEADER_BYTES = _bounded_io.MAX_HEADER_BYTES
+_NPY_HEADER_MAX = 1 << 16  # numpy writes format-1.0 headers (< 64 KiB) for these arrays
 
 
 class ModelFileError(ValueError):
     """A file that is not a (readable) pocketcnn model."""
+
+
+def le_float32(array) -> np.ndarray:
+    """The array as contiguous little-endian float32, the only dtype the archive stores."""
+    return np.ascontiguousarray(array, dtype="<f4")
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -48,83 +62,31 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _le_float32(array) -> np.ndarray:
-    return np.ascontiguousarray(array, dtype="<f4")
+# ---- writing -----------------------------------------------------------------------------------
 
 
-def _collect(model) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The header (without the array table) and the arrays to store."""
-    from . import __version__
-
-    arrays: dict[str, np.ndarray] = {}
-    for i, w in enumerate(model.get_weights()):
-        arrays[f"weights/{i}"] = _le_float32(w)
-    optimizer = None
-    if model.optimizer is not None:
-        sd = model.optimizer.state_dict()
-        state_refs = []
-        for i, s in enumerate(sd["state"]):
-            ref: dict[str, Any] = {}
-            for k, v in s.items():
-                if isinstance(v, np.ndarray):
-                    name = f"optimizer/{i}/{k}"
-                    arrays[name] = _le_float32(v)
-                    ref[k] = name
-                else:
-                    ref[k] = int(v)
-            state_refs.append(ref)
-        optimizer = {
-            "class": sd["class"],
-            "config": sd["config"],
-            "iterations": sd["iterations"],
-            "epoch": sd["epoch"],
-            "state": state_refs,
-        }
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "byteorder": "little",
-        "pocketcnn_version": __version__,
-        "model": {"class_name": "Sequential", "config": model.get_config()},
-        "compile": None
-        if model.loss is None
-        else {"loss": model.loss, "metrics": list(model.metrics)},
-        "optimizer": optimizer,
-        "epochs_trained": model.epochs_trained,
-        # The last fit's per-epoch metrics, so `pocketcnn viz MODEL --what curves` can draw them.
-        "history": None
-        if model.history is None
-        else {
-            "epoch": [int(e) for e in model.history.epoch],
-            "history": {k: [float(v) for v in vals] for k, vals in model.history.history.items()},
-        },
-    }
-    return header, arrays
-
-
-def save_model(model, path: str | os.PathLike) -> None:
-    """Writes ``model`` to ``path`` atomically (see the module docstring for the format)."""
-    if not model.built:
-        raise ValueError(
-            f"{model.name}.save: the model is not built (its input shape is unknown), so it has no "
-            "weights to save yet; give input_shape or call build() first"
-        )
+def write_archive(path: str | os.PathLike, header: dict[str, Any], arrays: dict[str, Any]) -> None:
+    """Writes ``header`` (JSON values; the array table is added here) and ``arrays`` (name ->
+    float32 array) to ``path`` atomically: a temporary file beside it, fsynced, then renamed."""
     path = Path(os.fspath(path))
-    header, arrays = _collect(model)
+    arrays = {name: le_float32(a) for name, a in arrays.items()}
     members = {name: _npy_bytes(a) for name, a in arrays.items()}
-    header["arrays"] = {
-        name: {
-            "member": name + ".npy",
-            "shape": list(arrays[name].shape),
-            "dtype": "<f4",
-            "sha256": hashlib.sha256(arrays[name].tobytes()).hexdigest(),
-        }
-        for name in arrays
+    header = {
+        **header,
+        "arrays": {
+            name: {
+                "member": name + ".npy",
+                "shape": list(a.shape),
+                "dtype": "<f4",
+                "sha256": hashlib.sha256(a.tobytes()).hexdigest(),
+            }
+            for name, a in arrays.items()
+        },
     }
     _atomic_write(path, lambda f: _write_archive(f, header, members))
 
 
-def _write_archive(f, header: dict[str, Any], members: dict[str, bytes]) -> None:
+def _write_archive(f: IO[bytes], header: dict[str, Any], members: dict[str, bytes]) -> None:
     with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
         z.writestr(HEADER, json.dumps(header, indent=1, sort_keys=True))
         for name, data in members.items():
@@ -137,7 +99,7 @@ def _write_archive(f, header: dict[str, Any], members: dict[str, bytes]) -> None
 _TEMP_PREFIX = ".pocketcnn-save-"
 
 
-def _atomic_write(path: Path, write) -> None:
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     """Writes through ``write(file)`` to a temporary file beside the real target (through a
     symlink: the link stays, the file it points to is replaced), keeps an existing target's
     permission bits, and renames it over the target. On failure the temporary file is removed
@@ -145,7 +107,7 @@ def _atomic_write(path: Path, write) -> None:
     target = Path(os.path.realpath(path))
     directory = target.parent
     try:
-        old_mode = stat.S_IMODE(os.stat(target).st_mode)
+        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         old_mode = None
     try:
@@ -244,17 +206,67 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+# ---- reading -----------------------------------------------------------------------------------
+
+
+def read_archive(
+    path: str | os.PathLike, check: Callable[[dict[str, Any]], object] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The checked header and the arrays (name -> float32) of the model file at ``path``.
+
+    Only a regular file is read (a FIFO or /dev/zero is refused without blocking), bounded by
+    ``_bounded_io``'s limits. ``check(header)``, if given, runs after the header is read and
+    before any array is: ``load_model`` checks the whole architecture there, so nothing is
+    allocated for a file whose arrays do not fit it. Raises FileNotFoundError for a missing file
+    and ModelFileError (a ValueError) for anything else that is not an intact pocketcnn model
+    archive of a version this code reads (whatever a hostile file provokes).
+    """
+    path = Path(os.fspath(path))
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        with _bounded_io.open_regular(path) as f:
+            if not zipfile.is_zipfile(f):
+                raise ModelFileError(
+                    f"{path}: not a pocketcnn model file, or truncated (it does not end with a "
+                    "zip directory)"
+                )
+            with zipfile.ZipFile(f) as z:
+                header = _read_header(z, path)
+                if check is not None:
+                    try:
+                        check(header)
+                    except Exception as e:
+                        raise ModelFileError(
+                            f"{path}: corrupted model file: the header does not describe a "
+                            f"valid model ({type(e).__name__}: {e})"
+                        ) from None
+                arrays = _read_arrays(z, header, path)
+    except (ModelFileError, FileNotFoundError, PermissionError):
+        raise
+    except Exception as e:  # anything a hostile file can provoke is a ModelFileError
+        raise ModelFileError(
+            f"{path}: truncated or corrupted model file ({type(e).__name__}: {e})"
+        ) from None
+    return header, arrays
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a number a model file may hold")
 
 
-def _read_header(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
-    names = archive.namelist()
-    if not names or names[0] != HEADER:
+def _read_header(z: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    infos = z.infolist()
+    if not infos or infos[0].filename != HEADER:
         raise ModelFileError(
             f"{path}: not a pocketcnn model file (a zip/npz without a {HEADER} first member)"
         )
-    raw = _bounded_io.read_member(archive, HEADER, _bounded_io.MAX_HEADER_BYTES, path)
+    if infos[0].file_size > MAX_HEADER_BYTES:
+        raise ModelFileError(
+            f"{path}: not a pocketcnn model file ({HEADER} is {infos[0].file_size:,} bytes, more "
+            f"than the {MAX_HEADER_BYTES:,} a model header may have)"
+        )
+    raw = _bounded_io.read_member(z, HEADER, MAX_HEADER_BYTES, path)
     try:
         # NaN/Infinity are not JSON (an Infinity count overflowed int()); deep nesting is a
         # RecursionError in the parser.
@@ -279,107 +291,55 @@ def _read_header(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     return header
 
 
-def _read_arrays(archive: zipfile.ZipFile, table, path: Path) -> dict[str, np.ndarray]:
-    """The arrays of the (already checked) table, each read bounded by its declared shape."""
+def _read_arrays(z: zipfile.ZipFile, header: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
+    table = header.get("arrays")
+    if not isinstance(table, dict):
+        raise ModelFileError(f"{path}: corrupted model file: no array table in the header")
+    members = {info.filename: info for info in z.infolist()}
     arrays = {}
-    members = set(archive.namelist())
-    for name, (member, shape, digest) in table.items():
+    for name, info in table.items():
+        member = info.get("member") if isinstance(info, dict) else None
         if member not in members:
             raise ModelFileError(f"{path}: truncated or corrupted model file: {member} is missing")
-        a = _bounded_io.read_npy_member(archive, member, shape, path)
-        if hashlib.sha256(a.tobytes()).hexdigest() != digest:
+        with z.open(members[member]) as f:
+            a = _read_member(f, members[member].file_size, name, info, path)
+        if hashlib.sha256(a.tobytes()).hexdigest() != info.get("sha256"):
             raise ModelFileError(f"{path}: corrupted model file: checksum mismatch in {name}")
         arrays[name] = a.astype(np.float32)
     return arrays
 
 
-def _read_model_file(path: Path):
-    """(header, arrays) of the file at ``path``: bounded reads, the whole file checked against
-    its declared architecture before any array is read. Raises ModelFileError."""
-    try:
-        with _bounded_io.open_regular(path) as f:
-            if not zipfile.is_zipfile(f):
-                raise ModelFileError(
-                    f"{path}: not a pocketcnn model file, or truncated (it does not end with a "
-                    "zip directory)"
-                )
-            with zipfile.ZipFile(f) as archive:
-                header = _read_header(archive, path)
-                try:
-                    table = _model_file_check.check_plan(header, path)
-                except Exception as e:
-                    raise ModelFileError(
-                        f"{path}: corrupted model file: the header does not describe a valid "
-                        f"model ({type(e).__name__}: {e})"
-                    ) from None
-                arrays = _read_arrays(archive, table, path)
-    except (ModelFileError, FileNotFoundError, PermissionError):
-        raise
-    except Exception as e:
+def _read_member(f: IO[bytes], size: int, name: str, info: dict, path: Path) -> np.ndarray:
+    """One ``.npy`` member, checked against the array table before its data is allocated."""
+    version = np.lib.format.read_magic(f)
+    if version not in ((1, 0), (2, 0)):
+        raise ModelFileError(f"{path}: corrupted model file: {name} has .npy version {version}")
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read_header(f, max_header_size=_NPY_HEADER_MAX)
+    if list(shape) != info.get("shape") or dtype != np.dtype("<f4") or fortran:
         raise ModelFileError(
-            f"{path}: truncated or corrupted model file ({type(e).__name__}: {e})"
-        ) from None
-    return header, arrays
-
-
-def load_model(path: str | os.PathLike, compile: bool = True):
-    """The model saved at ``path``, with its weights, and (if it was compiled and ``compile``)
-    its loss, metrics and optimiser state, ready to ``predict`` or to continue ``fit``."""
-    from . import layers as layers_module
-    from . import optim as optim_module
-    from .model import Sequential
-
-    path = Path(os.fspath(path))
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such model file")
-    header, arrays = _read_model_file(path)
-
-    try:
-        config = header["model"]["config"]
-        model = Sequential(name=config["name"], seed=config["seed"])
-        for spec in config["layers"]:
-            model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
-        if config["input_shape"] is not None and not model.built:
-            model.build(config["input_shape"])
-        n_weights = len(model.weights)
-        weights = [arrays.get(f"weights/{i}") for i in range(n_weights)]
-        if any(w is None for w in weights) or f"weights/{n_weights}" in arrays:
-            raise ModelFileError(
-                f"{path}: corrupted model file: the architecture has {n_weights} weight arrays, "
-                "the file does not"
-            )
-        model.set_weights(weights)
-        model.epochs_trained = int(header.get("epochs_trained", 0))
-        if header.get("history") is not None:
-            from .callbacks import History
-
-            model.history = History()
-            model.history.epoch = [int(e) for e in header["history"]["epoch"]]
-            model.history.history = {
-                str(k): [float(v) for v in vals] for k, vals in header["history"]["history"].items()
-            }
-        if compile and header.get("compile") is not None:
-            opt_header = header.get("optimizer")
-            optimizer: Any = "adam"
-            if opt_header is not None:
-                state = [
-                    {k: (arrays[v] if isinstance(v, str) else v) for k, v in s.items()}
-                    for s in opt_header["state"]
-                ]
-                optimizer = optim_module.from_state_dict({**opt_header, "state": state})
-            model.compile(
-                optimizer=optimizer,
-                loss=header["compile"]["loss"],
-                metrics=header["compile"]["metrics"],
-            )
-    except ModelFileError:
-        raise
-    except Exception as e:  # anything a hostile header can provoke is a ModelFileError
+            f"{path}: corrupted model file: {name} has shape {shape} and dtype {dtype}, "
+            f"the header says {info.get('shape')} and <f4"
+        )
+    nbytes = 4 * int(np.prod(shape, dtype=np.int64))
+    if size - f.tell() != nbytes:
         raise ModelFileError(
-            f"{path}: corrupted model file: the header does not describe a valid model "
-            f"({type(e).__name__}: {e})"
-        ) from None
-    return model
+            f"{path}: truncated or corrupted model file: {name} holds {size - f.tell():,} bytes "
+            f"of data, its shape {tuple(shape)} needs {nbytes:,}"
+        )
+    data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise ModelFileError(f"{path}: truncated or corrupted model file: {name} is cut short")
+    return np.frombuffer(data, dtype="<f4").reshape(shape)
 
 
-__all__ = ["ModelFileError", "load_model", "save_model"]
+def save_model(model, path: str | os.PathLike) -> None:
+    """``model.save(path)``, kept for code that called it from here."""
+    model.save(path)
+
+
+__all__ = ["ModelFileError", "read_archive", "save_model", "write_archive"]

@@ -283,9 +283,13 @@ def maximize(
     shape = _sample_shape(model)
     if len(shape) != 3:
         raise ValueError("maximize: the model needs a known (C, H, W) input shape")
-    for name, v, lo in (("steps", steps, 1), ("blur_every", blur_every, 0), ("jitter", jitter, 0)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-            raise ValueError(f"maximize: {name} must be an int >= {lo}, got {v!r}")
+    for name, v, least in (
+        ("steps", steps, 1),
+        ("blur_every", blur_every, 0),
+        ("jitter", jitter, 0),
+    ):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < least:
+            raise ValueError(f"maximize: {name} must be an int >= {least}, got {v!r}")
     if not lr > 0 or not l2 >= 0 or not blur_sigma > 0:
         raise ValueError(
             f"maximize: need lr > 0, l2 >= 0, blur_sigma > 0 (got {lr}, {l2}, {blur_sigma})"

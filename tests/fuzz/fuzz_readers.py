@@ -3,9 +3,10 @@
     python tests/fuzz/fuzz_readers.py idx   tests/fuzz/corpus/idx   -max_total_time=40
     python tests/fuzz/fuzz_readers.py cifar tests/fuzz/corpus/cifar -max_total_time=40
     python tests/fuzz/fuzz_readers.py model tests/fuzz/corpus/model -max_total_time=40
+    (and onnx, safetensors likewise)
 
 Each input is written to a file and read with ``read_idx`` / ``read_cifar10_batch`` /
-``load_model`` (a model that loads is also run on one zero input, so the C++ core sees what a
+``load_model`` / ``pc.onnx.load`` / ``pc.safetensors.load_file`` (a model that loads is also run on one zero input, so the C++ core sees what a
 hostile file can build). A reader may only raise ``ValueError`` (``ModelFileError`` is one);
 any other exception, a crash (run it under ASan+UBSan, see .ci/run) or an input slower than
 libFuzzer's ``-timeout`` is a failure, saved by libFuzzer as ``crash-*`` / ``timeout-*``.
@@ -52,7 +53,7 @@ def _instrument_pocketcnn() -> int:
     return done
 
 
-TARGETS = ("idx", "cifar", "model")
+TARGETS = ("idx", "cifar", "model", "onnx", "safetensors")
 _DIR = tempfile.mkdtemp(
     prefix="pocketcnn-fuzz-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
 )
@@ -78,8 +79,12 @@ def one_input(target: str, data: bytes) -> None:
             datasets.read_idx(_PATH)
         elif target == "cifar":
             datasets.read_cifar10_batch(_PATH)
-        else:
+        elif target == "model":
             _exercise_model(pc.load_model(_PATH))
+        elif target == "onnx":
+            _exercise_model(pc.onnx.load(_PATH))
+        else:
+            pc.safetensors.load_file(_PATH)
     except ValueError:
         pass
 

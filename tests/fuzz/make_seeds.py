@@ -65,6 +65,10 @@ def main() -> int:
         for name, model in (("dense", dense), ("conv", conv)):
             model.save(Path(tmp) / name)
             write("model", name + ".pcnn", (Path(tmp) / name).read_bytes())
+            pc.onnx.export(model, Path(tmp) / (name + ".onnx"))
+            write("onnx", name + ".onnx", (Path(tmp) / (name + ".onnx")).read_bytes())
+        weights = {f"w{i}": w for i, w in enumerate(conv.get_weights())}
+        write("safetensors", "conv.safetensors", pc.safetensors.dumps(weights))
     print(f"wrote {sum(1 for _ in HERE.rglob('*') if _.is_file())} seeds under {HERE}")
     return 0
 

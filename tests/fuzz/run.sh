@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the fuzzers for a bounded time (issue 17): the atheris harness of each file reader
-# (fuzz_readers.py: idx, cifar, model; FUZZ_SECONDS each) and the mutation fuzzer over the ops
+# (fuzz_readers.py: idx, cifar, model, onnx, safetensors; FUZZ_SECONDS each) and the mutation fuzzer over the ops
 # (fuzz_ops.py: FUZZ_OP_CASES cases, in batches per subprocess). With an ASan+UBSan build of
 # pocketcnn._core (arg 1: the .so), they run against it, the sanitizer runtimes preloaded.
 #   bash tests/fuzz/run.sh [path/to/_core*.so]
@@ -31,7 +31,7 @@ if [ -n "${1:-}" ]; then
 fi
 
 status=0
-for target in idx cifar model; do
+for target in idx cifar model onnx safetensors; do
   mkdir -p "$work/corpus-$target"
   # New inputs go to the first (scratch) directory; the committed seeds stay as they are.
   if (cd "$work" && "$python" "$here/fuzz_readers.py" "$target" "$work/corpus-$target" \

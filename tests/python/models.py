@@ -8,19 +8,7 @@ import pocketcnn as pc
 
 def lecture_model(seed=0):
     """The DESIGN.md lecture network."""
-    L = pc.layers
-    return pc.Sequential(
-        [
-            L.Conv2D(25, 3, input_shape=(1, 28, 28)),
-            L.MaxPool2D(2),
-            L.Conv2D(50, 3, activation="relu"),
-            L.MaxPool2D(2),
-            L.Flatten(),
-            L.Dense(100, activation="relu"),
-            L.Dense(10, activation="softmax"),
-        ],
-        seed=seed,
-    )
+    return pc.presets.lecture(seed)
 
 
 def tiny_model(seed=0, input_shape=(1, 8, 8), classes=3, dropout=0.0):

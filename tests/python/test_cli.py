@@ -83,7 +83,7 @@ def test_viz_writes_every_picture_from_a_trained_model(fashion_mnist, tmp_path, 
 
 def test_viz_of_an_untrained_model_has_no_curves(tmp_path, capsys):
     pytest.importorskip("PIL.Image")
-    model = cli.lecture_model()
+    model = pc.presets.lecture()
     model.save(tmp_path / "fresh.pcnn")
     code = cli.main(
         ["viz", str(tmp_path / "fresh.pcnn"), "--what", "curves", "--out", str(tmp_path)]

@@ -1,5 +1,6 @@
 """model.save / pc.load_model: round trips, resuming, atomic writes, damaged and foreign files."""
 
+import io
 import json
 import os
 import zipfile
@@ -191,3 +192,34 @@ def test_saved_file_gets_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "m.pcnn").stat().st_mode & 0o777 == 0o644
+
+
+def test_sizes_claimed_by_a_file_are_checked_before_anything_is_allocated(trained):
+    # A member whose .npy header (and the archive's table) claims 10**12 floats, but holds 9:
+    # reading must fail on the size, not try to allocate 4 TB.
+    _, path, _, _ = trained
+    original = path.read_bytes()
+    with zipfile.ZipFile(path) as z:
+        members = [(n, z.read(n)) for n in z.namelist()]
+    header = json.loads(members[0][1])
+    header["arrays"]["weights/1"]["shape"] = [10**12]
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        npy, {"descr": "<f4", "fortran_order": False, "shape": (10**12,)}
+    )
+    npy.write(np.zeros(9, "<f4").tobytes())
+    replaced = {"header.json": json.dumps(header).encode(), "weights/1.npy": npy.getvalue()}
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members:
+            z.writestr(name, replaced.get(name, data))
+    with pytest.raises(
+        ValueError, match=r"weights/1 holds 36 bytes of data.*needs 4,000,000,000,000"
+    ):
+        saving.read_archive(path)  # the archive alone
+    with pytest.raises(ValueError, match="more elements than the largest tensor"):
+        pc.load_model(path)  # the model's plan check refuses the shape before reading
+    path.write_bytes(original)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("header.json", b" " * (saving.MAX_HEADER_BYTES + 1))
+    with pytest.raises(ValueError, match="more than the"):
+        pc.load_model(path)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numbers
-
-from .. import _core
+from .. import _checks, _core
 
 
 def as_tensor(x, name: str) -> _core.Tensor:
@@ -25,16 +23,4 @@ def optional_tensor(x, name: str):
 
 def pair(value, name: str, *, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints as (h, w); each must be >= minimum."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if isinstance(value, numbers.Integral):
-        h = w = int(value)
-    elif isinstance(value, (tuple, list)) and len(value) == 2:
-        if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
-            raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-        h, w = (int(v) for v in value)
-    else:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if h < minimum or w < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return h, w
+    return _checks.int_pair(value, name, minimum=minimum)

@@ -2,14 +2,13 @@
 
 The wrappers turn PyTorch/Keras-style arguments (an int or an ``(h, w)`` pair, ``'same'`` /
 ``'valid'``, ``stride=None``) into the explicit values the C++ core takes; the core checks them
-again and computes forward and backward with its reference kernels.
+again and computes forward and backward with its fast kernels (chosen per ISA at import; the
+reference kernels are only the tests' oracle).
 """
 
 from __future__ import annotations
 
-import numbers
-
-from .. import _core
+from .. import _checks, _core
 from ._args import as_tensor, optional_tensor, pair
 
 _INT64_MAX = 2**63 - 1
@@ -78,7 +77,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
     return _core.conv2d(x, w, b, sh, sw, top, left, bottom, right)
 
 
-def _pool_args(op: str, x: _core.Tensor, kernel_size, stride, padding):
+def _pool_args(
+    op: str, x: _core.Tensor, kernel_size, stride, padding
+) -> tuple[int, int, int, int, int, int]:
     kh, kw = _pair(kernel_size, op, "kernel_size", 1, x)
     sh, sw = (kh, kw) if stride is None else _pair(stride, op, "stride", 1, x)
     ph, pw = _pair(padding, op, "padding", 0, x)
@@ -121,8 +122,7 @@ def flatten(input, start_dim: int = 1) -> _core.Tensor:
     gradient is the output gradient reshaped back.
     """
     x = as_tensor(input, "flatten: input")
-    if isinstance(start_dim, bool) or not isinstance(start_dim, numbers.Integral):
-        raise TypeError(f"flatten: start_dim must be an int, got {start_dim!r}")
+    start_dim = _checks.integer(start_dim, "flatten: start_dim")
     if not -(2**63) <= start_dim <= _INT64_MAX:
         raise ValueError(f"flatten: start_dim {start_dim} is out of range for shape {x.shape}")
     return _core.flatten(x, int(start_dim))
