@@ -36,7 +36,7 @@ def _read_bounded(path: str, max_bytes: int) -> bytes:
                     f"pc.onnx.load: {path!r} has {size} bytes, more than the limit "
                     f"max_bytes={max_bytes}"
                 )
-            data = f.read(max_bytes + 1)
+            data = f.read(min(size, max_bytes) + 1)  # not a max_bytes buffer for a small file
     except (OSError, ValueError) as e:
         if isinstance(e, OnnxError):
             raise
