@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "op_scope.h"
 #include "pocketcnn/tensor.h"
 
 namespace pocketcnn::bindings {

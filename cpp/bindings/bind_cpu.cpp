@@ -9,6 +9,7 @@
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/inference.h"
+#include "pocketcnn/limits.h"
 #include "pocketcnn/memory.h"
 
 namespace pocketcnn::bindings {
@@ -37,7 +38,7 @@ py::tuple conv2d_backward_kernels(const Tensor& x, const Tensor& w, const Tensor
              shape_str({g.N, g.K, g.P, g.Q}), ", got ", shape_str(dy.shape()));
   Tensor dx, dw, db;
   {
-    py::gil_scoped_release release;
+    OpScope op;
     if (input_grad) dx = Tensor::empty(x.shape());
     if (weight_grad) dw = Tensor::empty(w.shape()), db = Tensor::empty({g.K});
     kernels::conv2d_backward(g, x.data(), w.data(), dy.data(), input_grad ? dx.data() : nullptr,
@@ -86,7 +87,7 @@ void bind_cpu(py::module_& m) {
       [](int threads, double seconds) {
         PCNN_CHECK(threads >= 1 && seconds > 0 && seconds < 60,
                    "_fma_peak: threads >= 1 and 0 < seconds < 60");
-        py::gil_scoped_release release;
+        OpScope op;
         return kernels::fma_peak_gflops(threads, seconds);
       },
       "threads"_a = 1, "seconds"_a = 0.2,
@@ -149,10 +150,25 @@ C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._infer
           "run",
           [](const InferencePlan& p, py::handle x) {
             Tensor xt = to_tensor(x, "input");
-            py::gil_scoped_release release;
+            OpScope op;
             return p.run(xt);
           },
           "x"_a, "The forward pass of x (no graph recorded).");
+  m.def(
+      "limits",
+      []() {
+        py::dict d;
+        d["max_tensor_elements"] = limits::kMaxTensorElements;
+        d["max_tensor_bytes"] = limits::kMaxTensorBytes;
+        d["max_threads"] = limits::kMaxThreads;
+        d["max_file_header_bytes"] = limits::kMaxFileHeaderBytes;
+        d["max_cache_bytes"] = limits::kMaxCacheBytes;
+        return d;
+      },
+      "The resource limits (pocketcnn/limits.h): largest tensor (elements, bytes), most threads, "
+      "largest file header parsed, largest memory cache. Exceeding one raises ValueError.");
+  m.def("forked_after_threads", &forked_after_threads,
+        "Whether this process is a fork child dropped to 1 thread (OpenMP does not survive fork).");
   m.def("empty_cache", &empty_cache,
         "Returns the tensor memory cache's free blocks to the operating system.");
   m.def(

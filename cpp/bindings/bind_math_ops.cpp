@@ -23,7 +23,7 @@ void def_unary(py::module_& m, const char* name, UnaryFn fn, const char* doc) {
       name,
       [fn, what](py::handle x) {
         Tensor xt = to_tensor(x, what.c_str());
-        py::gil_scoped_release release;
+        OpScope op;
         return fn(xt);
       },
       "input"_a, doc);
@@ -35,7 +35,7 @@ void def_binary(py::module_& m, const char* name, BinaryFn fn, const char* doc) 
       name,
       [fn, in, other](py::handle a, py::handle b) {
         Tensor at = to_tensor(a, in.c_str()), bt = to_tensor(b, other.c_str());
-        py::gil_scoped_release release;
+        OpScope op;
         return fn(at, bt);
       },
       "input"_a, "other"_a, doc);
@@ -47,7 +47,7 @@ void def_scalar(py::module_& m, const char* name, ScalarFn fn, const char* doc) 
       name,
       [fn, what](py::handle x, float s) {
         Tensor xt = to_tensor(x, what.c_str());
-        py::gil_scoped_release release;
+        OpScope op;
         return fn(xt, s);
       },
       "input"_a, "scalar"_a, doc);
@@ -71,7 +71,7 @@ void bind_math_ops(py::module_& m) {
       "softmax",
       [](py::handle x, int64_t dim) {
         Tensor xt = to_tensor(x, "softmax: input");
-        py::gil_scoped_release release;
+        OpScope op;
         return softmax(xt, dim);
       },
       "input"_a, "dim"_a = -1, "Softmax along dim (max-subtracted, stable).");
@@ -79,7 +79,7 @@ void bind_math_ops(py::module_& m) {
       "log_softmax",
       [](py::handle x, int64_t dim) {
         Tensor xt = to_tensor(x, "log_softmax: input");
-        py::gil_scoped_release release;
+        OpScope op;
         return log_softmax(xt, dim);
       },
       "input"_a, "dim"_a = -1, "log(softmax(input)) along dim, computed stably.");
@@ -88,7 +88,7 @@ void bind_math_ops(py::module_& m) {
       [](py::handle logits, py::handle labels) {
         Tensor lt = to_tensor(logits, "cross_entropy: input");
         std::vector<int64_t> lab = to_labels(labels, "cross_entropy: target");
-        py::gil_scoped_release release;
+        OpScope op;
         return cross_entropy(lt, lab);
       },
       "input"_a, "target"_a,
@@ -97,7 +97,7 @@ void bind_math_ops(py::module_& m) {
       "mse_loss",
       [](py::handle pred, py::handle target) {
         Tensor pt = to_tensor(pred, "mse_loss: input"), tt = to_tensor(target, "mse_loss: target");
-        py::gil_scoped_release release;
+        OpScope op;
         return mse_loss(pt, tt);
       },
       "input"_a, "target"_a, "Mean of (input - target)^2 over all elements; same shapes; 0-d.");
@@ -122,7 +122,7 @@ void bind_math_ops(py::module_& m) {
       "sum",
       [](py::handle x, std::optional<std::vector<int64_t>> dims, bool keepdim) {
         Tensor xt = to_tensor(x, "sum: input");
-        py::gil_scoped_release release;
+        OpScope op;
         if (!dims && !keepdim) return sum(xt);
         if (!dims) dims = all_dims(xt);
         return sum(xt, *dims, keepdim);
@@ -133,7 +133,7 @@ void bind_math_ops(py::module_& m) {
       "mean",
       [](py::handle x, std::optional<std::vector<int64_t>> dims, bool keepdim) {
         Tensor xt = to_tensor(x, "mean: input");
-        py::gil_scoped_release release;
+        OpScope op;
         if (!dims && !keepdim) return mean(xt);
         if (!dims) dims = all_dims(xt);
         return mean(xt, *dims, keepdim);
@@ -144,7 +144,7 @@ void bind_math_ops(py::module_& m) {
       "reshape",
       [](py::handle x, const Shape& shape) {
         Tensor xt = to_tensor(x, "reshape: input");
-        py::gil_scoped_release release;
+        OpScope op;
         return reshape(xt, shape);
       },
       "input"_a, "shape"_a, "Same data in a new shape; one size may be -1 (inferred).");

@@ -21,7 +21,7 @@ void bind_nn_ops(py::module_& m) {
         opt.pad_left = pad_left;
         opt.pad_bottom = pad_bottom;
         opt.pad_right = pad_right;
-        py::gil_scoped_release release;
+        OpScope op;
         return conv2d(xt, wt, bt, opt);
       },
       "input"_a, "weight"_a, "bias"_a, "stride_h"_a, "stride_w"_a, "pad_top"_a, "pad_left"_a,
@@ -34,7 +34,7 @@ void bind_nn_ops(py::module_& m) {
          int64_t pad_h, int64_t pad_w) {
         Tensor xt = to_tensor(x, "max_pool2d: input");
         Pool2dOptions opt{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, true};
-        py::gil_scoped_release release;
+        OpScope op;
         return max_pool2d(xt, opt);
       },
       "input"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
@@ -45,7 +45,7 @@ void bind_nn_ops(py::module_& m) {
          int64_t pad_h, int64_t pad_w, bool count_include_pad) {
         Tensor xt = to_tensor(x, "avg_pool2d: input");
         Pool2dOptions opt{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, count_include_pad};
-        py::gil_scoped_release release;
+        OpScope op;
         return avg_pool2d(xt, opt);
       },
       "input"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
@@ -56,7 +56,7 @@ void bind_nn_ops(py::module_& m) {
       "flatten",
       [](py::handle x, int64_t start_dim) {
         Tensor xt = to_tensor(x, "flatten: input");
-        py::gil_scoped_release release;
+        OpScope op;
         return flatten(xt, start_dim);
       },
       "input"_a, "start_dim"_a,
@@ -66,7 +66,7 @@ void bind_nn_ops(py::module_& m) {
       [](py::handle x, py::handle w, py::handle b) {
         Tensor xt = to_tensor(x, "linear: input"), wt = to_tensor(w, "linear: weight");
         Tensor bt = to_optional_tensor(b, "linear: bias");
-        py::gil_scoped_release release;
+        OpScope op;
         return linear(xt, wt, bt);
       },
       "input"_a, "weight"_a, "bias"_a = py::none(),

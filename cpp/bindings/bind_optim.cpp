@@ -39,7 +39,7 @@ void bind_optim(py::module_& m) {
                          ? Tensor()
                          : to_inplace_tensor(momentum_buffer, "sgd_update: momentum_buffer");
         SgdOptions opt{lr, momentum, dampening, weight_decay, nesterov};
-        py::gil_scoped_release release;
+        OpScope op;
         sgd_update(p, g, buf, opt, first_step);
       },
       "param"_a, "grad"_a, "momentum_buffer"_a, "lr"_a, "momentum"_a = 0.0f, "dampening"_a = 0.0f,
@@ -56,7 +56,7 @@ void bind_optim(py::module_& m) {
         Tensor m1 = to_inplace_tensor(exp_avg, "adam_update: exp_avg");
         Tensor m2 = to_inplace_tensor(exp_avg_sq, "adam_update: exp_avg_sq");
         AdamOptions opt{lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay};
-        py::gil_scoped_release release;
+        OpScope op;
         adam_update(p, g, m1, m2, step, opt);
       },
       "param"_a, "grad"_a, "exp_avg"_a, "exp_avg_sq"_a, "step"_a, "lr"_a = 1e-3f, "beta1"_a = 0.9f,
@@ -71,7 +71,7 @@ void bind_optim(py::module_& m) {
         std::vector<Tensor> ts;
         ts.reserve(tensors.size());
         for (const auto& t : tensors) ts.push_back(to_tensor(t, "sum_of_squares: tensor"));
-        py::gil_scoped_release release;
+        OpScope op;
         return sum_of_squares(ts);
       },
       "tensors"_a, "Sum of squares of all elements of all tensors, accumulated in double.");
@@ -80,7 +80,7 @@ void bind_optim(py::module_& m) {
       "scale_in_place",
       [](py::handle t, float s) {
         Tensor x = to_inplace_tensor(t, "scale_in_place: tensor");
-        py::gil_scoped_release release;
+        OpScope op;
         scale_in_place(x, s);
       },
       "tensor"_a, "scale"_a, "tensor *= scale, in place.");

@@ -19,7 +19,9 @@ namespace {
 std::shared_ptr<void> keep_alive(py::object obj) {
   return std::shared_ptr<void>(new py::object(std::move(obj)), [](void* p) {
     auto* o = static_cast<py::object*>(p);
-    if (!Py_IsInitialized()) return;  // interpreter gone: leaking is the only safe choice
+    // Interpreter gone, or exiting and this thread without the GIL (taking it then would end
+    // the thread inside this noexcept deleter): leaking is the only safe choice.
+    if (!Py_IsInitialized() || (interpreter_exiting() && !PyGILState_Check())) return;
     py::gil_scoped_acquire gil;
     delete o;
   });
@@ -215,7 +217,7 @@ np.asarray(tensor) and tensor.numpy() give the data without a copy.
           "backward",
           [](const Tensor& t, py::object grad, bool retain_graph) {
             Tensor g = to_optional_tensor(grad, "grad");
-            py::gil_scoped_release release;
+            OpScope op;
             t.backward(g, retain_graph);
           },
           "grad"_a = py::none(), "retain_graph"_a = false,

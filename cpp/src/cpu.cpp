@@ -5,6 +5,11 @@
 #include <mutex>
 
 #include "pocketcnn/error.h"
+#include "pocketcnn/limits.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -40,6 +45,31 @@ Isa detect_best_isa() {
 #endif
   return Isa::scalar;
 }
+
+// The ISA this thread's current op runs with (-1: none pinned, follow the cap); see IsaPin.
+thread_local int t_pinned_isa = -1;
+
+// Whether a parallel kernel opened an OpenMP region of > 1 threads in this process (so its pool
+// exists), and whether this process is a fork child that inherited a pool.
+std::atomic<bool> g_pool_may_be_started{false};
+std::atomic<bool> g_forked_after_threads{false};
+
+// libgomp's pool does not survive fork(): the child's first parallel region waits forever for
+// threads that only existed in the parent. A child of a process that ran threaded kernels
+// therefore runs on one thread (run_parallel then opens no OpenMP region at all) and refuses
+// more; the Python package warns when this happens.
+void drop_to_one_thread_in_fork_child() {
+  if (!g_pool_may_be_started.load()) return;
+  g_forked_after_threads.store(true);
+  thread_setting().store(1);
+}
+
+[[maybe_unused]] const bool g_atfork_registered = [] {
+#if defined(__unix__) || defined(__APPLE__)
+  pthread_atfork(nullptr, nullptr, drop_to_one_thread_in_fork_child);
+#endif
+  return true;
+}();
 
 // The cap: -1 until first read (then POCKETCNN_ISA or avx512).
 std::atomic<int> g_cap{-1};
@@ -93,6 +123,7 @@ Isa isa_cap() {
 }
 
 Isa active_isa() {
+  if (t_pinned_isa >= 0) return static_cast<Isa>(t_pinned_isa);
   const int cap = read_cap();
   const int best = static_cast<int>(cpu_best_isa());
   return static_cast<Isa>(cap < best ? cap : best);
@@ -104,13 +135,38 @@ Isa set_isa_cap(Isa cap) {
   return active_isa();
 }
 
-void set_num_threads(int n) {
-  PCNN_CHECK(n >= 1, "set_num_threads: n must be >= 1, got ", n);
-  thread_setting().store(n);
+IsaPin::IsaPin() : owner_(t_pinned_isa < 0) {
+  if (owner_) t_pinned_isa = static_cast<int>(active_isa());
+}
+
+IsaPin::~IsaPin() {
+  if (owner_) t_pinned_isa = -1;
+}
+
+void set_num_threads(int64_t n) {
+  PCNN_CHECK(n >= 1 && n <= limits::kMaxThreads, "set_num_threads: n must be from 1 to ",
+             limits::kMaxThreads, " (pocketcnn::limits::kMaxThreads), got ", n);
+  if (n > 1 && g_forked_after_threads.load()) {
+    throw StateError(str_cat(
+        "set_num_threads(", n,
+        "): this process was forked after threaded work, and OpenMP's "
+        "thread pool does not survive fork(), so it runs on 1 thread; start worker processes "
+        "with multiprocessing's 'spawn' or 'forkserver' method to use threads in them"));
+  }
+  thread_setting().store(static_cast<int>(n));
 }
 
 int get_num_threads() {
   return thread_setting().load();
+}
+
+void note_thread_pool_started() {
+  // Read first: after the first region this is a shared read, not a write every region.
+  if (!g_pool_may_be_started.load(std::memory_order_relaxed)) g_pool_may_be_started.store(true);
+}
+
+bool forked_after_threads() {
+  return g_forked_after_threads.load();
 }
 
 bool has_openmp() {

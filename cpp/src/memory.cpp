@@ -1,9 +1,13 @@
 #include "pocketcnn/memory.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
 #include <new>
 #include <vector>
+
+#include "pocketcnn/error.h"
+#include "pocketcnn/limits.h"
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -19,10 +23,12 @@ constexpr size_t kAlign = 64;
 constexpr size_t kMinCached = 16 * 1024;
 constexpr int kStepsPerOctave = 4;  // size classes 2^k * {1, 1.25, 1.5, 1.75}: <= 25% slack
 
-// Size class of `bytes` (>= kMinCached) and the class's block size.
+// Size class of `bytes` (kMinCached <= bytes <= limits::kMaxTensorBytes) and the class's block
+// size. k = floor(log2(bytes)) comes from the bit width, not a shift loop (which never ended
+// for bytes >= 2^63: 1 << 64 is undefined), and the caller bounds bytes so that every class
+// index fits the free lists.
 int size_class(size_t bytes, size_t* class_bytes) {
-  int k = 0;
-  while ((size_t{1} << (k + 1)) <= bytes) ++k;  // 2^k <= bytes < 2^(k+1)
+  const int k = 63 - __builtin_clzll(static_cast<unsigned long long>(bytes));  // 2^k <= bytes
   const size_t base = size_t{1} << k, step = base / kStepsPerOctave;
   const size_t sub = (bytes - base + step - 1) / step;  // 0..kStepsPerOctave
   if (sub == kStepsPerOctave) {  // exactly the next power of two's first class
@@ -33,22 +39,34 @@ int size_class(size_t bytes, size_t* class_bytes) {
   return k * kStepsPerOctave + static_cast<int>(sub);
 }
 
+void check_alloc_size(size_t bytes) {
+  PCNN_CHECK(bytes <= static_cast<size_t>(limits::kMaxTensorBytes), "cannot allocate ", bytes,
+             " bytes: more than the largest tensor (", limits::kMaxTensorBytes,
+             " bytes, pocketcnn::limits::kMaxTensorBytes)");
+}
+
+// POCKETCNN_CACHE_MB: a whole number of MiB from 0 to the cap's limit, else ValueError (like
+// POCKETCNN_ISA: a typo must not silently mean another cap; 9e15 used to overflow to < 0).
+int64_t cap_from_environment() {
+  const char* env = std::getenv("POCKETCNN_CACHE_MB");
+  if (!env || !*env) return int64_t{2} << 30;
+  constexpr int64_t max_mb = limits::kMaxCacheBytes >> 20;
+  char* end = nullptr;
+  errno = 0;
+  const long long mb = std::strtoll(env, &end, 10);
+  PCNN_CHECK(end != env && *end == '\0' && errno == 0 && mb >= 0 && mb <= max_mb,
+             "environment variable POCKETCNN_CACHE_MB must be a whole number of MiB from 0 to ",
+             max_mb, " (pocketcnn::limits::kMaxCacheBytes), got '", env, "'");
+  return static_cast<int64_t>(mb) << 20;
+}
+
 struct Cache {
   std::mutex mu;
   std::vector<std::vector<void*>> free_lists =
       std::vector<std::vector<void*>>(64 * kStepsPerOctave);
   std::vector<size_t> class_size = std::vector<size_t>(64 * kStepsPerOctave, 0);
   int64_t cached = 0, in_use = 0, hits = 0, misses = 0;
-  int64_t cap = default_cap();
-
-  static int64_t default_cap() {
-    if (const char* env = std::getenv("POCKETCNN_CACHE_MB")) {
-      char* end = nullptr;
-      const long long mb = std::strtoll(env, &end, 10);
-      if (end != env && mb >= 0) return static_cast<int64_t>(mb) * 1024 * 1024;
-    }
-    return int64_t{2} << 30;
-  }
+  int64_t cap = cap_from_environment();
 
   // Frees cached blocks until at most `limit` bytes stay cached. Caller holds mu.
   void trim(int64_t limit) {
@@ -94,6 +112,7 @@ void* os_alloc(size_t bytes) {
 
 void* cached_alloc(size_t bytes) {
   if (bytes < kMinCached) return os_alloc(bytes == 0 ? 1 : bytes);
+  check_alloc_size(bytes);
   size_t cb;
   const int c = size_class(bytes, &cb);
   Cache& k = cache();
@@ -157,7 +176,7 @@ void empty_cache() {
 void set_cache_cap(int64_t bytes) {
   Cache& k = cache();
   std::lock_guard<std::mutex> lock(k.mu);
-  k.cap = bytes < 0 ? 0 : bytes;
+  k.cap = bytes < 0 ? 0 : bytes > limits::kMaxCacheBytes ? limits::kMaxCacheBytes : bytes;
   k.trim(k.cap);
 }
 

@@ -6,6 +6,7 @@
 
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
+#include "pocketcnn/limits.h"
 #include "pocketcnn/memory.h"
 
 namespace pocketcnn {
@@ -14,8 +15,11 @@ int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     PCNN_CHECK(d >= 0, "negative dimension in shape ", shape_str(shape));
-    PCNN_CHECK(d == 0 || n <= std::numeric_limits<int64_t>::max() / d, "shape ", shape_str(shape),
-               " has too many elements");
+    // Checked before multiplying, against the documented limit (not just int64 overflow): a shape
+    // one step below overflow would still ask the allocator for exabytes.
+    PCNN_CHECK(d == 0 || n <= limits::kMaxTensorElements / d, "shape ", shape_str(shape),
+               " has more elements than the largest tensor pocketcnn allocates (",
+               limits::kMaxTensorElements, " = 2^34, pocketcnn::limits::kMaxTensorElements)");
     n *= d;
   }
   return n;

@@ -28,12 +28,14 @@ from . import (  # noqa: E402,F401
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
 from ._cpu import check_isa_environment, cpu_info, empty_cache, memory_stats  # noqa: E402
 from ._dlpack import from_dlpack  # noqa: E402
+from ._fork_guard import install as _install_fork_guard  # noqa: E402
 from ._weights_io import load_keras_weights  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
 from .model import Sequential, load_model  # noqa: E402
 
 check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
+_install_fork_guard()  # a child forked after threaded work runs on 1 thread, with a warning
 
 __version__ = "0.1.0"
 

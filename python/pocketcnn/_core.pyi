@@ -7,7 +7,7 @@ pocketcnn's C++ core: tensors, the autograd tape and the CNN kernels
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'get_num_threads', 'is_grad_enabled', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh']
+__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'get_num_threads', 'is_grad_enabled', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh']
 class Tensor:
     """
     A float32 tensor (NCHW for images) with autograd.
@@ -164,11 +164,19 @@ def flatten(input: typing.Any, start_dim: typing.SupportsInt | typing.SupportsIn
     """
     Merges the dims from start_dim on into one; shares the input's data.
     """
+def forked_after_threads() -> bool:
+    """
+    Whether this process is a fork child dropped to 1 thread (OpenMP does not survive fork).
+    """
 def get_num_threads() -> int:
     ...
 def is_grad_enabled() -> bool:
     """
     Whether ops record the autograd graph (per thread).
+    """
+def limits() -> dict:
+    """
+    The resource limits (pocketcnn/limits.h): largest tensor (elements, bytes), most threads, largest file header parsed, largest memory cache. Exceeding one raises ValueError.
     """
 def linear(input: typing.Any, weight: typing.Any, bias: typing.Any = None) -> Tensor:
     """

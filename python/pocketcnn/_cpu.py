@@ -20,6 +20,7 @@ def cpu_info() -> dict:
 def check_isa_environment() -> None:
     """Raise ``ValueError`` now (at import) if ``POCKETCNN_ISA`` is invalid, not at the first op."""
     _core.cpu_info()
+    _core.memory_stats()  # and an invalid POCKETCNN_CACHE_MB (it sets the cache cap)
 
 
 def memory_stats() -> dict:

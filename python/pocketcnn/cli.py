@@ -165,6 +165,22 @@ def _add_evaluate(sub) -> None:
 VIZ_KINDS = ("filters", "features", "saliency", "maximize", "curves")
 
 
+def _inside(directory: str, name: str) -> str:
+    """``directory/name`` for a file name built from layer names read from a model file (which
+    are untrusted: ``x/../../escaped`` must not write outside --out). Characters other than
+    letters, digits, ``.``, ``_`` and ``-`` become ``_`` and leading dots are dropped; the
+    resolved result must still lie directly in ``directory``."""
+    import os
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")[:200] or "_"
+    out = os.path.realpath(directory)
+    path = os.path.realpath(os.path.join(out, safe))
+    if os.path.dirname(path) != out:
+        raise ValueError(f"viz: output name {name!r} does not stay inside {directory}")
+    return path
+
+
 def _viz(args) -> int:
     """Writes the chosen pictures of a saved model as PNG files into args.out."""
     import os
@@ -181,7 +197,7 @@ def _viz(args) -> int:
     written: list[str] = []
 
     def save(image, name, scale=args.scale):
-        written.append(viz.save_png(image, os.path.join(args.out, name), scale=scale))
+        written.append(viz.save_png(image, _inside(args.out, name), scale=scale))
 
     images = np.zeros((0, 1, 28, 28), np.float32)  # test images, loaded if a picture needs them
     if {"features", "saliency"} & set(args.what):

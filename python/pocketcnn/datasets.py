@@ -14,15 +14,15 @@ size) so a truncated download or a wrong file gives a clear ``ValueError`` inste
 
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import struct
-import zlib
 from pathlib import Path
 from typing import Union
 
 import numpy as np
+
+from . import _bounded_io
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -45,63 +45,61 @@ _MNIST_FILES = {
     "y_test": "t10k-labels-idx1-ubyte",
 }
 
-# Keep a hostile or corrupt header from asking for an absurd allocation before the size check.
-_MAX_IDX_BYTES = 1 << 34
-
-
-def _read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it is gzip (by magic bytes, not by name)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(
-                f"{path}: corrupt or truncated gzip file ({e}); delete it and reinstall the data"
-            ) from None
-    return raw
-
 
 def read_idx(file: PathLike) -> np.ndarray:
     """Reads one IDX file (raw or ``.gz``) into a native-endian numpy array.
 
     The IDX format: two zero bytes, an element-type code, the number of dimensions, then each
     dimension as a big-endian uint32, then the data (big-endian). Raises ``ValueError`` naming the
-    file when the magic number, the type code, the dimensions or the file size are wrong.
+    file when the magic number, the type code, the dimensions or the file size are wrong. The
+    header is read and checked (against ``_bounded_io``'s limits too) before the data is read or
+    decompressed, and never more than the header declares is decompressed.
     """
     path = Path(file)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise ValueError(f"{path}: not an IDX file: {len(data)} bytes, shorter than the header")
-    zero1, zero2, code, ndim = data[0], data[1], data[2], data[3]
-    if zero1 != 0 or zero2 != 0:
-        raise ValueError(
-            f"{path}: not an IDX file: magic number starts with {data[:2].hex()}, expected 0000"
-        )
-    if code not in _IDX_DTYPES:
-        known = ", ".join(f"0x{c:02x}" for c in _IDX_DTYPES)
-        raise ValueError(f"{path}: unknown IDX element type 0x{code:02x} (known: {known})")
-    if ndim == 0:
-        raise ValueError(f"{path}: IDX header has 0 dimensions")
-    header_size = 4 + 4 * ndim
-    if len(data) < header_size:
-        raise ValueError(
-            f"{path}: truncated IDX header: {ndim} dimensions need {header_size} bytes, "
-            f"the file has {len(data)}"
-        )
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
-    dtype = _IDX_DTYPES[code]
-    expected = header_size + math.prod(shape) * dtype.itemsize
-    if expected > _MAX_IDX_BYTES:
-        raise ValueError(f"{path}: IDX header claims an implausible shape {shape}")
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "has trailing bytes"
-        raise ValueError(
-            f"{path}: {what}: IDX header says shape {shape} of {dtype.name} "
-            f"({expected} bytes with the header), the file has {len(data)} bytes"
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    with _bounded_io.DataStream(path) as stream:
+        magic = stream.read_upto(4)
+        if len(magic) < 4:
+            raise ValueError(
+                f"{path}: not an IDX file: {len(magic)} bytes, shorter than the header"
+            )
+        zero1, zero2, code, ndim = magic
+        if zero1 != 0 or zero2 != 0:
+            raise ValueError(
+                f"{path}: not an IDX file: magic number starts with {bytes(magic[:2]).hex()}, "
+                "expected 0000"
+            )
+        if code not in _IDX_DTYPES:
+            known = ", ".join(f"0x{c:02x}" for c in _IDX_DTYPES)
+            raise ValueError(f"{path}: unknown IDX element type 0x{code:02x} (known: {known})")
+        if ndim == 0:
+            raise ValueError(f"{path}: IDX header has 0 dimensions")
+        header_size = 4 + 4 * ndim
+        dims = stream.read_upto(4 * ndim)
+        if len(dims) < 4 * ndim:
+            raise ValueError(
+                f"{path}: truncated IDX header: {ndim} dimensions need {header_size} bytes, "
+                f"the file has {4 + len(dims)}"
+            )
+        shape = struct.unpack(f">{ndim}I", dims)
+        dtype = _IDX_DTYPES[code]
+        numel = math.prod(shape)
+        expected = header_size + numel * dtype.itemsize
+        if numel > _bounded_io.MAX_ARRAY_ELEMENTS or expected > _bounded_io.MAX_DATA_BYTES:
+            raise ValueError(
+                f"{path}: IDX header claims an implausible shape {shape} ({expected} bytes; "
+                f"the limit is {_bounded_io.MAX_DATA_BYTES} bytes, "
+                "pocketcnn._bounded_io.MAX_DATA_BYTES)"
+            )
+        data = stream.read_upto(expected - header_size)
+        if len(data) != expected - header_size or not stream.at_end():
+            found = header_size + len(data)
+            what = "truncated" if found < expected else "has trailing bytes"
+            size = f"{found} bytes" if found < expected else "more bytes"
+            raise ValueError(
+                f"{path}: {what}: IDX header says shape {shape} of {dtype.name} "
+                f"({expected} bytes with the header), the file has {size}"
+            )
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
 
@@ -175,7 +173,8 @@ _CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then 32x32 R, G, B planes
 def read_cifar10_batch(file: PathLike):
     """One CIFAR-10 binary batch: ``uint8 (N, 3, 32, 32)`` images and ``int64 (N,)`` labels."""
     path = Path(file)
-    data = _read_bytes(path)
+    with _bounded_io.DataStream(path) as stream:
+        data = stream.read_upto(stream.max_bytes + 1)  # one past the limit: an error
     if len(data) == 0 or len(data) % _CIFAR_RECORD != 0:
         raise ValueError(
             f"{path}: not a CIFAR-10 binary batch: {len(data)} bytes is not a positive multiple "

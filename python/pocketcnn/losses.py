@@ -68,6 +68,8 @@ def prepare_targets(loss: str, y, n: int, output_shape, who: str) -> np.ndarray:
                 f"{who}: cross_entropy needs integer class labels of shape (N,), got y of shape "
                 f"{y.shape}; for one-hot targets pass y.argmax(axis=1)"
             )
+        if y.dtype.kind == "b":  # as ops.cross_entropy: True is not a class index
+            raise TypeError(f"{who}: cross_entropy needs integer class labels, got dtype bool")
         if y.dtype.kind == "f":
             if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
                 raise TypeError(

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _checks, _core, _distributed_fit, losses, saving
+from . import _checks, _core, _distributed_fit, _model_file_check, losses, saving
 from . import callbacks as callbacks_module
 from . import distributed as distributed_module
 from . import layers as layers_module
@@ -376,6 +376,8 @@ class Sequential:
 
     def _prepare(self, x, y, who: str) -> tuple[np.ndarray, np.ndarray]:
         x = self._check_x(x, who)
+        if len(x) == 0:  # a loss over no samples is undefined (it was reported as 0.0)
+            raise ValueError(f"{self.name}.{who}: x has no samples (shape {x.shape})")
         _, loss = self._compiled()
         output_shape = self.layers[-1]._built_output_shape()
         losses.check_output_shape(loss, output_shape)
@@ -726,7 +728,9 @@ class Sequential:
 def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
     """The model saved at ``path``, with its weights, and (if it was compiled and ``compile``)
     its loss, metrics and optimiser state, ready to ``predict`` or to continue ``fit``."""
-    header, arrays = saving.read_archive(path)
+    # The whole architecture is planned and checked against the file's arrays (and the optimiser
+    # state) before any array is read or anything is built or initialised.
+    header, arrays = saving.read_archive(path, check=_model_file_check.check_plan)
     try:
         model = _rebuild(header, arrays, path)
         if compile and header.get("compile") is not None:
@@ -745,7 +749,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
             )
     except saving.ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as e:
+    except Exception as e:  # anything a hostile header can provoke is a ModelFileError
         raise saving.ModelFileError(
             f"{os.fspath(path)}: corrupted model file: the header does not describe a valid model "
             f"({type(e).__name__}: {e})"

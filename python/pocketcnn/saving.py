@@ -28,16 +28,22 @@ import io
 import json
 import os
 import secrets
+import stat
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from . import _bounded_io
+
 FORMAT = "pocketcnn.model"
 VERSION = 1
 HEADER = "header.json"
-MAX_HEADER_BYTES = 16 << 20  # an architecture description is a few kB; 16 MiB is generous
+# An architecture description is a few kB; 16 MiB (limits.h: kMaxFileHeaderBytes) is generous.
+MAX_HEADER_BYTES = _bounded_io.MAX_HEADER_BYTES
 _NPY_HEADER_MAX = 1 << 16  # numpy writes format-1.0 headers (< 64 KiB) for these arrays
 
 
@@ -77,31 +83,108 @@ def write_archive(path: str | os.PathLike, header: dict[str, Any], arrays: dict[
             for name, a in arrays.items()
         },
     }
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = _create_temporary(directory, path.name)
+    _atomic_write(path, lambda f: _write_archive(f, header, members))
+
+
+def _write_archive(f: IO[bytes], header: dict[str, Any], members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr(HEADER, json.dumps(header, indent=1, sort_keys=True))
+        for name, data in members.items():
+            z.writestr(name + ".npy", data)
+
+
+# Temporary files of a save in progress: a short, recognisable name (a 255-byte target name still
+# fits), locked while written, so the next save in that directory can remove those of killed saves
+# (unlocked) and leave those of saves still running (locked) alone.
+_TEMP_PREFIX = ".pocketcnn-save-"
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Writes through ``write(file)`` to a temporary file beside the real target (through a
+    symlink: the link stays, the file it points to is replaced), keeps an existing target's
+    permission bits, and renames it over the target. On failure the temporary file is removed
+    and the error names the target."""
+    target = Path(os.path.realpath(path))
+    directory = target.parent
+    try:
+        old_mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        old_mode = None
+    try:
+        _remove_stale_temporaries(directory)
+        fd, tmp = _create_temporary(directory)
+    except OSError as e:
+        raise _naming(e, path) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
-                z.writestr(HEADER, json.dumps(header, indent=1, sort_keys=True))
-                for name, data in members.items():
-                    z.writestr(name + ".npy", data)
+            _lock(f.fileno())
+            if old_mode is not None:
+                os.fchmod(f.fileno(), old_mode)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+            os.replace(tmp, target)  # while still locked: no cleanup can take it first
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError):
+            raise _naming(e, path) from e
         raise
     _fsync_directory(directory)
 
 
-def _create_temporary(directory: Path, name: str) -> tuple[int, str]:
+def _naming(e: OSError, path: Path) -> OSError:
+    """The same kind of OSError, naming the target instead of the temporary file."""
+    return type(e)(e.errno, f"could not save the model to {path}: {e.strerror or e}", str(path))
+
+
+def _lock(fd: int, blocking: bool = True) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking, and no stale-file cleanup either
+        return blocking
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        return True
+    except OSError:
+        return False
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Removes temporary files of killed saves (their lock died with them) in ``directory``."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(_TEMP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        stale = directory / name
+        try:
+            fd = os.open(stale, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            # Young files may belong to a save that has not taken its lock yet.
+            old = time.time() - st.st_mtime > 60
+            if stat.S_ISREG(st.st_mode) and old and _lock(fd, blocking=False):
+                os.unlink(stale)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _create_temporary(directory: Path) -> tuple[int, str]:
     """A new file beside the target. Unlike tempfile.mkstemp (always 0600) it gets the usual
-    permissions (0666 minus the umask), which the saved model keeps after the rename."""
+    permissions (0666 minus the umask), which a new saved model keeps after the rename."""
     for _ in range(100):
-        tmp = str(directory / f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = str(directory / f"{_TEMP_PREFIX}{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:
@@ -126,33 +209,50 @@ def _fsync_directory(directory: Path) -> None:
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def read_archive(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_archive(
+    path: str | os.PathLike, check: Callable[[dict[str, Any]], object] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The checked header and the arrays (name -> float32) of the model file at ``path``.
 
-    Raises FileNotFoundError for a missing file and ModelFileError (a ValueError) for anything
-    that is not an intact pocketcnn model archive of a version this code reads.
+    Only a regular file is read (a FIFO or /dev/zero is refused without blocking), bounded by
+    ``_bounded_io``'s limits. ``check(header)``, if given, runs after the header is read and
+    before any array is: ``load_model`` checks the whole architecture there, so nothing is
+    allocated for a file whose arrays do not fit it. Raises FileNotFoundError for a missing file
+    and ModelFileError (a ValueError) for anything else that is not an intact pocketcnn model
+    archive of a version this code reads (whatever a hostile file provokes).
     """
     path = Path(os.fspath(path))
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError(
-            f"{path}: not a pocketcnn model file, or truncated (it does not end with a zip "
-            "directory)"
-        )
     try:
-        with zipfile.ZipFile(path) as z:
-            header = _read_header(z, path)
-            arrays = _read_arrays(z, header, path)
-    except ModelFileError:
+        with _bounded_io.open_regular(path) as f:
+            if not zipfile.is_zipfile(f):
+                raise ModelFileError(
+                    f"{path}: not a pocketcnn model file, or truncated (it does not end with a "
+                    "zip directory)"
+                )
+            with zipfile.ZipFile(f) as z:
+                header = _read_header(z, path)
+                if check is not None:
+                    try:
+                        check(header)
+                    except Exception as e:
+                        raise ModelFileError(
+                            f"{path}: corrupted model file: the header does not describe a "
+                            f"valid model ({type(e).__name__}: {e})"
+                        ) from None
+                arrays = _read_arrays(z, header, path)
+    except (ModelFileError, FileNotFoundError, PermissionError):
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, TypeError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise
+    except Exception as e:  # anything a hostile file can provoke is a ModelFileError
         raise ModelFileError(
             f"{path}: truncated or corrupted model file ({type(e).__name__}: {e})"
         ) from None
     return header, arrays
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number a model file may hold")
 
 
 def _read_header(z: zipfile.ZipFile, path: Path) -> dict[str, Any]:
@@ -166,18 +266,20 @@ def _read_header(z: zipfile.ZipFile, path: Path) -> dict[str, Any]:
             f"{path}: not a pocketcnn model file ({HEADER} is {infos[0].file_size:,} bytes, more "
             f"than the {MAX_HEADER_BYTES:,} a model header may have)"
         )
-    raw = z.read(infos[0])
+    raw = _bounded_io.read_member(z, HEADER, MAX_HEADER_BYTES, path)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        # NaN/Infinity are not JSON (an Infinity count overflowed int()); deep nesting is a
+        # RecursionError in the parser.
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise ModelFileError(
-            f"{path}: corrupted model file: the header is not valid JSON ({e})"
+            f"{path}: corrupted model file: the header is not valid JSON ({type(e).__name__}: {e})"
         ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         found = header.get("format") if isinstance(header, dict) else None
         raise ModelFileError(f"{path}: not a pocketcnn model file (format {found!r})")
     version = header.get("version")
-    if not isinstance(version, int) or version < 1:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ModelFileError(f"{path}: corrupted model file: bad version {version!r}")
     if version > VERSION:
         raise ModelFileError(

@@ -28,15 +28,36 @@ bool cpu_supports(Isa isa);
 // The ISA the kernels use now: min(cap, cpu_best_isa()). The first call reads POCKETCNN_ISA.
 Isa active_isa();
 // Caps the ISA (min with what the CPU supports); returns the ISA now active. For tests and for
-// comparing variants; not meant to be changed while kernels run on other threads.
+// comparing variants. Safe while ops run on other threads: each op (every Python entry point
+// holds an IsaPin) keeps the ISA it started with; later ops use the new one.
 Isa set_isa_cap(Isa cap);
+
+// While alive, active_isa() on this thread returns the value it had when the (outermost) pin was
+// made, so an op reads the ISA once: its workspace sizes and its kernels always agree even if
+// set_isa_cap runs meanwhile (mixing them corrupted the heap). Nested pins keep the outer ISA.
+class IsaPin {
+ public:
+  IsaPin();
+  ~IsaPin();
+  IsaPin(const IsaPin&) = delete;
+  IsaPin& operator=(const IsaPin&) = delete;
+
+ private:
+  bool owner_;
+};
 // The cap in force (POCKETCNN_ISA, set_isa_cap, or avx512 = no cap).
 Isa isa_cap();
 
 // Number of threads parallel kernels may use (default: OpenMP's max, i.e. OMP_NUM_THREADS or the
-// number of cores). n must be >= 1.
-void set_num_threads(int n);
+// number of cores). n must be from 1 to limits::kMaxThreads (ValueError naming the limit). In a
+// child forked after threaded work the setting is 1 and n > 1 raises StateError: OpenMP's pool
+// does not survive fork() (the child would hang in its first parallel region).
+void set_num_threads(int64_t n);
 int get_num_threads();
+// Whether this process is a fork child that was dropped to 1 thread (see set_num_threads).
+bool forked_after_threads();
+// Called by run_parallel before it opens a region of > 1 threads (the pool then exists).
+void note_thread_pool_started();
 // Whether the library was built with OpenMP (if not, every kernel runs on one thread).
 bool has_openmp();
 

@@ -16,6 +16,7 @@
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
+#include "pocketcnn/limits.h"
 #include "pocketcnn/ops.h"
 
 namespace pocketcnn {
@@ -69,6 +70,10 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
   g.pad_w = opt.pad_w;
   PCNN_CHECK(g.pad_h <= kMaxPoolPadding && g.pad_w <= kMaxPoolPadding, op,
              ": padding must be at most ", kMaxPoolPadding, where);
+  PCNN_CHECK(g.kernel_h <= limits::kMaxTensorElements && g.kernel_w <= limits::kMaxTensorElements,
+             op, ": kernel_size ", pair_str(g.kernel_h, g.kernel_w),
+             " exceeds the largest tensor (", limits::kMaxTensorElements,
+             " elements, pocketcnn::limits::kMaxTensorElements)", where);
   const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w;
   PCNN_CHECK(Hp >= g.kernel_h && Wp >= g.kernel_w, op, ": kernel_size ",
              pair_str(g.kernel_h, g.kernel_w), " is larger than the padded input ",
@@ -76,6 +81,20 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
   g.P = (Hp - g.kernel_h) / g.stride_h + 1;
   g.Q = (Wp - g.kernel_w) / g.stride_w + 1;
   return g;
+}
+
+// The kernels' workspaces are sums of products of these terms (im2col: C*R*S x P*Q per image; the
+// padded input C*Hp*Wp; the output K*P*Q): bounding each by the largest tensor, with checked
+// arithmetic, keeps every size the kernels compute far from overflow and refuses, as a
+// ValueError naming the limit, a convolution whose scratch memory alone would exhaust the machine.
+void check_conv_workspace(const kernels::Conv2dGeometry& g, int64_t Hp, int64_t Wp) {
+  using limits::checked_mul;
+  const char* what = "conv2d: workspace";
+  const int64_t crs = checked_mul(checked_mul(g.C, g.R, what), g.S, what);
+  const int64_t pq = checked_mul(g.P, g.Q, what);
+  checked_mul(crs, pq, what);
+  checked_mul(checked_mul(g.C, Hp, what), Wp, what);
+  checked_mul(checked_mul(g.N, g.K, what), pq, what);
 }
 
 }  // namespace
@@ -94,6 +113,7 @@ kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Te
       {opt.stride_h, opt.stride_w, opt.pad_top, opt.pad_left, opt.pad_bottom, opt.pad_right});
   const std::string where =
       str_cat(" (input shape ", shape_str(x.shape()), ", weight shape ", shape_str(w.shape()), ")");
+  check_conv_workspace(g, g.H + opt.pad_top + opt.pad_bottom, g.W + opt.pad_left + opt.pad_right);
   if (b.defined()) {
     PCNN_CHECK(b.ndim() == 1 && b.dim(0) == g.K, "conv2d: bias must have shape (", g.K,
                ",) to match the weight's ", g.K, " filters, got ", shape_str(b.shape()), where);

@@ -157,6 +157,15 @@ class Layer:
         """Creates ``self._weights`` (in ``weight_names`` order) and, for a layer with
         non-trainable state, ``self._state`` (in ``state_names`` order)."""
 
+    def weight_shapes(self, input_shape: Shape) -> list[Shape] | None:
+        """The shapes ``build(input_shape)`` gives ``_tensors()`` (weights, then state), without
+        creating them: ``load_model`` checks a file against them before allocating anything.
+        None: not described (a layer with weights that does not override this; its file is then
+        checked after building, as before)."""
+        if type(self)._make_weights is Layer._make_weights:
+            return []  # no weights, no state
+        return None
+
     def forward(self, x: _core.Tensor, training: bool) -> _core.Tensor:
         return x
 

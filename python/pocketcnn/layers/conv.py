@@ -95,6 +95,11 @@ class Conv2D(Layer):
             (w + left + right - s) // sw + 1,
         )
 
+    def weight_shapes(self, input_shape):
+        r, s = self.kernel_size
+        kernel = (self.filters, input_shape[0], r, s)
+        return [kernel, (self.filters,)] if self.use_bias else [kernel]
+
     def _make_weights(self, input_shape, init, rng):
         c = input_shape[0]
         r, s = self.kernel_size

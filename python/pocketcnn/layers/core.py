@@ -65,6 +65,10 @@ class Dense(Layer):
             )
         return (self.units,)
 
+    def weight_shapes(self, input_shape):
+        kernel = (self.units, input_shape[0])
+        return [kernel, (self.units,)] if self.use_bias else [kernel]
+
     def _make_weights(self, input_shape, init, rng):
         fan_in = input_shape[0]
         kernel = init_array(init, (self.units, fan_in), fan_in, self.units, rng)

@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from .. import _checks
+from .. import _bounded_io, _checks
 from .. import layers as L
 from . import (
     _import_ops,  # noqa: F401  (fills IMPORTERS)
@@ -28,15 +28,18 @@ MIN_OPSET, MAX_OPSET = 9, 25
 
 def _read_bounded(path: str, max_bytes: int) -> bytes:
     try:
-        with open(path, "rb") as f:
+        # Regular files only (a FIFO would block, /dev/zero never end): the shared bounded reader.
+        with _bounded_io.open_regular(path, max_bytes=None) as f:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 raise OnnxError(
                     f"pc.onnx.load: {path!r} has {size} bytes, more than the limit "
                     f"max_bytes={max_bytes}"
                 )
-            data = f.read(max_bytes + 1)
-    except OSError as e:
+            data = f.read(min(size, max_bytes) + 1)  # not a max_bytes buffer for a small file
+    except (OSError, ValueError) as e:
+        if isinstance(e, OnnxError):
+            raise
         raise OnnxError(f"pc.onnx.load: cannot read {path!r}: {e}") from None
     if len(data) > max_bytes:
         raise OnnxError(f"pc.onnx.load: {path!r} is larger than max_bytes={max_bytes}")

@@ -5,8 +5,11 @@ namespace pocketcnn::kernels {
 namespace {
 
 float divisor(const Pool2dGeometry& g, const PoolWindow& win, bool count_include_pad) {
-  return count_include_pad ? static_cast<float>(g.kernel_h * g.kernel_w)
-                           : static_cast<float>((win.h1 - win.h0) * (win.w1 - win.w0));
+  // In double: kernel_h * kernel_w overflows int64 for windows of 2^32 x 2^32 (which the padding
+  // rules allow on a 1x1 input), and a wrapped divisor of 0 made the mean inf.
+  return count_include_pad
+             ? static_cast<float>(static_cast<double>(g.kernel_h) * static_cast<double>(g.kernel_w))
+             : static_cast<float>((win.h1 - win.h0) * (win.w1 - win.w0));
 }
 
 }  // namespace

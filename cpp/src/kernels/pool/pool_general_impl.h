@@ -196,7 +196,8 @@ void avg_pool_plane(const Pool2dGeometry& g, const PoolScratch& sc, bool include
   for (int64_t h = 0; h < g.H; ++h) {
     pool_row_horizontal<V, false>(g, sc, x + h * g.W, buf, t + h * sc.Qv, nullptr);
   }
-  const R area = V::set1(static_cast<float>(g.kernel_h * g.kernel_w));
+  const R area = V::set1(
+      static_cast<float>(static_cast<double>(g.kernel_h) * static_cast<double>(g.kernel_w)));
   for (int64_t p = 0; p < g.P; ++p) {
     int64_t h0, h1;
     window_rows(g, p, &h0, &h1);
@@ -365,7 +366,8 @@ void avg_pool_backward_plane(const Pool2dGeometry& g, const PoolScratch& sc, boo
                              float* t) {
   using R = typename V::R;
   std::fill(t, t + g.H * sc.Qv, 0.0f);
-  const R area = V::set1(static_cast<float>(g.kernel_h * g.kernel_w));
+  const R area = V::set1(
+      static_cast<float>(static_cast<double>(g.kernel_h) * static_cast<double>(g.kernel_w)));
   for (int64_t p = 0; p < g.P; ++p) {
     int64_t h0, h1;
     window_rows(g, p, &h0, &h1);

@@ -14,6 +14,8 @@
 #include <omp.h>
 #endif
 
+#include "pocketcnn/cpu.h"
+
 namespace pocketcnn::kernels {
 
 // ~20 us of FMA work on one core of this machine: below that, a second thread does not pay.
@@ -46,6 +48,7 @@ template <typename Fn>
 void run_parallel(int nt, Fn&& fn) {
 #ifdef _OPENMP
   if (nt > 1) {
+    note_thread_pool_started();  // a fork child must not use this pool (cpu.h)
 #pragma omp parallel num_threads(nt)
     {
       // OpenMP may give fewer threads than asked (nested regions, limits): use what we got, and
