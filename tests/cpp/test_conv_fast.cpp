@@ -55,6 +55,15 @@ std::vector<ConvCase> conv_cases() {
       {2, 3, 10, 9, 4, 3, 3, 2, 2, 1, 1, 1, 1},   // stride 2
       {3, 2, 11, 12, 5, 3, 3, 2, 3, 0, 1, 1, 0},  // mixed strides
       {2, 3, 8, 8, 4, 2, 2, 2, 2, 0, 0, 0, 0},    // stride = kernel
+      // Strided forwards on phase planes (conv_strided_impl.h): first layers, 5x5 / 7x7,
+      // non-square kernels with unequal strides, padding beyond a phase, tiny inputs, and enough
+      // channels for several bands of output rows.
+      {2, 3, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1},
+      {2, 3, 23, 19, 6, 7, 7, 2, 2, 3, 3, 3, 3},
+      {2, 2, 9, 11, 5, 5, 4, 3, 2, 2, 1, 0, 2},
+      {1, 2, 2, 2, 3, 1, 1, 2, 2, 0, 1, 0, 1},
+      {2, 1, 12, 13, 4, 5, 5, 2, 2, 4, 3, 2, 1},
+      {2, 16, 60, 50, 8, 3, 3, 2, 2, 1, 1, 1, 1},
       {1, 5, 3, 3, 2, 3, 3, 1, 1, 0, 0, 0, 0},    // 1x1 output
       {4, 6, 5, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1},  // K with remainders, long rows
       {2, 8, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1, 1},

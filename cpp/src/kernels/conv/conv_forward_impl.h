@@ -10,6 +10,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -66,6 +67,21 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
         correlate_image<V, Cfg>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, g.pad_top, g.pad_left, wp,
                                 g.K, g.R, g.S, g.P, g.Q, band, off, b, act, y + n * g.K * PQ,
                                 inner);
+      }
+    });
+    return;
+  }
+  if (algo != ConvAlgo::im2col) {
+    const Banding band = make_strided_banding(g);
+    float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
+    auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
+    float* wp = shared + 2 * CRS;
+    strided_band_offsets(g, band, off);
+    pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+    parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        correlate_image_strided<V, Cfg>(g, x + n * g.C * g.H * g.W, wp, band, off, b, act,
+                                        y + n * g.K * PQ, inner);
       }
     });
     return;
