@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "kernels/conv/conv2d.h"
+#include "peak/peak.h"
 #include "pocketcnn/cpu.h"
 
 namespace {
@@ -87,6 +88,11 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--batch")) batches = {std::atoll(argv[i + 1])};
     if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
   }
+  // What this core gives now (best of several short probes; the machine is shared): if it is far
+  // below the nominal peak, the run was squeezed and its percentages are low by that much.
+  double live = 0;
+  for (int i = 0; i < 20; ++i) live = std::max(live, k::fma_peak_gflops(1, 0.01));
+  std::printf("live 1-thread FMA probe: %.0f GFLOP/s\n", live);
   std::printf("isa %s threads %d peak %.0f GFLOP/s; %% of peak from the min (p10 in brackets)\n",
               pocketcnn::isa_name(pocketcnn::active_isa()), pocketcnn::get_num_threads(), peak);
   std::printf("%-26s %5s %16s %16s %16s\n", "shape", "N", "forward", "input-grad", "weight-grad");

@@ -319,6 +319,54 @@ TEST(ConvWide, Avx512BlockingWithPortableVectors) {
   }
 }
 
+// The strided forward paths (phase planes, im2col), forced on every strided case with every
+// register blocking on portable vectors, against the reference, with bias and ReLU; the same
+// floats on 1 and 2 threads.
+template <class V, class Cfg>
+void check_strided_forward_paths(const char* blocking) {
+  uint32_t seed = 900;
+  int checked = 0;
+  for (const ConvCase& c : conv_cases()) {
+    if (c.sh == 1 && c.sw == 1) continue;
+    Problem p = make_problem(c, seed += 10);
+    std::vector<float> want(p.dy.size());
+    conv2d_forward_ref(p.g, p.x.data(), p.w.data(), p.b.data(), want.data());
+    for (float& v : want) v = std::max(v, 0.0f);
+    for (impl::ConvAlgo algo : {impl::ConvAlgo::direct, impl::ConvAlgo::im2col}) {
+      const std::string what = describe(c) + " " + blocking +
+                               (algo == impl::ConvAlgo::direct ? " phase planes" : " im2col");
+      std::vector<float> got1(p.dy.size(), 123.0f), got2(p.dy.size(), -5.0f);
+      impl::conv2d_forward_algo<V, Cfg>(p.g, p.x.data(), p.w.data(), p.b.data(), got1.data(),
+                                        Activation::relu, 1, algo);
+      impl::conv2d_forward_algo<V, Cfg>(p.g, p.x.data(), p.w.data(), p.b.data(), got2.data(),
+                                        Activation::relu, 2, algo);
+      EXPECT_TRUE(all_close(got1, want, tolerance(p.g))) << what;
+      EXPECT_EQ(got1, got2) << what << ": 1 vs 2 threads";
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 16);  // the strided cases are really there
+}
+
+TEST(ConvStridedForward, BothPathsAgreeWithTheReference) {
+  check_strided_forward_paths<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
+  check_strided_forward_paths<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
+  check_strided_forward_paths<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// Phase planes where their junk columns cost less than im2col's gather: the first layers with
+// 3 input channels, not the 32->64 3x3 stride 2 layer on 16x16 (8x8 outputs: twice the columns).
+TEST(ConvStridedForward, CostModelPicksPhasePlanesForFirstLayers) {
+  using V = simd::GenericVec<16>;
+  auto phase = [](const ConvCase& c) {
+    const Conv2dGeometry g = geometry(c);
+    return impl::strided_phase_planes_suit<V, Avx512Cfg>(g, impl::make_strided_banding(g));
+  };
+  EXPECT_TRUE(phase({64, 3, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1}));
+  EXPECT_TRUE(phase({64, 3, 32, 32, 32, 7, 7, 2, 2, 3, 3, 3, 3}));
+  EXPECT_FALSE(phase({64, 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1}));
+}
+
 // The stride-1 input-gradient algorithms (correlation, col + gather, Winograd), with every register
 // blocking on portable vectors, against the reference; bitwise the same for any thread count and
 // for an image alone or in a batch (a sample's gradient must not depend on its batch).

@@ -18,8 +18,8 @@ namespace {
 // Which algorithm a convolution's forward pass or weight gradient uses (tests force each one;
 // the ops pick). winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) over image lanes (the forward,
 // and training's forward + backward on blocks of images, the last one possibly padded).
-// im2col: strided forwards through im2col + GEMM (the previous path, kept as a benchmark
-// baseline and a second oracle in the tests) instead of the phase planes (conv_strided_impl.h).
+// A strided forward takes the phase planes (conv_strided_impl.h) or im2col by cost; direct forces
+// the phase planes, im2col forces im2col.
 enum class ConvAlgo { automatic, direct, winograd, winograd4, im2col };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both

@@ -71,8 +71,9 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
     });
     return;
   }
-  if (algo != ConvAlgo::im2col) {
-    const Banding band = make_strided_banding(g);
+  const Banding band = make_strided_banding(g);
+  if (algo == ConvAlgo::direct ||
+      (algo == ConvAlgo::automatic && strided_phase_planes_suit<V, Cfg>(g, band))) {
     float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
     auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
     float* wp = shared + 2 * CRS;

@@ -81,6 +81,22 @@ inline void fill_phase_planes(const Conv2dGeometry& g, const float* src, int64_t
     }
 }
 
+// Whether the phase planes beat im2col + GEMM for this strided layer. Their GEMM computes
+// (S-1)/sw junk columns per output row, and every band's
+// columns rounded up to whole register tiles, which on small outputs (8x8: 72 columns, two
+// 64-wide tiles) doubles the FMAs; im2col computes P*Q columns (rounded once) but gathers
+// C*R*S*P*Q floats one by one, about 32 lane-FMAs each (measured: 3x3 stride 2 3->32 on 32x32 is
+// 15 -> 21% of peak on phase planes, 32->64 on 16x16 25 -> 22%).
+template <class V, class Cfg>
+bool strided_phase_planes_suit(const Conv2dGeometry& g, const Banding& band) {
+  const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.K).nr) * V::W;
+  const auto tiles = [&](int64_t cols) { return (cols + tile - 1) / tile * tile; };
+  const int64_t full = g.P / band.rows, rest = g.P % band.rows;
+  const int64_t phase_cols = full * tiles(band.rows * band.Wp) + (rest ? tiles(rest * band.Wp) : 0);
+  const int64_t im2col_cols = tiles(g.P * g.Q);
+  return g.K * (phase_cols - im2col_cols) <= 32 * g.P * g.Q;
+}
+
 // One image of a strided forward: out (K, P, Q) = act(A (K, C*R*S) * cols(phase planes) + bias).
 // A is packed (pack_nn_a); `off` from strided_band_offsets. Uses scratch slots a and b.
 template <class V, class Cfg>
