@@ -90,7 +90,7 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
     float* col = scratch(Scratch::a, CRS * PQ);
     for (int64_t n = n0; n < n1; ++n) {
-      im2col<V>(g, x + n * g.C * g.H * g.W, col);
+      im2col_any_stride<V>(g, x + n * g.C * g.H * g.W, col);
       float* yn = y + n * g.K * PQ;
       GemmNN gg;
       gg.M = g.K, gg.N = PQ, gg.J = CRS, gg.A = w, gg.a_rs = CRS, gg.a_cs = 1, gg.B = col,

@@ -131,3 +131,40 @@ void correlate_image_strided(const Conv2dGeometry& g, const float* in, const flo
 
 }  // namespace
 }  // namespace pocketcnn::kernels::impl
+
+namespace pocketcnn::kernels::impl {
+namespace {
+
+// im2col (conv_direct_impl.h) for any stride: strided rows of col are contiguous rows of the phase
+// planes (one vector copy per output row instead of a gather per float with a bounds test per
+// float; the stacked weight gradient of 3x3 stride 2 spent most of its time in that gather). The
+// planes of the whole image go to scratch slot e (free between GEMM calls).
+template <class V>
+void im2col_any_stride(const Conv2dGeometry& g, const float* x, float* col, int64_t ldcol = 0) {
+  if (g.stride_w == 1 || g.P * g.Q == 0) {
+    im2col<V>(g, x, col, ldcol);
+    return;
+  }
+  const int64_t PQ = g.P * g.Q, sh = g.stride_h, sw = g.stride_w;
+  const int64_t ph = row_phases(g), pw = col_phases(g), phases = ph * pw;
+  if (ldcol == 0) ldcol = PQ;
+  Banding whole;
+  whole.rows = g.P, whole.Wp = g.Q + (g.S - 1) / sw;
+  whole.bplane = strided_band_rows(g, g.P) * whole.Wp;
+  float* xp = scratch(Scratch::e, g.C * phases * whole.bplane);
+  for (int64_t c = 0; c < g.C; ++c) {
+    fill_phase_planes(g, x + c * g.H * g.W, 0, strided_band_rows(g, g.P), whole,
+                      xp + c * phases * whole.bplane);
+  }
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        const float* plane = xp + ((c * ph + r % sh) * pw + s % sw) * whole.bplane;
+        const float* src = plane + (r / sh) * whole.Wp + s / sw;
+        float* dst = col + ((c * g.R + r) * g.S + s) * ldcol;
+        for (int64_t p = 0; p < g.P; ++p) copy_floats<V>(src + p * whole.Wp, g.Q, dst + p * g.Q);
+      }
+}
+
+}  // namespace
+}  // namespace pocketcnn::kernels::impl
