@@ -168,3 +168,55 @@ void im2col_any_stride(const Conv2dGeometry& g, const float* x, float* col, int6
 
 }  // namespace
 }  // namespace pocketcnn::kernels::impl
+
+namespace pocketcnn::kernels::impl {
+namespace {
+
+// dst[0:n] += src[0:n] (whole vectors, then a scalar tail: an overlapping vector would add twice).
+template <class V>
+inline void add_floats(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::store(dst + i, V::add(V::load(dst + i), V::load(src + i)));
+  for (; i < n; ++i) dst[i] += src[i];
+}
+
+// col2im_add (conv_direct_impl.h) for any stride: each col row is added as a contiguous row of a
+// phase plane (vector adds; the plain col2im tests bounds per float), then the planes are
+// scattered into dx once (each input pixel lives in one plane). dx must be zeroed first. The
+// planes go to scratch slot e (free between GEMM calls).
+template <class V>
+void col2im_add_any_stride(const Conv2dGeometry& g, const float* col, float* dx, int64_t ldcol) {
+  if (g.stride_w == 1 || g.P * g.Q == 0) {
+    col2im_add(g, col, dx, ldcol);
+    return;
+  }
+  const int64_t sh = g.stride_h, sw = g.stride_w, ph = row_phases(g), pw = col_phases(g);
+  const int64_t Wp = g.Q + (g.S - 1) / sw, rows = strided_band_rows(g, g.P), bplane = rows * Wp;
+  float* xp = scratch(Scratch::e, g.C * ph * pw * bplane);
+  std::memset(xp, 0, g.C * ph * pw * bplane * sizeof(float));
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        float* dst = xp + ((c * ph + r % sh) * pw + s % sw) * bplane + (r / sh) * Wp + s / sw;
+        const float* src = col + ((c * g.R + r) * g.S + s) * ldcol;
+        for (int64_t p = 0; p < g.P; ++p) add_floats<V>(src + p * g.Q, g.Q, dst + p * Wp);
+      }
+  // Plane (a, b)[i, j] is dx[sh*i + a - pad_top, sw*j + b - pad_left] (where that is inside dx).
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t a = 0; a < ph; ++a)
+      for (int64_t b = 0; b < pw; ++b) {
+        const float* plane = xp + ((c * ph + a) * pw + b) * bplane;
+        const int64_t first = g.pad_left - b;
+        const int64_t j0 = std::clamp<int64_t>(-floor_div(-first, sw), 0, Wp);
+        const int64_t j1 = std::clamp<int64_t>(floor_div(g.W - 1 + first, sw) + 1, j0, Wp);
+        for (int64_t i = 0; i < rows; ++i) {
+          const int64_t h = sh * i + a - g.pad_top;
+          if (h < 0 || h >= g.H) continue;
+          float* d = dx + (c * g.H + h) * g.W + (sw * j0 + b - g.pad_left);
+          for (int64_t j = j0; j < j1; ++j) d[(j - j0) * sw] += plane[i * Wp + j];
+        }
+      }
+}
+
+}  // namespace
+}  // namespace pocketcnn::kernels::impl
