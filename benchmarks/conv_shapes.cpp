@@ -107,10 +107,10 @@ int main(int argc, char** argv) {
       std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size());
       const double flops = 2.0 * g.N * g.K * g.C * g.R * g.S * g.P * g.Q;
       const int r = std::max(5, static_cast<int>(reps * std::min(1.0, 2e8 / flops)));
-      const auto fwd = time_min_p10(
-          [&] { k::conv2d_forward(g, x.data(), w.data(), b.data(), y.data()); }, r);
-      const auto dgr = time_min_p10(
-          [&] { k::conv2d_backward_input(g, dy.data(), w.data(), dx.data()); }, r);
+      const auto fwd =
+          time_min_p10([&] { k::conv2d_forward(g, x.data(), w.data(), b.data(), y.data()); }, r);
+      const auto dgr =
+          time_min_p10([&] { k::conv2d_backward_input(g, dy.data(), w.data(), dx.data()); }, r);
       const auto wgr = time_min_p10(
           [&] { k::conv2d_backward_weight(g, x.data(), dy.data(), dw.data(), db.data()); }, r);
       const auto pct = [&](std::pair<double, double> t) {

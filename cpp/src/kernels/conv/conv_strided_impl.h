@@ -24,12 +24,18 @@ namespace pocketcnn::kernels::impl {
 namespace {
 
 // floor(a / b) for b > 0 (C++ division truncates toward zero).
-inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t floor_div(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 // Phases a tap reaches on each axis: a stride larger than the kernel skips the others (and a
 // huge stride must not size anything).
-inline int64_t row_phases(const Conv2dGeometry& g) { return std::min(g.stride_h, g.R); }
-inline int64_t col_phases(const Conv2dGeometry& g) { return std::min(g.stride_w, g.S); }
+inline int64_t row_phases(const Conv2dGeometry& g) {
+  return std::min(g.stride_h, g.R);
+}
+inline int64_t col_phases(const Conv2dGeometry& g) {
+  return std::min(g.stride_w, g.S);
+}
 
 // The bands of a strided layer: as a stride-1 layer on the phase planes.
 inline Banding make_strided_banding(const Conv2dGeometry& g, int64_t budget = kBandInputBytes) {
@@ -54,8 +60,9 @@ inline void strided_band_offsets(const Conv2dGeometry& g, const Banding& b, int6
       }
 }
 
-// The phase planes of one channel's band (a < row_phases, b < col_phases): dst plane (a, b) (rows x Wp, planes bplane apart)
-// [i, j] = src[sh*(p0 + i) + a - pad_top, sw*j + b - pad_left], 0 outside src (H x W).
+// The phase planes of one channel's band (a < row_phases, b < col_phases): dst plane (a, b) (rows x
+// Wp, planes bplane apart) [i, j] = src[sh*(p0 + i) + a - pad_top, sw*j + b - pad_left], 0 outside
+// src (H x W).
 inline void fill_phase_planes(const Conv2dGeometry& g, const float* src, int64_t p0, int64_t rows,
                               const Banding& band, float* dst) {
   const int64_t sh = g.stride_h, sw = g.stride_w, Wp = band.Wp, pw = col_phases(g);
@@ -82,11 +89,12 @@ inline void fill_phase_planes(const Conv2dGeometry& g, const float* src, int64_t
 }
 
 // Whether the phase planes beat im2col + GEMM for this strided layer. Their GEMM computes
-// (S-1)/sw junk columns per output row, and every band's
-// columns rounded up to whole register tiles, which on small outputs (8x8: 72 columns, two
-// 64-wide tiles) doubles the FMAs; im2col computes P*Q columns (rounded once) but gathers
-// C*R*S*P*Q floats one by one, about 32 lane-FMAs each (measured: 3x3 stride 2 3->32 on 32x32 is
-// 15 -> 21% of peak on phase planes, 32->64 on 16x16 25 -> 22%).
+// (S-1)/sw junk columns per output row, and every band's columns rounded up to whole register
+// tiles, which on small outputs (8x8: 72 columns, two 64-wide tiles) doubles the FMAs; im2col
+// computes P*Q columns (rounded once) but first copies C*R*S*P*Q floats, charged 32 lane-FMAs
+// each (measured with the per-float gather im2col had then: 3x3 stride 2 3->32 on 32x32 went
+// 15 -> 21% of peak on phase planes, 32->64 on 16x16 25 -> 22%, so that one stays on im2col; not
+// re-tuned since im2col copies rows of phase planes, im2col_any_stride).
 template <class V, class Cfg>
 bool strided_phase_planes_suit(const Conv2dGeometry& g, const Banding& band) {
   const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.K).nr) * V::W;
