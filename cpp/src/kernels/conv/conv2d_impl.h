@@ -36,8 +36,8 @@
 //
 // The parts: conv_direct_impl.h (building blocks), conv_algo_impl.h (the choice),
 // conv_forward_impl.h, conv_dgrad_impl.h (input gradient), conv_wgrad_impl.h (weight
-// gradient), conv_strided_impl.h (strides > 1), winograd_impl.h (F(2x2, 3x3)), winograd4_impl.h (F(4x4, 3x3)); here the
-// backward that takes both gradients.
+// gradient), conv_strided_impl.h (strides > 1), winograd_impl.h (F(2x2, 3x3)), winograd4_impl.h
+// (F(4x4, 3x3)); here the backward that takes both gradients.
 #pragma once
 
 #include "kernels/conv/conv_dgrad_impl.h"
