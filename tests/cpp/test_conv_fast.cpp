@@ -55,6 +55,15 @@ std::vector<ConvCase> conv_cases() {
       {2, 3, 10, 9, 4, 3, 3, 2, 2, 1, 1, 1, 1},   // stride 2
       {3, 2, 11, 12, 5, 3, 3, 2, 3, 0, 1, 1, 0},  // mixed strides
       {2, 3, 8, 8, 4, 2, 2, 2, 2, 0, 0, 0, 0},    // stride = kernel
+      // Strided forwards on phase planes (conv_strided_impl.h): first layers, 5x5 / 7x7,
+      // non-square kernels with unequal strides, padding beyond a phase, tiny inputs, and enough
+      // channels for several bands of output rows.
+      {2, 3, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1},
+      {2, 3, 23, 19, 6, 7, 7, 2, 2, 3, 3, 3, 3},
+      {2, 2, 9, 11, 5, 5, 4, 3, 2, 2, 1, 0, 2},
+      {1, 2, 2, 2, 3, 1, 1, 2, 2, 0, 1, 0, 1},
+      {2, 1, 12, 13, 4, 5, 5, 2, 2, 4, 3, 2, 1},
+      {2, 16, 60, 50, 8, 3, 3, 2, 2, 1, 1, 1, 1},
       {1, 5, 3, 3, 2, 3, 3, 1, 1, 0, 0, 0, 0},    // 1x1 output
       {4, 6, 5, 17, 13, 3, 3, 1, 1, 1, 1, 1, 1},  // K with remainders, long rows
       {2, 8, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1, 1},
@@ -308,6 +317,54 @@ TEST(ConvWide, Avx512BlockingWithPortableVectors) {
     EXPECT_TRUE(all_close(got_dw, want_dw, tol)) << describe(c);
     EXPECT_TRUE(all_close(got_db, want_db, tol)) << describe(c);
   }
+}
+
+// The strided forward paths (phase planes, im2col), forced on every strided case with every
+// register blocking on portable vectors, against the reference, with bias and ReLU; the same
+// floats on 1 and 2 threads.
+template <class V, class Cfg>
+void check_strided_forward_paths(const char* blocking) {
+  uint32_t seed = 900;
+  int checked = 0;
+  for (const ConvCase& c : conv_cases()) {
+    if (c.sh == 1 && c.sw == 1) continue;
+    Problem p = make_problem(c, seed += 10);
+    std::vector<float> want(p.dy.size());
+    conv2d_forward_ref(p.g, p.x.data(), p.w.data(), p.b.data(), want.data());
+    for (float& v : want) v = std::max(v, 0.0f);
+    for (impl::ConvAlgo algo : {impl::ConvAlgo::direct, impl::ConvAlgo::im2col}) {
+      const std::string what = describe(c) + " " + blocking +
+                               (algo == impl::ConvAlgo::direct ? " phase planes" : " im2col");
+      std::vector<float> got1(p.dy.size(), 123.0f), got2(p.dy.size(), -5.0f);
+      impl::conv2d_forward_algo<V, Cfg>(p.g, p.x.data(), p.w.data(), p.b.data(), got1.data(),
+                                        Activation::relu, 1, algo);
+      impl::conv2d_forward_algo<V, Cfg>(p.g, p.x.data(), p.w.data(), p.b.data(), got2.data(),
+                                        Activation::relu, 2, algo);
+      EXPECT_TRUE(all_close(got1, want, tolerance(p.g))) << what;
+      EXPECT_EQ(got1, got2) << what << ": 1 vs 2 threads";
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 16);  // the strided cases are really there
+}
+
+TEST(ConvStridedForward, BothPathsAgreeWithTheReference) {
+  check_strided_forward_paths<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
+  check_strided_forward_paths<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
+  check_strided_forward_paths<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// Phase planes where their junk columns cost less than im2col's gather: the first layers with
+// 3 input channels, not the 32->64 3x3 stride 2 layer on 16x16 (8x8 outputs: twice the columns).
+TEST(ConvStridedForward, CostModelPicksPhasePlanesForFirstLayers) {
+  using V = simd::GenericVec<16>;
+  auto phase = [](const ConvCase& c) {
+    const Conv2dGeometry g = geometry(c);
+    return impl::strided_phase_planes_suit<V, Avx512Cfg>(g, impl::make_strided_banding(g));
+  };
+  EXPECT_TRUE(phase({64, 3, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1}));
+  EXPECT_TRUE(phase({64, 3, 32, 32, 32, 7, 7, 2, 2, 3, 3, 3, 3}));
+  EXPECT_FALSE(phase({64, 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1}));
 }
 
 // The stride-1 input-gradient algorithms (correlation, col + gather, Winograd), with every register

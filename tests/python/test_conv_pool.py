@@ -115,6 +115,10 @@ CONV_CASES = [
     ((8, 8, 7, 6), (9, 3, 3), 1, 1, True),
     ((16, 9, 6, 9), (8, 3, 3), 1, "valid", False),  # two blocks (one with AVX-512)
     ((13, 8, 5, 6), (8, 3, 3), 1, 1, True),  # two blocks of 8, the last padded (AVX-512: F(2x2))
+    # Strided first layers: the forward on phase planes, both gradients through them.
+    ((2, 3, 12, 11), (8, 3, 3), 2, 1, True),
+    ((1, 3, 13, 12), (4, 7, 7), 2, 3, True),
+    ((2, 1, 11, 10), (3, 5, 4), (2, 3), "same", False),
 ]
 
 

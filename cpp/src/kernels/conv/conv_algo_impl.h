@@ -18,7 +18,9 @@ namespace {
 // Which algorithm a convolution's forward pass or weight gradient uses (tests force each one;
 // the ops pick). winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) over image lanes (the forward,
 // and training's forward + backward on blocks of images, the last one possibly padded).
-enum class ConvAlgo { automatic, direct, winograd, winograd4 };
+// A strided forward takes the phase planes (conv_strided_impl.h) or im2col by cost; direct forces
+// the phase planes, im2col forces im2col.
+enum class ConvAlgo { automatic, direct, winograd, winograd4, im2col };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
 // sides for its 16 GEMMs (J = C, M = K) to keep the microkernel busy: 2.25x fewer FMAs than the

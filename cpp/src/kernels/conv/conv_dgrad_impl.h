@@ -9,6 +9,7 @@
 
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -351,7 +352,7 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
       gemm_nn<V, Cfg>(gg, inner);
       float* dxn = dx + n * g.C * HW;
       std::memset(dxn, 0, g.C * HW * sizeof(float));
-      col2im_add(g, col, dxn, ld);
+      col2im_add_any_stride<V>(g, col, dxn, ld);
     }
   });
 }

@@ -10,6 +10,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -70,10 +71,26 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
     });
     return;
   }
+  const Banding band = make_strided_banding(g);
+  if (algo == ConvAlgo::direct ||
+      (algo == ConvAlgo::automatic && strided_phase_planes_suit<V, Cfg>(g, band))) {
+    float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
+    auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
+    float* wp = shared + 2 * CRS;
+    strided_band_offsets(g, band, off);
+    pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+    parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        correlate_image_strided<V, Cfg>(g, x + n * g.C * g.H * g.W, wp, band, off, b, act,
+                                        y + n * g.K * PQ, inner);
+      }
+    });
+    return;
+  }
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
     float* col = scratch(Scratch::a, CRS * PQ);
     for (int64_t n = n0; n < n1; ++n) {
-      im2col<V>(g, x + n * g.C * g.H * g.W, col);
+      im2col_any_stride<V>(g, x + n * g.C * g.H * g.W, col);
       float* yn = y + n * g.K * PQ;
       GemmNN gg;
       gg.M = g.K, gg.N = PQ, gg.J = CRS, gg.A = w, gg.a_rs = CRS, gg.a_cs = 1, gg.B = col,

@@ -9,6 +9,7 @@
 
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -75,7 +76,7 @@ void wgrad_stacked_images(const Conv2dGeometry& g, const float* x, const float* 
       // (its masked tail is 7 loads a block here) instead of a 4.3 MB copy for the lecture
       // net's conv 1 at batch 64; db sums them as the copy did.
       const float* dyn = dy + s0 * g.K * PQ;
-      im2col<V>(g, x + s0 * g.C * g.H * g.W, col, stack.ld);
+      im2col_any_stride<V>(g, x + s0 * g.C * g.H * g.W, col, stack.ld);
       if (my_db) {
         for (int64_t k = 0; k < g.K; ++k) sums[k] += sum_floats<V>(dyn + k * PQ, PQ);
       }
@@ -86,7 +87,7 @@ void wgrad_stacked_images(const Conv2dGeometry& g, const float* x, const float* 
       continue;
     }
     for (int64_t i = 0; i < nb; ++i) {
-      im2col<V>(g, x + (s0 + i) * g.C * g.H * g.W, col + i * PQ, stack.ld);
+      im2col_any_stride<V>(g, x + (s0 + i) * g.C * g.H * g.W, col + i * PQ, stack.ld);
       for (int64_t k = 0; k < g.K; ++k) {
         const float* src = dy + ((s0 + i) * g.K + k) * PQ;
         float* dst = dys + k * stack.ld + i * PQ;
