@@ -153,6 +153,16 @@ C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._infer
           },
           "weight"_a, "bias"_a, "activation"_a)
       .def("add_activation", &InferencePlan::add_activation, "activation"_a)
+      .def(
+          "add_batch_norm",
+          [](InferencePlan& p, py::handle gamma, py::handle beta, py::handle mean, py::handle var,
+             double eps, const std::string& act) {
+            p.add_batch_norm(to_optional_tensor(gamma, "add_batch_norm: gamma"),
+                             to_optional_tensor(beta, "add_batch_norm: beta"),
+                             to_tensor(mean, "add_batch_norm: mean"),
+                             to_tensor(var, "add_batch_norm: var"), eps, act);
+          },
+          "gamma"_a, "beta"_a, "mean"_a, "var"_a, "eps"_a, "activation"_a)
       .def("__len__", &InferencePlan::size)
       .def(
           "run",

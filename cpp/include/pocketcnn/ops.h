@@ -41,6 +41,21 @@ Tensor flatten(const Tensor& x, int64_t start_dim = 1);
 // x (N, in), w (out, in), b (out) or undefined -> y (N, out) = x w^T + b.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 
+// ---- normalisation (cpp/src/ops/norm.cpp) -----------------------------------------------------
+
+// PyTorch's F.batch_norm: x (N, C, ...) normalised per channel over N and the trailing dims.
+// Training: the batch's mean and biased variance normalise, and the running statistics (if
+// defined, shape (C)) are updated in place with the unbiased variance:
+// running = (1 - momentum) * running + momentum * batch. Inference: the running statistics
+// normalise. weight (gamma) and bias (beta) are (C) or undefined (1 and 0).
+struct BatchNormOptions {
+  bool training = false;
+  double momentum = 0.1;
+  double eps = 1e-5;
+};
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, const BatchNormOptions& opt);
+
 // ---- activations, softmax, losses (cpp/src/ops/activation.cpp, loss.cpp) ---------------------
 
 Tensor relu(const Tensor& x);

@@ -122,3 +122,23 @@ void scale_in_place(int64_t n, float* x, float s) {
 }
 
 }  // namespace pocketcnn::kernels
+
+namespace pocketcnn::kernels {
+
+void batchnorm_stats(const BatchNormGeometry& g, const float* x, float* mean, float* var) {
+  kernels().batchnorm_stats(g, x, mean, var, get_num_threads());
+}
+
+void batchnorm_apply(const BatchNormGeometry& g, const float* x, const float* scale,
+                     const float* shift, float* y) {
+  kernels().batchnorm_apply(g, x, scale, shift, y, get_num_threads());
+}
+
+void batchnorm_backward(const BatchNormGeometry& g, bool batch_stats, const float* x,
+                        const float* mean, const float* invstd, const float* gamma, const float* dy,
+                        float* dx, float* dgamma, float* dbeta) {
+  kernels().batchnorm_backward(g, batch_stats, x, mean, invstd, gamma, dy, dx, dgamma, dbeta,
+                               get_num_threads());
+}
+
+}  // namespace pocketcnn::kernels

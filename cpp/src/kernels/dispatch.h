@@ -8,6 +8,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/norm/batchnorm.h"
 #include "kernels/optim_update.h"
 #include "kernels/pool2d.h"
 #include "pocketcnn/cpu.h"
@@ -43,6 +44,13 @@ struct KernelTable {
                       int threads);
   double (*sum_of_squares)(int64_t n, const float* x, int threads);
   void (*scale_in_place)(int64_t n, float* x, float s, int threads);
+  void (*batchnorm_stats)(const BatchNormGeometry&, const float* x, float* mean, float* var,
+                          int threads);
+  void (*batchnorm_apply)(const BatchNormGeometry&, const float* x, const float* scale,
+                          const float* shift, float* y, int threads);
+  void (*batchnorm_backward)(const BatchNormGeometry&, bool batch_stats, const float* x,
+                             const float* mean, const float* invstd, const float* gamma,
+                             const float* dy, float* dx, float* dgamma, float* dbeta, int threads);
 };
 
 // The table for the active ISA.

@@ -6,6 +6,7 @@
 #include "kernels/dispatch.h"
 #include "kernels/elementwise_impl.h"
 #include "kernels/gemm_impl.h"
+#include "kernels/norm/batchnorm_impl.h"
 #include "kernels/optim_update_impl.h"
 #include "kernels/pool2d_impl.h"
 
@@ -35,6 +36,9 @@ KernelTable make_kernel_table(Isa isa) {
   t.adam_update = &adam_update<V>;
   t.sum_of_squares = &sum_of_squares<V>;
   t.scale_in_place = &scale_in_place<V>;
+  t.batchnorm_stats = &batchnorm_stats<V>;
+  t.batchnorm_apply = &batchnorm_apply<V>;
+  t.batchnorm_backward = &batchnorm_backward<V>;
   return t;
 }
 

@@ -57,12 +57,14 @@ from __future__ import annotations
 from .base import Layer, ShapeError, from_config
 from .conv import Conv2D
 from .core import Activation, Dense, Dropout, Flatten, ReLU, Softmax
+from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
 
 __all__ = [
     "Activation",
     "AvgPool2D",
     "AveragePooling2D",
+    "BatchNormalization",
     "Conv2D",
     "Dense",
     "Dropout",
