@@ -31,27 +31,40 @@ void bind_nn_ops(py::module_& m) {
   m.def(
       "max_pool2d",
       [](py::handle x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
-         int64_t pad_h, int64_t pad_w) {
+         int64_t pad_h, int64_t pad_w, int64_t extra_h, int64_t extra_w) {
         Tensor xt = to_tensor(x, "max_pool2d: input");
-        Pool2dOptions opt{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, true};
+        Pool2dOptions opt{kernel_h, kernel_w, stride_h, stride_w, pad_h,
+                          pad_w,    true,     extra_h,  extra_w};
         py::gil_scoped_release release;
         return max_pool2d(xt, opt);
       },
       "input"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
+      "extra_h"_a = 0, "extra_w"_a = 0,
       "Max over each window of input (N, C, H, W) -> (N, C, P, Q); padding counts as -inf.");
   m.def(
       "avg_pool2d",
       [](py::handle x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
-         int64_t pad_h, int64_t pad_w, bool count_include_pad) {
+         int64_t pad_h, int64_t pad_w, bool count_include_pad, int64_t extra_h, int64_t extra_w) {
         Tensor xt = to_tensor(x, "avg_pool2d: input");
-        Pool2dOptions opt{kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, count_include_pad};
+        Pool2dOptions opt{kernel_h, kernel_w,          stride_h, stride_w, pad_h,
+                          pad_w,    count_include_pad, extra_h,  extra_w};
         py::gil_scoped_release release;
         return avg_pool2d(xt, opt);
       },
       "input"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
-      "count_include_pad"_a,
+      "count_include_pad"_a, "extra_h"_a = 0, "extra_w"_a = 0,
       "Mean over each window of input (N, C, H, W) -> (N, C, P, Q); padded zeros count in the "
       "divisor when count_include_pad.");
+  m.def(
+      "zero_pad2d",
+      [](py::handle x, int64_t top, int64_t bottom, int64_t left, int64_t right) {
+        Tensor xt = to_tensor(x, "zero_pad2d: input");
+        py::gil_scoped_release release;
+        return zero_pad2d(xt, top, bottom, left, right);
+      },
+      "input"_a, "top"_a, "bottom"_a, "left"_a, "right"_a,
+      "input (N, C, H, W) with zero rows / columns added: (N, C, H + top + bottom, W + left + "
+      "right).");
   m.def(
       "flatten",
       [](py::handle x, int64_t start_dim) {

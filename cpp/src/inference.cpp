@@ -28,7 +28,7 @@ Tensor apply_activation(const std::string& a, const Tensor& x) {
 
 bool is_2x2_pool(const Pool2dOptions& p) {
   return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
-         p.pad_w == 0;
+         p.pad_w == 0 && p.extra_h == 0 && p.extra_w == 0;
 }
 
 // Whether conv (stride 1) + bias + activation + 2x2 max pool can run as one kernel: everything the
@@ -69,25 +69,34 @@ Tensor conv_relu_maxpool(const Tensor& x, const Tensor& w, const Tensor& b, cons
 void InferencePlan::add_conv2d(const Tensor& w, const Tensor& b, const Conv2dOptions& opt,
                                const std::string& activation) {
   PCNN_CHECK_TYPE(w.defined(), "InferencePlan.add_conv2d: weight is None");
-  Step s{Kind::conv2d, w, b, opt, {}, checked_activation(activation), {}};
+  Step s{Kind::conv2d, w, b, opt, {}, checked_activation(activation), {}, {}};
   steps_.push_back(s);
 }
 
 void InferencePlan::add_max_pool2d(const Pool2dOptions& opt) {
-  steps_.push_back({Kind::max_pool2d, {}, {}, {}, opt, "", {}});
+  steps_.push_back({Kind::max_pool2d, {}, {}, {}, opt, "", {}, {}});
 }
 
 void InferencePlan::add_avg_pool2d(const Pool2dOptions& opt) {
-  steps_.push_back({Kind::avg_pool2d, {}, {}, {}, opt, "", {}});
+  steps_.push_back({Kind::avg_pool2d, {}, {}, {}, opt, "", {}, {}});
 }
 
 void InferencePlan::add_flatten() {
-  steps_.push_back({Kind::flatten, {}, {}, {}, {}, "", {}});
+  steps_.push_back({Kind::flatten, {}, {}, {}, {}, "", {}, {}});
+}
+
+void InferencePlan::add_reshape(const Shape& shape) {
+  shape_numel(shape);  // checks the dims
+  steps_.push_back({Kind::reshape, {}, {}, {}, {}, "", {}, shape});
+}
+
+void InferencePlan::add_zero_pad2d(int64_t top, int64_t bottom, int64_t left, int64_t right) {
+  steps_.push_back({Kind::zero_pad2d, {}, {}, {}, {}, "", {}, {top, bottom, left, right}});
 }
 
 void InferencePlan::add_linear(const Tensor& w, const Tensor& b, const std::string& activation) {
   PCNN_CHECK_TYPE(w.defined(), "InferencePlan.add_linear: weight is None");
-  steps_.push_back({Kind::linear, w, b, {}, {}, checked_activation(activation), {}});
+  steps_.push_back({Kind::linear, w, b, {}, {}, checked_activation(activation), {}, {}});
 }
 
 void InferencePlan::add_activation(const std::string& activation) {
@@ -101,7 +110,7 @@ void InferencePlan::add_activation(const std::string& activation) {
       return;
     }
   }
-  steps_.push_back({Kind::activation, {}, {}, {}, {}, a, {}});
+  steps_.push_back({Kind::activation, {}, {}, {}, {}, a, {}, {}});
 }
 
 void InferencePlan::add_batch_norm(const Tensor& gamma, const Tensor& beta, const Tensor& mean,
@@ -128,7 +137,7 @@ void InferencePlan::add_batch_norm(const Tensor& gamma, const Tensor& beta, cons
       return;
     }
   }
-  steps_.push_back({Kind::batch_norm, {}, {}, {}, {}, a, bn});
+  steps_.push_back({Kind::batch_norm, {}, {}, {}, {}, a, bn, {}});
 }
 
 void InferencePlan::folded_weights(const Step& s, Tensor* w, Tensor* b) {
@@ -181,6 +190,15 @@ Tensor InferencePlan::run(const Tensor& x) const {
         break;
       case Kind::flatten:
         h = flatten(h, 1);
+        break;
+      case Kind::reshape: {
+        Shape shape{h.ndim() > 0 ? h.dim(0) : 0};
+        shape.insert(shape.end(), s.shape.begin(), s.shape.end());
+        h = reshape(h, shape);
+        break;
+      }
+      case Kind::zero_pad2d:
+        h = zero_pad2d(h, s.shape[0], s.shape[1], s.shape[2], s.shape[3]);
         break;
       case Kind::linear:
         h = apply_activation(s.activation, linear(h, w, b));

@@ -20,6 +20,7 @@ from . import (  # noqa: E402,F401
     ops,
     optim,
     presets,
+    utils,
     viz,
 )
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
@@ -54,5 +55,6 @@ __all__ = [
     "optim",
     "presets",
     "set_num_threads",
+    "utils",
     "viz",
 ]

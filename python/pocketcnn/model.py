@@ -80,6 +80,7 @@ class Sequential:
         self._input_shape: tuple[int, ...] | None = None
         self.optimizer: optim_module.Optimizer | None = None
         self.loss: str | None = None
+        self.loss_options: dict[str, Any] = {}  # label_smoothing of a losses.Loss instance
         self.metrics: list[str] = []
         self._metric_fns: list[tuple[str, Any]] = []
         self.stop_training = False
@@ -286,6 +287,7 @@ class Sequential:
         on integer labels, or 'mse') and the metrics ('accuracy', 'top_k', 'top_3', ...)."""
         self.optimizer = optim_module.get(optimizer)
         self.loss = losses.resolve_loss(loss)
+        self.loss_options = losses.loss_options(loss)
         if metrics is None:
             metrics = []
         elif isinstance(metrics, str):
@@ -299,7 +301,8 @@ class Sequential:
     def _fused_softmax(self) -> bool:
         """Final softmax + cross-entropy: the loss is computed from the logits (stable)."""
         return (
-            self.loss == "cross_entropy"
+            self.loss is not None
+            and losses.uses_softmax(self.loss)
             and bool(self.layers)
             and self.layers[-1].activation == "softmax"
         )
@@ -376,7 +379,7 @@ class Sequential:
         params = self.weights
         out = self._forward(_core.Tensor(xb), training=True, logits=self._fused_softmax)
         optimizer, loss_name = self._compiled()
-        loss = losses.compute(loss_name, out, yb)
+        loss = losses.compute(loss_name, out, yb, **self.loss_options)
         value = loss.item()
         if not math.isfinite(value):
             raise _NonFinite("loss", value)
@@ -456,7 +459,8 @@ class Sequential:
         loader_seed = int(_seed_stream(seed, _SHUFFLE).generate_state(1)[0])
         loader = DataLoader(x, targets, batch_size=batch_size, shuffle=shuffle, seed=loader_seed)
         history = callbacks_module.History()
-        cbs = callbacks_module.CallbackList([history, *(callbacks or [])], self)
+        # History last, as in Keras: it records what the other callbacks add to the logs (lr).
+        cbs = callbacks_module.CallbackList([*(callbacks or []), history], self)
         self.history = history
         self.stop_training = False
         cbs.on_train_begin()
@@ -492,6 +496,11 @@ class Sequential:
                 cbs.on_batch_end(batch, logs)
         except _NonFinite as e:
             progress.abort()
+            stoppers = [c for c in cbs.callbacks if isinstance(c, callbacks_module.TerminateOnNaN)]
+            for stopper in stoppers:
+                stopper.on_non_finite(epoch, batch, e.what, e.value)
+            if stoppers:
+                return self._logs(loss_sum, correct, seen)
             raise FloatingPointError(
                 f"{self.name}.fit: the {e.what} is {e.value} at epoch {epoch + 1}/{epochs}, batch "
                 f"{batch + 1}/{len(loader)}; training stopped with the weights of the last finite "
@@ -511,7 +520,8 @@ class Sequential:
     def _logs(self, loss_sum: float, correct: list[int], seen: int) -> dict[str, float]:
         logs = {"loss": loss_sum / max(seen, 1)}
         for (name, _), c in zip(self._metric_fns, correct):
-            logs[name] = c / max(seen, 1)
+            per_class = isinstance(c, np.ndarray)  # (numerators, denominators): precision, recall
+            logs[name] = metrics_module.ratio(c) if per_class else c / max(seen, 1)
         return logs
 
     def train_on_batch(self, x, y) -> dict[str, float]:
@@ -541,7 +551,8 @@ class Sequential:
                     out = self._forward(
                         _core.Tensor(xb), training=False, logits=self._fused_softmax
                     )
-                loss_sum += losses.compute(self._compiled()[1], out, yb).item() * len(xb)
+                loss = losses.compute(self._compiled()[1], out, yb, **self.loss_options)
+                loss_sum += loss.item() * len(xb)
                 seen += len(xb)
                 for k, c in enumerate(self._metric_counts(np.asarray(out), yb)):
                     correct[k] += c
@@ -634,7 +645,11 @@ class Sequential:
             "model": {"class_name": "Sequential", "config": self.get_config()},
             "compile": None
             if self.loss is None
-            else {"loss": self.loss, "metrics": list(self.metrics)},
+            else {
+                "loss": self.loss,
+                "metrics": list(self.metrics),
+                **({"loss_options": self.loss_options} if self.loss_options else {}),
+            },
             "optimizer": optimizer,
             "epochs_trained": self.epochs_trained,
             "history": history,
@@ -665,6 +680,9 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
                 loss=header["compile"]["loss"],
                 metrics=header["compile"]["metrics"],
             )
+            options = dict(header["compile"].get("loss_options", {}))
+            if "label_smoothing" in options:
+                model.loss_options = {"label_smoothing": float(options["label_smoothing"])}
     except saving.ModelFileError:
         raise
     except (KeyError, TypeError, ValueError) as e:

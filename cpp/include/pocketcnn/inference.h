@@ -22,6 +22,9 @@ class InferencePlan {
   void add_max_pool2d(const Pool2dOptions& opt);
   void add_avg_pool2d(const Pool2dOptions& opt);
   void add_flatten();
+  // x (N, ...) -> (N, *shape): the per-sample shape.
+  void add_reshape(const Shape& shape);
+  void add_zero_pad2d(int64_t top, int64_t bottom, int64_t left, int64_t right);
   void add_linear(const Tensor& w, const Tensor& b, const std::string& activation);
   // An activation right after a conv2d, linear or batch-norm step that has none becomes that
   // step's own (conv + ReLU then also fuses with a following 2x2 max pool).
@@ -38,7 +41,17 @@ class InferencePlan {
   size_t size() const { return steps_.size(); }
 
  private:
-  enum class Kind { conv2d, max_pool2d, avg_pool2d, flatten, linear, activation, batch_norm };
+  enum class Kind {
+    conv2d,
+    max_pool2d,
+    avg_pool2d,
+    flatten,
+    linear,
+    activation,
+    batch_norm,
+    reshape,
+    zero_pad2d
+  };
   struct BatchNormTensors {
     Tensor gamma, beta, mean, var;
     double eps = 0;
@@ -51,6 +64,7 @@ class InferencePlan {
     Pool2dOptions pool;
     std::string activation;
     BatchNormTensors bn;  // batch_norm steps, and conv2d / linear steps with a folded batch norm
+    Shape shape;          // reshape: per-sample shape; zero_pad2d: top, bottom, left, right
   };
   // The step's weight and bias with its folded batch norm applied (or its own, without one).
   static void folded_weights(const Step& s, Tensor* w, Tensor* b);

@@ -28,6 +28,9 @@ struct Pool2dOptions {
   int64_t stride_h = 2, stride_w = 2;
   int64_t pad_h = 0, pad_w = 0;   // symmetric; at most half the kernel
   bool count_include_pad = true;  // avg_pool2d only (PyTorch's default)
+  // One more padding row at the bottom / column at the right (0 or 1): Keras' padding='same'
+  // with an odd total padding.
+  int64_t extra_h = 0, extra_w = 0;
 };
 // x (N, C, H, W) -> (N, C, P, Q), P = (H + 2 pad_h - kernel_h) / stride_h + 1. Max pooling pads
 // with -inf; average pooling divides by the window size (count_include_pad) or by the number of
@@ -96,6 +99,10 @@ Tensor mean(const Tensor& x);
 // ... or over the given dims (negative allowed, each at most once); keepdim keeps them as size 1.
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+
+// x (N, C, H, W) -> (N, C, H + top + bottom, W + left + right) with zeros around (Keras'
+// ZeroPadding2D); the gradient is the output gradient's middle.
+Tensor zero_pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t right);
 
 // Same data, new shape of equal numel; one entry may be -1 (inferred).
 Tensor reshape(const Tensor& x, const Shape& shape);

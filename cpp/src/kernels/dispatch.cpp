@@ -80,7 +80,7 @@ namespace pocketcnn::kernels {
 
 bool max_pool2d_keeps_winners(const Pool2dGeometry& g) {
   return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
-         g.pad_w == 0;
+         g.pad_w == 0 && 2 * g.P <= g.H && 2 * g.Q <= g.W;  // no 'same' extra row / column
 }
 
 void max_pool2d_forward_winners(const Pool2dGeometry& g, const float* x, float* y, float* winners) {
