@@ -32,5 +32,9 @@ Tensor to_optional_tensor(py::handle obj, const char* what);
 // Integer class labels (a 1-D array of ints) as int64; raises TypeError for non-integer dtypes
 // and ValueError for other than 1-D.
 std::vector<int64_t> to_labels(py::handle obj, const char* what);
+// dlpack_capsule.cpp: a DLPack capsule sharing `tensor`'s data (kept alive until the consumer's
+// deleter runs): "dltensor_versioned" (DLPack 1.0) when `versioned`, else legacy "dltensor".
+// `copied` marks a capsule made from a copy (copy=True).
+py::object dlpack_capsule(const Tensor& tensor, bool versioned, bool copied);
 
 }  // namespace pocketcnn::bindings

@@ -64,6 +64,31 @@ std::string repr(const Tensor& t) {
   return s + ")";
 }
 
+// Tensor.__dlpack__ (the Python array API's keyword-only signature).
+py::object dlpack(const Tensor& t, py::object stream, py::object max_version, py::object dl_device,
+                  py::object copy) {
+  if (!stream.is_none()) {
+    throw py::buffer_error("Tensor.__dlpack__: stream must be None for a CPU tensor, got " +
+                           std::string(py::repr(stream)));
+  }
+  if (!dl_device.is_none()) {
+    auto dev = dl_device.cast<std::pair<int, int>>();
+    if (dev.first != 1 || dev.second != 0) {
+      throw py::buffer_error(
+          str_cat("Tensor.__dlpack__: a pocketcnn tensor lives on the CPU (1, 0); ",
+                  "cannot export it to device (", dev.first, ", ", dev.second, ")"));
+    }
+  }
+  bool versioned = false;
+  if (!max_version.is_none()) {
+    auto version = max_version.cast<std::pair<int, int>>();
+    versioned = version.first >= 1;
+  }
+  const bool copied = !copy.is_none() && copy.cast<bool>();
+  if (!t.defined()) throw ValueError("Tensor.__dlpack__: undefined tensor");
+  return dlpack_capsule(copied ? t.clone() : t, versioned, copied);
+}
+
 }  // namespace
 
 Tensor to_tensor(py::handle obj, const char* what) {
@@ -196,6 +221,13 @@ np.asarray(tensor) and tensor.numpy() give the data without a copy.
           "grad"_a = py::none(), "retain_graph"_a = false,
           "Computes gradients of this tensor with respect to every leaf that requires grad and "
           "accumulates them into their .grad. grad defaults to 1 for a one-element tensor.")
+      .def("__dlpack__", &dlpack, py::kw_only(), "stream"_a = py::none(),
+           "max_version"_a = py::none(), "dl_device"_a = py::none(), "copy"_a = py::none(),
+           "A DLPack capsule sharing this tensor's data (CPU, float32, C-contiguous); the "
+           "tensor's memory stays alive until the consumer releases it. copy=True shares a copy.")
+      .def(
+          "__dlpack_device__", [](const Tensor&) { return py::make_tuple(1, 0); },
+          "(1, 0): DLPack's kDLCPU, device 0.")
       .def("__repr__", &repr)
       // Make numpy defer to Tensor's reflected operators (array + tensor -> Tensor.__radd__)
       // instead of treating a tensor as an object array.

@@ -17,14 +17,18 @@ from . import (  # noqa: E402,F401
     layers,
     losses,
     metrics,
+    onnx,
     ops,
     optim,
     presets,
+    safetensors,
     utils,
     viz,
 )
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
 from ._cpu import check_isa_environment, cpu_info, empty_cache, memory_stats  # noqa: E402
+from ._dlpack import from_dlpack  # noqa: E402
+from ._weights_io import load_keras_weights  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
 from .model import Sequential, load_model  # noqa: E402
@@ -43,17 +47,21 @@ __all__ = [
     "datasets",
     "empty_cache",
     "enable_grad",
+    "from_dlpack",
     "get_num_threads",
     "is_grad_enabled",
     "layers",
+    "load_keras_weights",
     "load_model",
     "losses",
     "memory_stats",
     "metrics",
     "no_grad",
+    "onnx",
     "ops",
     "optim",
     "presets",
+    "safetensors",
     "set_num_threads",
     "utils",
     "viz",

@@ -17,6 +17,14 @@ class Tensor:
     np.asarray(tensor) and tensor.numpy() give the data without a copy.
     """
     __array_priority__: typing.ClassVar[int] = 1000
+    def __dlpack__(self, *, stream: typing.Any = None, max_version: typing.Any = None, dl_device: typing.Any = None, copy: typing.Any = None) -> typing.Any:
+        """
+        A DLPack capsule sharing this tensor's data (CPU, float32, C-contiguous); the tensor's memory stays alive until the consumer releases it. copy=True shares a copy.
+        """
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """
+        (1, 0): DLPack's kDLCPU, device 0.
+        """
     def __init__(self, data: typing.Any, requires_grad: bool = False) -> None:
         ...
     def __len__(self) -> int:

@@ -4,6 +4,7 @@
                     [--threads N] [--out lecture.pcnn]
     pocketcnn evaluate MODEL [--data DIR]
     pocketcnn viz MODEL [--what filters features saliency maximize curves] [--out DIR]
+    pocketcnn report MODEL [--dataset fashion-mnist|mnist|cifar10] [--data DIR] [--out FILE]
 
 Each subcommand is a function in ``_SUBCOMMANDS`` that adds an argparse sub-parser and sets
 ``func`` (called with the parsed arguments, returns the exit code); add new ones the same way.
@@ -95,6 +96,10 @@ def _train(args) -> int:
     )
     model.save(args.out)
     print(f"Saved the model to {args.out}")
+    if args.report_out:
+        from ._report_cli import write_report
+
+        print(f"Wrote the report to {write_report(model, args)}")
     return 0
 
 
@@ -134,7 +139,8 @@ def _add_train(sub) -> None:
     p.add_argument(
         "--limit-train", type=_positive_int, metavar="N", help="use only the first N images"
     )
-    p.set_defaults(func=_train)
+    p.add_argument("--report", dest="report_out", metavar="FILE", help="write an HTML report")
+    p.set_defaults(func=_train, dataset="fashion-mnist", class_names=None)
 
 
 def _add_evaluate(sub) -> None:
@@ -235,7 +241,13 @@ def _add_viz(sub) -> None:
     p.set_defaults(func=_viz)
 
 
-_SUBCOMMANDS = [_add_train, _add_evaluate, _add_viz]
+def _add_report(sub) -> None:
+    from ._report_cli import add_report
+
+    add_report(sub, _add_data_args)
+
+
+_SUBCOMMANDS = [_add_train, _add_evaluate, _add_viz, _add_report]
 
 
 def build_parser() -> argparse.ArgumentParser:

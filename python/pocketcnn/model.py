@@ -202,8 +202,18 @@ class Sequential:
         """Copies of all weights as numpy arrays, in ``weights`` order."""
         return [a for layer in self.layers for a in layer.get_weights()]
 
-    def set_weights(self, weights) -> None:
-        """Sets all weights from a list like ``get_weights()`` returns (shapes checked)."""
+    def set_weights(self, weights, layout: str = "pocketcnn") -> None:
+        """Sets all weights from a list like ``get_weights()`` returns (shapes checked).
+        ``layout="keras"`` takes a Keras ``get_weights()`` list (HWIO conv kernels, (in, out)
+        dense kernels in NHWC flatten order) and converts it; see ``pc.load_keras_weights``."""
+        if layout == "keras":
+            from ._weights_io import keras_to_pocketcnn
+
+            weights = keras_to_pocketcnn(self, weights)
+        elif layout != "pocketcnn":
+            raise ValueError(
+                f"{self.name}.set_weights: layout must be 'pocketcnn' or 'keras', got {layout!r}"
+            )
         weights = list(weights)
         total = sum(len(layer._tensors()) for layer in self.layers)
         if len(weights) != total:
@@ -655,6 +665,29 @@ class Sequential:
             "history": history,
         }
         return header, arrays
+
+    def export(self, path: str | os.PathLike, format: str = "onnx", opset: int = 17) -> None:
+        """Writes the model for other runtimes (Keras 3's name); ``format="onnx"``: see
+        ``pc.onnx.export``."""
+        if format != "onnx":
+            raise ValueError(f"{self.name}.export: format must be 'onnx', got {format!r}")
+        from .onnx import export
+
+        export(self, path, opset=opset)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """PyTorch-style ``{"0.weight": ..., "0.bias": ...}`` by layer index (copies)."""
+        from ._weights_io import state_dict
+
+        return state_dict(self)
+
+    def load_state_dict(self, mapping, strict: bool = True, match: str = "name") -> None:
+        """Weights from ``{name: array}`` or a ``.safetensors`` path; names are
+        ``"{layer index or name}.weight|bias"``, or ``match="order"`` assigns layer by layer.
+        See ``pocketcnn._weights_io``."""
+        from ._weights_io import load_state_dict
+
+        load_state_dict(self, mapping, strict=strict, match=match)
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={[layer.name for layer in self.layers]})"

@@ -128,9 +128,6 @@ def test_feature_map_grid_shows_each_channel():
 def test_maximize_beats_real_and_random_inputs(trained):
     model, _, xt, _ = trained
     for layer, index in ((2, 3), (-1, 7)):  # a filter of the second conv layer; class 7
-        res = pc.viz.maximize(model, layer, index, steps=60, lr=0.05, seed=0)
-        assert res.image.shape == (1, 28, 28)
-        assert res.image.min() >= 0.0 and res.image.max() <= 1.0
         with pc.no_grad():
             real = max(
                 pc.viz._target(model, pc.Tensor(img[None].copy()), layer % 6, index).item()
@@ -141,8 +138,15 @@ def test_maximize_beats_real_and_random_inputs(trained):
                 pc.viz._target(model, pc.Tensor(r[None].copy()), layer % 6, index).item()
                 for r in rnd
             )
-        assert res.activation > 1.5 * max(real, rand, 1e-3), (layer, res.activation, real, rand)
-        assert res.history[-1] > res.history[0]
+        # Without the L1 / TV priors the ascent goes far beyond any real image; with them (the
+        # defaults) it trades some activation for a natural image but still beats every one.
+        for priors, factor in (({"l1": 0.0, "tv": 0.0}, 1.5), ({}, 1.0)):
+            res = pc.viz.maximize(model, layer, index, steps=60, lr=0.05, seed=0, **priors)
+            assert res.image.shape == (1, 28, 28)
+            assert res.image.min() >= 0.0 and res.image.max() <= 1.0
+            best = factor * max(real, rand, 1e-3)
+            assert res.activation > best, (layer, priors, res.activation, real, rand)
+            assert res.history[-1] > res.history[0]
 
 
 def test_curves_image_from_history(trained):

@@ -1,0 +1,237 @@
+"""``pc.onnx.export``: a built Sequential model -> an ONNX file (NCHW, dynamic batch).
+
+One entry per layer class in ``EXPORTERS`` (``@exporter("Conv2D")``): a function that adds the
+layer's nodes to a ``GraphBuilder`` and returns the name of its output. A layer's activation is
+added after it from ``ACTIVATION_OPS``. New layers need one entry each; subclasses (ReLU of
+Activation) use their base class's entry unless they have their own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _proto
+from ._errors import OnnxError
+from ._tensors import FLOAT, to_proto
+
+# opset -> the IR version that introduced it (onnx/helper.py VERSION_TABLE); 13 is the first
+# opset whose Softmax normalises one axis, as pocketcnn's does.
+OPSET_IR_VERSION = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+BATCH_DIM = "batch"
+
+# activation name -> (op_type, attributes); softmax is over the feature/channel axis, axis 1.
+ACTIVATION_OPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "relu": ("Relu", {}),
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "softmax": ("Softmax", {"axis": 1}),
+}
+
+
+def _attribute(name: str, value) -> dict[str, Any]:
+    if isinstance(value, bool) or isinstance(value, (int, np.integer)):
+        return {"name": name, "type": _proto.ATTR_INT, "i": int(value)}
+    if isinstance(value, (float, np.floating)):
+        return {"name": name, "type": _proto.ATTR_FLOAT, "f": float(value)}
+    if isinstance(value, str):
+        return {"name": name, "type": _proto.ATTR_STRING, "s": value.encode()}
+    values = list(value)
+    if all(isinstance(v, (int, np.integer)) for v in values):
+        return {"name": name, "type": _proto.ATTR_INTS, "ints": [int(v) for v in values]}
+    return {"name": name, "type": _proto.ATTR_FLOATS, "floats": [float(v) for v in values]}
+
+
+class GraphBuilder:
+    """Collects nodes and initializers with unique names."""
+
+    def __init__(self):
+        self.nodes: list[dict[str, Any]] = []
+        self.initializers: list[dict[str, Any]] = []
+        self._names: set[str] = {"input", "output"}
+
+    def unique(self, base: str) -> str:
+        name, i = base, 1
+        while name in self._names:
+            name, i = f"{base}_{i}", i + 1
+        self._names.add(name)
+        return name
+
+    def constant(self, base: str, array) -> str:
+        name = self.unique(base)
+        self.initializers.append(to_proto(name, np.asarray(array)))
+        return name
+
+    def node(self, op_type: str, inputs: list[str], base: str, **attributes) -> str:
+        """Adds a node with one output; returns the output's name."""
+        output = self.unique(base)
+        self.nodes.append(
+            {
+                "op_type": op_type,
+                "name": output,
+                "input": list(inputs),
+                "output": [output],
+                "attribute": [_attribute(k, v) for k, v in attributes.items()],
+            }
+        )
+        return output
+
+
+EXPORTERS: dict[str, Callable[[GraphBuilder, Any, str], str]] = {}
+
+
+def exporter(*class_names: str):
+    """Registers ``fn(graph, layer, input_name) -> output_name`` for layer classes."""
+
+    def register(fn):
+        for name in class_names:
+            EXPORTERS[name] = fn
+        return fn
+
+    return register
+
+
+def _weights(graph: GraphBuilder, layer) -> list[str]:
+    names = [graph.constant(f"{layer.name}.weight", np.asarray(layer.weights[0]))]
+    if getattr(layer, "use_bias", False):
+        names.append(graph.constant(f"{layer.name}.bias", np.asarray(layer.weights[1])))
+    return names
+
+
+@exporter("Conv2D")
+def _conv2d(graph, layer, x):
+    _, h, w = layer.built_input_shape
+    top, bottom, left, right = layer._pads(h, w)
+    return graph.node(
+        "Conv",
+        [x, *_weights(graph, layer)],
+        layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        pads=[top, left, bottom, right],
+        dilations=list(getattr(layer, "dilation_rate", (1, 1))),
+        group=int(getattr(layer, "groups", 1)),
+    )
+
+
+def _pool_attributes(layer) -> dict[str, Any]:
+    (ph, pw) = layer.padding
+    return {
+        "kernel_shape": list(layer.pool_size),
+        "strides": list(layer.strides),
+        "pads": [ph, pw, ph, pw],
+    }
+
+
+@exporter("MaxPool2D")
+def _max_pool2d(graph, layer, x):
+    return graph.node("MaxPool", [x], layer.name, **_pool_attributes(layer))
+
+
+@exporter("AvgPool2D")
+def _avg_pool2d(graph, layer, x):
+    include_pad = int(getattr(layer, "count_include_pad", True))
+    return graph.node(
+        "AveragePool", [x], layer.name, **_pool_attributes(layer), count_include_pad=include_pad
+    )
+
+
+@exporter("Flatten")
+def _flatten(graph, layer, x):
+    return graph.node("Flatten", [x], layer.name, axis=1)
+
+
+@exporter("Dense")
+def _dense(graph, layer, x):
+    return graph.node("Gemm", [x, *_weights(graph, layer)], layer.name, transB=1)
+
+
+@exporter("Dropout")
+def _dropout(graph, layer, x):  # inference: the identity
+    return graph.node("Identity", [x], layer.name)
+
+
+@exporter("Activation")
+def _activation(graph, layer, x):
+    if layer.activation is None:  # 'linear'
+        return graph.node("Identity", [x], layer.name)
+    return x  # added by _add_activation
+
+
+def _layer_exporter(layer):
+    for cls in type(layer).__mro__:
+        if cls.__name__ in EXPORTERS:
+            return EXPORTERS[cls.__name__]
+    raise OnnxError(
+        f"pc.onnx.export: layer {layer.name!r} ({type(layer).__name__}) has no ONNX exporter "
+        f"(supported: {', '.join(sorted(EXPORTERS))})"
+    )
+
+
+def _add_activation(graph: GraphBuilder, layer, x: str) -> str:
+    if layer.activation is None:
+        return x
+    if layer.activation not in ACTIVATION_OPS:
+        raise OnnxError(
+            f"pc.onnx.export: layer {layer.name!r}: activation {layer.activation!r} has no ONNX op"
+        )
+    op_type, attributes = ACTIVATION_OPS[layer.activation]
+    return graph.node(op_type, [x], f"{layer.name}/{layer.activation}", **attributes)
+
+
+def _value_info(name: str, per_sample_shape) -> dict[str, Any]:
+    dims = [{"dim_param": BATCH_DIM}, *({"dim_value": int(d)} for d in per_sample_shape)]
+    return {"name": name, "type": {"tensor_type": {"elem_type": FLOAT, "shape": {"dim": dims}}}}
+
+
+def model_proto(model, opset: int = 17) -> dict[str, Any]:
+    """The ModelProto (as a dict) for a built Sequential model."""
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSET_IR_VERSION:
+        raise ValueError(
+            f"pc.onnx.export: opset must be one of {sorted(OPSET_IR_VERSION)}, got {opset!r}"
+        )
+    if not getattr(model, "built", False) or not model.layers:
+        raise ValueError(
+            "pc.onnx.export: the model must be built (give the first layer an "
+            "input_shape or call model.build(input_shape))"
+        )
+    graph = GraphBuilder()
+    x = "input"
+    for layer in model.layers:
+        x = _add_activation(graph, layer, _layer_exporter(layer)(graph, layer, x))
+    if x == "input":  # only identity layers: ONNX outputs need a node
+        x = graph.node("Identity", [x], "identity")
+    graph.nodes[-1]["output"] = ["output"]
+    from .. import __version__
+
+    return {
+        "ir_version": OPSET_IR_VERSION[opset],
+        "producer_name": "pocketcnn",
+        "producer_version": __version__,
+        "opset_import": [{"domain": "", "version": opset}],
+        "graph": {
+            "name": model.name,
+            "node": graph.nodes,
+            "initializer": graph.initializers,
+            "input": [_value_info("input", model.input_shape[1:])],
+            "output": [_value_info("output", model.output_shape[1:])],
+        },
+    }
+
+
+def export(model, path: str | os.PathLike, opset: int = 17) -> None:
+    """Writes ``model`` as ONNX (opset 13-21, default 17) to ``path``: input ``"input"``
+    (batch, C, H, W) with a dynamic batch dimension, output ``"output"``; Dropout becomes
+    Identity, 'same' padding explicit pads. Written atomically (temporary file + rename)."""
+    data = _proto.encode(model_proto(model, opset), "ModelProto")
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

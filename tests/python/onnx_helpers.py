@@ -1,0 +1,71 @@
+"""Models with every layer kind and the tolerance the ONNX tests compare with."""
+
+import numpy as np
+from models import lecture_model
+
+import pocketcnn as pc
+
+L = pc.layers
+
+
+def randomize(model, seed=0):
+    """Non-zero biases and weights of a realistic scale, so every term of the formula counts."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.weights:
+            ws = layer.get_weights()
+            fan_in = ws[0][0].size
+            scale = 1.0 / np.sqrt(fan_in)
+            layer.set_weights([rng.normal(0, scale, w.shape) for w in ws])
+    return model
+
+
+def zoo():
+    """name -> built model with random weights; together they use every layer type, every
+    activation, every padding kind and both pooling count modes."""
+    models = {
+        "lecture": lecture_model(),
+        "same_stride_pads": pc.Sequential([
+            L.Conv2D(6, 3, strides=2, padding="same", activation="sigmoid", use_bias=False,
+                     input_shape=(3, 10, 10)),
+            L.AvgPool2D(3, strides=1, padding=1, count_include_pad=False),
+            L.Conv2D(5, (3, 2), strides=(1, 2), padding=(1, 0), activation="tanh"),
+            L.MaxPool2D(2, strides=1, padding=1),
+            L.AvgPool2D(2, padding=1, count_include_pad=True),
+            L.Flatten(),
+            L.Dropout(0.5),
+            L.Dense(7, activation="tanh", use_bias=False),
+            L.Activation("linear"),
+            L.Dense(4),
+            L.Softmax(),
+        ]),
+        "activation_layers": pc.Sequential([
+            L.Conv2D(4, 1, input_shape=(2, 5, 5)),
+            L.ReLU(),
+            L.Activation("sigmoid"),
+            L.Activation("tanh"),
+            L.Conv2D(3, 3, padding="same", activation="softmax"),  # softmax over channels
+            L.Dropout(0.2),
+            L.Flatten(),
+            L.Activation("relu"),
+            L.Dense(3, activation="sigmoid"),
+        ]),
+        "dense_only": pc.Sequential([
+            L.Dense(9, activation="relu", input_shape=(12,)),
+            L.Dense(5, activation="softmax"),
+        ]),
+    }  # fmt: skip
+    return {name: randomize(m, i) for i, (name, m) in enumerate(models.items())}
+
+
+def inputs(model, batch, seed=1):
+    shape = model.input_shape[1:]
+    return np.random.default_rng(seed).normal(0, 1, (batch, *shape)).astype(np.float32)
+
+
+def assert_close(actual, expected, rtol=1e-5):
+    """Equal to ``rtol`` relative to the output's scale (elementwise rtol alone fails on the
+    exact zeros of a ReLU, where the two runtimes round differently around 0)."""
+    expected = np.asarray(expected)
+    scale = float(np.abs(expected).max()) or 1.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
