@@ -190,10 +190,43 @@ class Sequential:
 
     @property
     def weights(self) -> list[_core.Tensor]:
-        """All trainable Tensors, layer by layer (kernel, then bias)."""
+        """All weight Tensors (not the layers' state), layer by layer (kernel, then bias)."""
         return [w for layer in self.layers for w in layer.weights]
 
-    trainable_weights = weights
+    @property
+    def trainable_weights(self) -> list[_core.Tensor]:
+        """The weights the optimiser updates: those of the layers with ``trainable`` True."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def trainable(self) -> bool:
+        """True while any layer is trainable; setting it sets every layer's ``trainable``."""
+        return any(layer.trainable for layer in self.layers)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self.layers:
+            layer.trainable = value
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` (Keras' get_layer)."""
+        if (name is None) == (index is None):
+            raise ValueError(f"{self.name}.get_layer: give exactly one of name or index")
+        if index is not None:
+            index = _checks.integer(index, f"{self.name}.get_layer: index")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"{self.name}.get_layer: index {index} is out of range for "
+                    f"{len(self.layers)} layers"
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"{self.name}.get_layer: no layer named {name!r} "
+            f"(layers: {', '.join(str(layer.name) for layer in self.layers)})"
+        )
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
@@ -262,7 +295,7 @@ class Sequential:
             if i == 0:
                 lines.append("=" * width)
         total = self.count_params()
-        trainable = sum(int(np.prod(w.shape)) for w in self.weights)
+        trainable = sum(int(np.prod(w.shape)) for w in self.trainable_weights)
         lines += [
             "=" * width,
             f"Total params: {total:,}",
@@ -386,7 +419,7 @@ class Sequential:
     # ---- training -------------------------------------------------------------------------------
 
     def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
-        params = self.weights
+        params = self.trainable_weights
         out = self._forward(_core.Tensor(xb), training=True, logits=self._fused_softmax)
         optimizer, loss_name = self._compiled()
         loss = losses.compute(loss_name, out, yb, **self.loss_options)

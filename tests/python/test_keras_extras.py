@@ -198,3 +198,47 @@ def test_precision_recall_and_confusion_matrix_against_hand_counts():
     np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])
     with pytest.raises(ValueError, match="labels must be in 0..2"):
         metrics.confusion_matrix(Fixed(), np.zeros((4, 1)), np.array([0, 1, 5, 2]))
+
+
+def test_frozen_layers_get_no_updates_and_summary_counts_them(tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 2, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    model = pc.Sequential(
+        [
+            pc.layers.Conv2D(4, 3, input_shape=(2, 6, 6), name="conv"),
+            pc.layers.BatchNormalization(name="bn"),
+            pc.layers.ReLU(),
+            pc.layers.GlobalAveragePooling2D(),
+            pc.layers.Dense(3, name="head"),
+        ]
+    )
+    conv, bn = model.get_layer("conv"), model.get_layer(index=1)
+    assert model.get_layer(index=-1) is model.layers[4]
+    conv.trainable = False
+    bn.trainable = False
+    frozen = [conv.get_weights(), bn.get_weights()]
+    head_before = model.get_layer("head").get_weights()
+    model.compile("adam", "cross_entropy")
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    for layer, before in zip((conv, bn), frozen):
+        for a, b in zip(layer.get_weights(), before):  # moving statistics too (Keras' rule)
+            np.testing.assert_array_equal(a, b)
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(model.get_layer("head").get_weights(), head_before)
+    )
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    # conv 4*2*9 + 4 = 76 and bn 16 frozen; head 4*3 + 3 = 15 trainable
+    assert "Trainable params: 15" in text and "Non-trainable params: 92" in text
+    model.save(tmp_path / "f.pcnn")
+    loaded = pc.load_model(tmp_path / "f.pcnn")
+    assert [layer.trainable for layer in loaded.layers] == [False, False, True, True, True]
+    assert model.trainable
+    model.trainable = False
+    assert not any(layer.trainable for layer in model.layers) and not model.trainable
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        model.get_layer("nope")
+    with pytest.raises(ValueError, match="out of range"):
+        model.get_layer(index=5)

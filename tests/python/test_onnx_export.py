@@ -73,7 +73,11 @@ def test_export_then_load_predicts_the_same(exported):
     loaded = pc.onnx.load(path)
     x = inputs(model, 37)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
-    assert loaded.count_params() == model.count_params()
+    if any(isinstance(layer, pc.layers.BatchNormalization) for layer in model.layers):
+        # a batch norm right after a conv/dense is folded into it on import
+        assert loaded.count_params() < model.count_params()
+    else:
+        assert loaded.count_params() == model.count_params()
 
 
 @pytest.mark.parametrize("opset", [13, 21])

@@ -146,6 +146,7 @@ class Layer:
         self.output_shape: Shape | None = None
         self._weights: list[_core.Tensor] = []
         self._state: list[_core.Tensor] = []
+        self._trainable = True
 
     # -- what subclasses define --
 
@@ -170,11 +171,17 @@ class Layer:
         config: dict[str, Any] = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self._trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
-        return cls(**config)
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        layer = cls(**config)
+        layer.trainable = trainable
+        return layer
 
     # -- common machinery --
 
@@ -207,7 +214,7 @@ class Layer:
         )
         self._make_weights(input_shape, init, rng)
         for w in self._weights:
-            w.requires_grad = True
+            w.requires_grad = self._trainable
         for w in self._state:
             w.requires_grad = False
         self.built_input_shape, self.output_shape = input_shape, output_shape
@@ -221,9 +228,29 @@ class Layer:
         return y
 
     @property
+    def trainable(self) -> bool:
+        """False freezes the layer: its weights get no gradient and no updates (compile the model
+        again after changing it, as in Keras); a frozen BatchNormalization also normalises with
+        its moving statistics in fit, as Keras' does."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"{self.type_name}.trainable must be a bool, got {value!r}")
+        self._trainable = value
+        for w in self._weights:
+            w.requires_grad = value
+
+    @property
     def weights(self) -> list[_core.Tensor]:
-        """The trainable Tensors (``requires_grad=True``), in ``weight_names`` order."""
+        """The weight Tensors the optimiser may train, in ``weight_names`` order (frozen or not;
+        ``trainable_weights`` leaves out a frozen layer's)."""
         return list(self._weights)
+
+    @property
+    def trainable_weights(self) -> list[_core.Tensor]:
+        return list(self._weights) if self._trainable else []
 
     @property
     def non_trainable_weights(self) -> list[_core.Tensor]:

@@ -51,6 +51,9 @@ class BatchNormalization(Layer):
         if not 0.0 <= self.momentum <= 1.0:
             raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum}")
         self.epsilon = _checks.finite_number(epsilon, "BatchNormalization: epsilon", positive=True)
+        # The value computed with: float32, as PyTorch and ONNX store it (so a model folded on
+        # ONNX import computes the same bits as this layer's plan step).
+        self._eps = float(np.float32(self.epsilon))
         for flag, what in ((center, "center"), (scale, "scale")):
             if not isinstance(flag, bool):
                 raise TypeError(f"BatchNormalization: {what} must be a bool, got {flag!r}")
@@ -86,13 +89,13 @@ class BatchNormalization(Layer):
         gamma, beta = self._gamma_beta()
         mean, var = self._state
         return ops.batch_norm(
-            x, mean, var, gamma, beta, training=bool(training),
-            momentum=1.0 - self.momentum, eps=self.epsilon,
+            x, mean, var, gamma, beta, training=bool(training) and self.trainable,
+            momentum=1.0 - self.momentum, eps=self._eps,
         )  # fmt: skip
 
     def add_to_plan(self, plan, activation):
         gamma, beta = self._gamma_beta()
-        plan.add_batch_norm(gamma, beta, *self._state, self.epsilon, activation)
+        plan.add_batch_norm(gamma, beta, *self._state, self._eps, activation)
         return True
 
     def get_config(self):

@@ -117,11 +117,12 @@ def _conv2d(graph, layer, x):
 
 
 def _pool_attributes(layer) -> dict[str, Any]:
-    (ph, pw) = layer.padding
+    # 'same' pads as Keras: (pad_h, pad_w) on top/left, one more at the bottom/right if odd.
+    ph, pw, eh, ew = layer._explicit_padding(*layer.built_input_shape[1:])
     return {
         "kernel_shape": list(layer.pool_size),
         "strides": list(layer.strides),
-        "pads": [ph, pw, ph, pw],
+        "pads": [ph, pw, ph + eh, pw + ew],
     }
 
 
@@ -136,6 +137,40 @@ def _avg_pool2d(graph, layer, x):
     return graph.node(
         "AveragePool", [x], layer.name, **_pool_attributes(layer), count_include_pad=include_pad
     )
+
+
+@exporter("BatchNormalization")
+def _batch_norm(graph, layer, x):
+    gamma, beta = layer._gamma_beta()
+    mean, var = layer._state
+    c = int(np.asarray(mean).shape[0])
+    scale = np.ones(c, np.float32) if gamma is None else np.asarray(gamma)
+    shift = np.zeros(c, np.float32) if beta is None else np.asarray(beta)
+    inputs = [
+        graph.constant(f"{layer.name}.{what}", array)
+        for what, array in (("scale", scale), ("bias", shift), ("mean", mean), ("var", var))
+    ]
+    return graph.node("BatchNormalization", [x, *inputs], layer.name, epsilon=float(layer.epsilon))
+
+
+@exporter("GlobalAveragePooling2D", "GlobalMaxPooling2D")
+def _global_pool(graph, layer, x):
+    op = "GlobalMaxPool" if layer._plan_is_max else "GlobalAveragePool"
+    y = graph.node(op, [x], layer.name)
+    return y if layer.keepdims else graph.node("Flatten", [y], f"{layer.name}/flatten", axis=1)
+
+
+@exporter("ZeroPadding2D")
+def _zero_padding(graph, layer, x):
+    top, bottom, left, right = layer.sides
+    pads = np.array([0, 0, top, left, 0, 0, bottom, right], np.int64)
+    return graph.node("Pad", [x, graph.constant(f"{layer.name}.pads", pads)], layer.name)
+
+
+@exporter("Reshape")
+def _reshape(graph, layer, x):
+    shape = np.array([0, *layer.output_shape], np.int64)  # 0: the batch size, as it comes
+    return graph.node("Reshape", [x, graph.constant(f"{layer.name}.shape", shape)], layer.name)
 
 
 @exporter("Flatten")
