@@ -66,6 +66,15 @@ void bind_nn_ops(py::module_& m) {
       "input (N, C, H, W) with zero rows / columns added: (N, C, H + top + bottom, W + left + "
       "right).");
   m.def(
+      "concat",
+      [](const std::vector<py::handle>& xs, int64_t dim) {
+        std::vector<Tensor> ts;
+        for (py::handle x : xs) ts.push_back(to_tensor(x, "concat: input"));
+        py::gil_scoped_release release;
+        return concat(ts, dim);
+      },
+      "inputs"_a, "dim"_a, "The inputs joined along dim (all other dims equal).");
+  m.def(
       "flatten",
       [](py::handle x, int64_t start_dim) {
         Tensor xt = to_tensor(x, "flatten: input");

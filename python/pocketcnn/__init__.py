@@ -31,6 +31,7 @@ from ._dlpack import from_dlpack  # noqa: E402
 from ._weights_io import load_keras_weights  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
+from .functional import Input, Model  # noqa: E402
 from .model import Sequential, load_model  # noqa: E402
 
 check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
@@ -39,6 +40,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataLoader",
+    "Input",
+    "Model",
     "Sequential",
     "Tensor",
     "callbacks",

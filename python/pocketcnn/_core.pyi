@@ -7,7 +7,7 @@ pocketcnn's C++ core: tensors, the autograd tape and the CNN kernels
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'get_num_threads', 'is_grad_enabled', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
+__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'get_num_threads', 'is_grad_enabled', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
 class Tensor:
     """
     A float32 tensor (NCHW for images) with autograd.
@@ -139,6 +139,10 @@ def avg_pool2d(input: typing.Any, kernel_h: typing.SupportsInt | typing.Supports
 def batch_norm(input: typing.Any, running_mean: typing.Any, running_var: typing.Any, weight: typing.Any, bias: typing.Any, training: bool, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
     """
     PyTorch's F.batch_norm over axis 1 of input (N, C, ...); in training the running statistics (C) are updated in place (unbiased variance).
+    """
+def concat(inputs: collections.abc.Sequence[typing.Any], dim: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+    """
+    The inputs joined along dim (all other dims equal).
     """
 def conv2d(input: typing.Any, weight: typing.Any, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
     """

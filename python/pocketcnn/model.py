@@ -685,7 +685,7 @@ class Sequential:
             "version": saving.VERSION,
             "byteorder": "little",
             "pocketcnn_version": __version__,
-            "model": {"class_name": "Sequential", "config": self.get_config()},
+            "model": {"class_name": type(self).__name__, "config": self.get_config()},
             "compile": None
             if self.loss is None
             else {
@@ -762,11 +762,17 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
 def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> Sequential:
     """The architecture, weights, epoch count and history from a model file."""
     config = header["model"]["config"]
-    model = Sequential(name=config["name"], seed=config["seed"])
-    for spec in config["layers"]:
-        model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
-    if config["input_shape"] is not None and not model.built:
-        model.build(config["input_shape"])
+    model: Sequential
+    if header["model"].get("class_name", "Sequential") == "Model":  # the functional API
+        from .functional import model_from_config
+
+        model = model_from_config(config)
+    else:
+        model = Sequential(name=config["name"], seed=config["seed"])
+        for spec in config["layers"]:
+            model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
+        if config["input_shape"] is not None and not model.built:
+            model.build(config["input_shape"])
     n_weights = sum(len(layer._tensors()) for layer in model.layers)
     weights = [arrays.get(f"weights/{i}") for i in range(n_weights)]
     if any(w is None for w in weights) or f"weights/{n_weights}" in arrays:

@@ -104,6 +104,9 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = fa
 // ZeroPadding2D); the gradient is the output gradient's middle.
 Tensor zero_pad2d(const Tensor& x, int64_t top, int64_t bottom, int64_t left, int64_t right);
 
+// The tensors joined along dimension `dim` (negative counts from the end); all other dims agree.
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+
 // Same data, new shape of equal numel; one entry may be -1 (inferred).
 Tensor reshape(const Tensor& x, const Shape& shape);
 

@@ -58,6 +58,7 @@ from __future__ import annotations
 from .base import Layer, ShapeError, from_config
 from .conv import Conv2D
 from .core import Activation, Dense, Dropout, Flatten, ReLU, Softmax
+from .merge import Add, Concatenate
 from .normalization import BatchNormalization
 from .pooling import (
     AveragePooling2D,
@@ -73,9 +74,11 @@ from .reshaping import Reshape, ZeroPadding2D
 
 __all__ = [
     "Activation",
+    "Add",
     "AvgPool2D",
     "AveragePooling2D",
     "BatchNormalization",
+    "Concatenate",
     "Conv2D",
     "Dense",
     "Dropout",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
-from .. import _checks, _core, ops
+from .. import _checks, _core, _symbolic, ops
 
 if TYPE_CHECKING:  # _inference imports this module
     from .._inference import InferencePlan
@@ -222,6 +222,10 @@ class Layer:
         return output_shape
 
     def __call__(self, x, training: bool = False, apply_activation: bool = True) -> _core.Tensor:
+        if _symbolic.is_symbolic(x):  # the functional API: record the call, compute nothing
+            from ..functional import call_symbolic
+
+            return call_symbolic(self, x)  # type: ignore[return-value]
         y = self.forward(x if isinstance(x, _core.Tensor) else _core.Tensor(x), training)
         if apply_activation and self.activation is not None:
             y = _ACTIVATIONS[self.activation](y)

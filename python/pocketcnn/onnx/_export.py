@@ -173,6 +173,14 @@ def _reshape(graph, layer, x):
     return graph.node("Reshape", [x, graph.constant(f"{layer.name}.shape", shape)], layer.name)
 
 
+@exporter("Add", "Concatenate")
+def _merge(graph, layer, x):  # layers of several inputs exist only in functional models
+    raise OnnxError(
+        f"pc.onnx.export: layer {layer.name!r} ({type(layer).__name__}) needs a graph model, "
+        "which export does not support yet"
+    )
+
+
 @exporter("Flatten")
 def _flatten(graph, layer, x):
     return graph.node("Flatten", [x], layer.name, axis=1)
@@ -226,6 +234,10 @@ def model_proto(model, opset: int = 17) -> dict[str, Any]:
     if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSET_IR_VERSION:
         raise ValueError(
             f"pc.onnx.export: opset must be one of {sorted(OPSET_IR_VERSION)}, got {opset!r}"
+        )
+    if getattr(model, "_calls", None) is not None:
+        raise OnnxError(
+            "pc.onnx.export: functional (graph) models are not supported yet, only Sequential"
         )
     if not getattr(model, "built", False) or not model.layers:
         raise ValueError(
