@@ -3,8 +3,9 @@
 #include <string>
 
 #include "bind.h"
-#include "kernels/conv2d.h"
-#include "kernels/peak.h"
+#include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv_geometry.h"
+#include "peak/peak.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/inference.h"
@@ -30,18 +31,8 @@ py::tuple conv2d_backward_kernels(const Tensor& x, const Tensor& w, const Tensor
   PCNN_CHECK(x.ndim() == 4 && w.ndim() == 4 && dy.ndim() == 4,
              "_conv2d_backward: x, w, dy must be 4-D, got ", shape_str(x.shape()), ", ",
              shape_str(w.shape()), ", ", shape_str(dy.shape()));
-  PCNN_CHECK(stride >= 1 && pad >= 0 && pad < 1024, "_conv2d_backward: bad stride/padding");
-  kernels::Conv2dGeometry g{};
-  g.N = x.dim(0), g.C = x.dim(1), g.H = x.dim(2), g.W = x.dim(3);
-  g.K = w.dim(0), g.R = w.dim(2), g.S = w.dim(3);
-  g.stride_h = g.stride_w = stride;
-  g.pad_top = g.pad_left = pad;
-  PCNN_CHECK(w.dim(1) == g.C && g.K > 0 && g.R > 0 && g.S > 0 && g.H + 2 * pad >= g.R &&
-                 g.W + 2 * pad >= g.S,
-             "_conv2d_backward: weight ", shape_str(w.shape()), " does not fit input ",
-             shape_str(x.shape()));
-  g.P = (g.H + 2 * pad - g.R) / stride + 1;
-  g.Q = (g.W + 2 * pad - g.S) / stride + 1;
+  const kernels::Conv2dGeometry g = kernels::make_conv2d_geometry(
+      x.shape(), w.shape(), {stride, stride, pad, pad, pad, pad}, "_conv2d_backward");
   PCNN_CHECK(dy.shape() == Shape({g.N, g.K, g.P, g.Q}), "_conv2d_backward: dy must have shape ",
              shape_str({g.N, g.K, g.P, g.Q}), ", got ", shape_str(dy.shape()));
   Tensor dx, dw, db;

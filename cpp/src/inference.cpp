@@ -1,8 +1,10 @@
 #include "pocketcnn/inference.h"
 
 #include <cmath>
+#include <optional>
 
-#include "kernels/conv2d.h"
+#include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv_geometry.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 
@@ -31,32 +33,28 @@ bool is_2x2_pool(const Pool2dOptions& p) {
          p.pad_w == 0 && p.extra_h == 0 && p.extra_w == 0;
 }
 
-// Whether conv (stride 1) + bias + activation + 2x2 max pool can run as one kernel: everything the
-// fused kernel relies on holds. Anything else takes the unfused ops, which raise their usual
-// errors for bad arguments.
-bool fusable(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
-  if (!x.defined() || !w.defined() || x.ndim() != 4 || w.ndim() != 4) return false;
-  if (o.stride_h != 1 || o.stride_w != 1) return false;
-  if (o.pad_top < 0 || o.pad_left < 0 || o.pad_bottom < 0 || o.pad_right < 0) return false;
-  if (o.pad_top > 4096 || o.pad_left > 4096 || o.pad_bottom > 4096 || o.pad_right > 4096) {
-    return false;
+// The geometry when conv (stride 1) + bias + activation + 2x2 max pool can run as one kernel:
+// everything the fused kernel relies on holds (make_conv2d_geometry accepts the arguments, an
+// output of at least 2x2). Anything else takes the unfused ops, which raise their usual errors for
+// bad arguments.
+std::optional<kernels::Conv2dGeometry> fusable_geometry(const Tensor& x, const Tensor& w,
+                                                        const Tensor& b, const Conv2dOptions& o) {
+  if (!x.defined() || !w.defined() || x.ndim() != 4 || w.ndim() != 4) return std::nullopt;
+  if (o.stride_h != 1 || o.stride_w != 1) return std::nullopt;
+  if (b.defined() && (b.ndim() != 1 || b.dim(0) != w.dim(0))) return std::nullopt;
+  kernels::Conv2dGeometry g{};
+  try {
+    g = kernels::make_conv2d_geometry(x.shape(), w.shape(),
+                                      {1, 1, o.pad_top, o.pad_left, o.pad_bottom, o.pad_right});
+  } catch (const ValueError&) {
+    return std::nullopt;  // conv2d raises it
   }
-  if (x.dim(0) < 1 || x.dim(1) < 1 || x.dim(1) != w.dim(1) || w.dim(0) < 1) return false;
-  if (b.defined() && (b.ndim() != 1 || b.dim(0) != w.dim(0))) return false;
-  const int64_t Hp = x.dim(2) + o.pad_top + o.pad_bottom, Wp = x.dim(3) + o.pad_left + o.pad_right;
-  return x.dim(2) >= 1 && x.dim(3) >= 1 && Hp >= w.dim(2) + 1 && Wp >= w.dim(3) + 1 &&
-         w.dim(2) >= 1 && w.dim(3) >= 1;
+  if (g.P < 2 || g.Q < 2) return std::nullopt;
+  return g;
 }
 
-Tensor conv_relu_maxpool(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o,
-                         bool relu_act) {
-  kernels::Conv2dGeometry g{};
-  g.N = x.dim(0), g.C = x.dim(1), g.H = x.dim(2), g.W = x.dim(3);
-  g.K = w.dim(0), g.R = w.dim(2), g.S = w.dim(3);
-  g.stride_h = g.stride_w = 1;
-  g.pad_top = o.pad_top, g.pad_left = o.pad_left;
-  g.P = g.H + o.pad_top + o.pad_bottom - g.R + 1;
-  g.Q = g.W + o.pad_left + o.pad_right - g.S + 1;
+Tensor conv_relu_maxpool(const kernels::Conv2dGeometry& g, const Tensor& x, const Tensor& w,
+                         const Tensor& b, bool relu_act) {
   Tensor y = Tensor::empty({g.N, g.K, g.P / 2, g.Q / 2});
   kernels::conv2d_forward_maxpool2x2(
       g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
@@ -173,9 +171,12 @@ Tensor InferencePlan::run(const Tensor& x) const {
       case Kind::conv2d: {
         const bool next_pool = i + 1 < steps_.size() && steps_[i + 1].kind == Kind::max_pool2d &&
                                is_2x2_pool(steps_[i + 1].pool);
-        if (next_pool && (s.activation.empty() || s.activation == "relu") &&
-            fusable(h, w, b, s.conv)) {
-          h = conv_relu_maxpool(h, w, b, s.conv, s.activation == "relu");
+        std::optional<kernels::Conv2dGeometry> fused;
+        if (next_pool && (s.activation.empty() || s.activation == "relu")) {
+          fused = fusable_geometry(h, w, b, s.conv);
+        }
+        if (fused) {
+          h = conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
           ++i;  // the pool is done
         } else {
           h = apply_activation(s.activation, conv2d(h, w, b, s.conv));

@@ -1,10 +1,10 @@
 // Optimiser updates: argument checks and the step's scalars here; the loops over the flat
-// parameter are kernels (kernels/optim_update.h: vectorised per ISA, threaded when large).
+// parameter are kernels (kernels/optim/optim_update.h: vectorised per ISA, threaded when large).
 #include "pocketcnn/optim.h"
 
 #include <cmath>
 
-#include "kernels/optim_update.h"
+#include "kernels/optim/optim_update.h"
 #include "pocketcnn/error.h"
 
 namespace pocketcnn {

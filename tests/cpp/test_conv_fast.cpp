@@ -8,12 +8,12 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/block_configs.h"
-#include "kernels/conv2d.h"
-#include "kernels/conv2d_impl.h"
-#include "kernels/conv2d_ref.h"
-#include "kernels/pool2d_ref.h"
-#include "kernels/simd_generic.h"
+#include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv2d_impl.h"
+#include "kernels/conv/conv2d_ref.h"
+#include "kernels/isa/block_configs.h"
+#include "kernels/isa/simd_generic.h"
+#include "kernels/pool/pool2d_ref.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;
@@ -27,12 +27,8 @@ struct ConvCase {
 };
 
 Conv2dGeometry geometry(const ConvCase& c) {
-  Conv2dGeometry g;
-  g.N = c.N, g.C = c.C, g.H = c.H, g.W = c.W, g.K = c.K, g.R = c.R, g.S = c.S;
-  g.stride_h = c.sh, g.stride_w = c.sw, g.pad_top = c.pt, g.pad_left = c.pl;
-  g.P = (c.H + c.pt + c.pb - c.R) / c.sh + 1;
-  g.Q = (c.W + c.pl + c.pr - c.S) / c.sw + 1;
-  return g;
+  return kernels::make_conv2d_geometry({c.N, c.C, c.H, c.W}, {c.K, c.C, c.R, c.S},
+                                       {c.sh, c.sw, c.pt, c.pl, c.pb, c.pr});
 }
 
 std::string describe(const ConvCase& c) {

@@ -1,7 +1,7 @@
 // ISA selection: parsing, capping, and that the dispatcher follows the cap.
 #include <gtest/gtest.h>
 
-#include "kernels/dispatch.h"
+#include "kernels/isa/dispatch.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
 

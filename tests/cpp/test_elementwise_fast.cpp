@@ -1,4 +1,4 @@
-// The fast elementwise kernels (kernels/elementwise.h) against elementwise_ref.h under every ISA
+// The fast elementwise kernels (kernels/elementwise.h) against elementwise_loops.h under every ISA
 // and thread count, bit for bit: ReLU keeps NaN and -0 like the reference, its gradient is 0 at 0.
 #include <gtest/gtest.h>
 
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/elementwise.h"
-#include "kernels/elementwise_ref.h"
+#include "kernels/pointwise/elementwise.h"
+#include "kernels/pointwise/elementwise_loops.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;
@@ -37,9 +37,9 @@ TEST_P(ElementwiseFastTest, UnaryOpsMatchReferenceBitForBit) {
     const std::vector<float> dy = random_vector(n, 77);
     for (UnaryOp op : {UnaryOp::Relu, UnaryOp::Sigmoid, UnaryOp::Tanh, UnaryOp::Neg}) {
       std::vector<float> y_ref(n), y(n, 5.0f), dx_ref(n), dx(n, 5.0f);
-      unary_forward_ref(op, n, x.data(), y_ref.data());
+      unary_forward_loop(op, n, x.data(), y_ref.data());
       unary_forward(op, n, x.data(), y.data());
-      unary_backward_ref(op, n, x.data(), y_ref.data(), dy.data(), dx_ref.data());
+      unary_backward_loop(op, n, x.data(), y_ref.data(), dy.data(), dx_ref.data());
       unary_backward(op, n, x.data(), y_ref.data(), dy.data(), dx.data());
       for (int64_t i = 0; i < n; ++i) {
         ASSERT_TRUE(same_bits(y[i], y_ref[i]) || (std::isnan(y[i]) && std::isnan(y_ref[i])))

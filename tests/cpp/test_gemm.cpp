@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/block_configs.h"
-#include "kernels/gemm.h"
-#include "kernels/gemm_impl.h"
-#include "kernels/simd_generic.h"
+#include "kernels/gemm/gemm.h"
+#include "kernels/gemm/gemm_impl.h"
+#include "kernels/isa/block_configs.h"
+#include "kernels/isa/simd_generic.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;

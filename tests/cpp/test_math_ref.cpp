@@ -7,12 +7,12 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/broadcast.h"
-#include "kernels/elementwise_ref.h"
-#include "kernels/loss_ref.h"
-#include "kernels/matmul_ref.h"
-#include "kernels/reduce_ref.h"
-#include "kernels/softmax_ref.h"
+#include "kernels/gemm/matmul.h"
+#include "kernels/pointwise/broadcast.h"
+#include "kernels/pointwise/elementwise_loops.h"
+#include "kernels/pointwise/loss.h"
+#include "kernels/pointwise/reduce.h"
+#include "kernels/pointwise/softmax.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
@@ -86,22 +86,22 @@ TEST(Broadcast, IndexMappingVisitsEveryOutputElementInOrder) {
 TEST(ElementwiseRef, UnaryForward) {
   const Vec x{-2.0f, 0.0f, 1.5f};
   Vec y(3);
-  unary_forward_ref(UnaryOp::Relu, 3, x.data(), y.data());
+  unary_forward_loop(UnaryOp::Relu, 3, x.data(), y.data());
   expect_near(y, {0, 0, 1.5f});
-  unary_forward_ref(UnaryOp::Sigmoid, 3, x.data(), y.data());
+  unary_forward_loop(UnaryOp::Sigmoid, 3, x.data(), y.data());
   expect_near(y, {1 / (1 + std::exp(2.0f)), 0.5f, 1 / (1 + std::exp(-1.5f))});
-  unary_forward_ref(UnaryOp::Tanh, 3, x.data(), y.data());
+  unary_forward_loop(UnaryOp::Tanh, 3, x.data(), y.data());
   expect_near(y, {std::tanh(-2.0f), 0, std::tanh(1.5f)});
-  unary_forward_ref(UnaryOp::Exp, 3, x.data(), y.data());
+  unary_forward_loop(UnaryOp::Exp, 3, x.data(), y.data());
   expect_near(y, {std::exp(-2.0f), 1, std::exp(1.5f)}, 1e-5f);
-  unary_forward_ref(UnaryOp::Neg, 3, x.data(), y.data());
+  unary_forward_loop(UnaryOp::Neg, 3, x.data(), y.data());
   expect_near(y, {2, 0, -1.5f});
 }
 
 TEST(ElementwiseRef, SigmoidDoesNotOverflow) {
   const Vec x{-1e4f, -100.0f, 100.0f, 1e4f};
   Vec y(4);
-  unary_forward_ref(UnaryOp::Sigmoid, 4, x.data(), y.data());
+  unary_forward_loop(UnaryOp::Sigmoid, 4, x.data(), y.data());
   for (float v : y) EXPECT_TRUE(std::isfinite(v));
   EXPECT_EQ(y[0], 0.0f);
   EXPECT_EQ(y[3], 1.0f);
@@ -110,7 +110,7 @@ TEST(ElementwiseRef, SigmoidDoesNotOverflow) {
 TEST(ElementwiseRef, LogOfNonPositiveIsMinusInfOrNan) {
   const Vec x{0.0f, -1.0f, std::exp(1.0f)};
   Vec y(3);
-  unary_forward_ref(UnaryOp::Log, 3, x.data(), y.data());
+  unary_forward_loop(UnaryOp::Log, 3, x.data(), y.data());
   EXPECT_TRUE(std::isinf(y[0]) && y[0] < 0);
   EXPECT_TRUE(std::isnan(y[1]));
   EXPECT_NEAR(y[2], 1.0f, 1e-6f);
@@ -119,50 +119,50 @@ TEST(ElementwiseRef, LogOfNonPositiveIsMinusInfOrNan) {
 TEST(ElementwiseRef, UnaryBackward) {
   const Vec x{-2.0f, 0.0f, 0.5f}, dy{1.0f, 2.0f, 3.0f};
   Vec y(3), dx(3);
-  unary_backward_ref(UnaryOp::Relu, 3, x.data(), nullptr, dy.data(), dx.data());
+  unary_backward_loop(UnaryOp::Relu, 3, x.data(), nullptr, dy.data(), dx.data());
   expect_near(dx, {0, 0, 3});  // 0 at x == 0
-  unary_forward_ref(UnaryOp::Sigmoid, 3, x.data(), y.data());
-  unary_backward_ref(UnaryOp::Sigmoid, 3, x.data(), y.data(), dy.data(), dx.data());
+  unary_forward_loop(UnaryOp::Sigmoid, 3, x.data(), y.data());
+  unary_backward_loop(UnaryOp::Sigmoid, 3, x.data(), y.data(), dy.data(), dx.data());
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(dx[i], dy[i] * y[i] * (1 - y[i]), 1e-7f);
-  unary_forward_ref(UnaryOp::Tanh, 3, x.data(), y.data());
-  unary_backward_ref(UnaryOp::Tanh, 3, x.data(), y.data(), dy.data(), dx.data());
+  unary_forward_loop(UnaryOp::Tanh, 3, x.data(), y.data());
+  unary_backward_loop(UnaryOp::Tanh, 3, x.data(), y.data(), dy.data(), dx.data());
   for (int i = 0; i < 3; ++i) EXPECT_NEAR(dx[i], dy[i] * (1 - y[i] * y[i]), 1e-7f);
-  unary_forward_ref(UnaryOp::Exp, 3, x.data(), y.data());
-  unary_backward_ref(UnaryOp::Exp, 3, x.data(), y.data(), dy.data(), dx.data());
+  unary_forward_loop(UnaryOp::Exp, 3, x.data(), y.data());
+  unary_backward_loop(UnaryOp::Exp, 3, x.data(), y.data(), dy.data(), dx.data());
   expect_near(dx, {std::exp(-2.0f), 2, 3 * std::exp(0.5f)}, 1e-6f);
   const Vec xp{0.5f, 2.0f, 4.0f};
-  unary_backward_ref(UnaryOp::Log, 3, xp.data(), nullptr, dy.data(), dx.data());
+  unary_backward_loop(UnaryOp::Log, 3, xp.data(), nullptr, dy.data(), dx.data());
   expect_near(dx, {2, 1, 0.75f});
-  unary_backward_ref(UnaryOp::Neg, 3, x.data(), nullptr, dy.data(), dx.data());
+  unary_backward_loop(UnaryOp::Neg, 3, x.data(), nullptr, dy.data(), dx.data());
   expect_near(dx, {-1, -2, -3});
 }
 
 TEST(ElementwiseRef, ScalarForwardAndBackward) {
   const Vec x{1.0f, 2.0f, 4.0f}, dy{1.0f, 1.0f, 2.0f};
   Vec y(3), dx(3);
-  scalar_forward_ref(ScalarOp::Add, 3, x.data(), 0.5f, y.data());
+  scalar_forward(ScalarOp::Add, 3, x.data(), 0.5f, y.data());
   expect_near(y, {1.5f, 2.5f, 4.5f});
-  scalar_forward_ref(ScalarOp::Mul, 3, x.data(), -2.0f, y.data());
+  scalar_forward(ScalarOp::Mul, 3, x.data(), -2.0f, y.data());
   expect_near(y, {-2, -4, -8});
-  scalar_forward_ref(ScalarOp::RSub, 3, x.data(), 1.0f, y.data());
+  scalar_forward(ScalarOp::RSub, 3, x.data(), 1.0f, y.data());
   expect_near(y, {0, -1, -3});
-  scalar_forward_ref(ScalarOp::RDiv, 3, x.data(), 2.0f, y.data());
+  scalar_forward(ScalarOp::RDiv, 3, x.data(), 2.0f, y.data());
   expect_near(y, {2, 1, 0.5f});
-  scalar_forward_ref(ScalarOp::Pow, 3, x.data(), 0.5f, y.data());
+  scalar_forward(ScalarOp::Pow, 3, x.data(), 0.5f, y.data());
   expect_near(y, {1, std::sqrt(2.0f), 2});
 
-  scalar_backward_ref(ScalarOp::Add, 3, x.data(), 0.5f, dy.data(), dx.data());
+  scalar_backward(ScalarOp::Add, 3, x.data(), 0.5f, dy.data(), dx.data());
   expect_near(dx, {1, 1, 2});
-  scalar_backward_ref(ScalarOp::Mul, 3, x.data(), -2.0f, dy.data(), dx.data());
+  scalar_backward(ScalarOp::Mul, 3, x.data(), -2.0f, dy.data(), dx.data());
   expect_near(dx, {-2, -2, -4});
-  scalar_backward_ref(ScalarOp::RSub, 3, x.data(), 1.0f, dy.data(), dx.data());
+  scalar_backward(ScalarOp::RSub, 3, x.data(), 1.0f, dy.data(), dx.data());
   expect_near(dx, {-1, -1, -2});
-  scalar_backward_ref(ScalarOp::RDiv, 3, x.data(), 2.0f, dy.data(), dx.data());  // -2 / x^2
+  scalar_backward(ScalarOp::RDiv, 3, x.data(), 2.0f, dy.data(), dx.data());  // -2 / x^2
   expect_near(dx, {-2, -0.5f, -0.25f});
-  scalar_backward_ref(ScalarOp::Pow, 3, x.data(), 3.0f, dy.data(), dx.data());  // 3 x^2
+  scalar_backward(ScalarOp::Pow, 3, x.data(), 3.0f, dy.data(), dx.data());  // 3 x^2
   expect_near(dx, {3, 12, 96});
   const Vec zero{0.0f, 0.0f, 0.0f};
-  scalar_backward_ref(ScalarOp::Pow, 3, zero.data(), 0.0f, dy.data(), dx.data());
+  scalar_backward(ScalarOp::Pow, 3, zero.data(), 0.0f, dy.data(), dx.data());
   expect_near(dx, {0, 0, 0});  // not nan
 }
 
@@ -174,13 +174,13 @@ TEST(ElementwiseRef, BinaryForwardBroadcastsColumnAgainstRow) {
   const Dims out{2, 3};
   const Dims sa = broadcast_strides({2, 1}, out), sb = broadcast_strides({3}, out);
   Vec y(6);
-  binary_forward_ref(BinaryOp::Add, out, sa, a.data(), sb, b.data(), y.data());
+  binary_forward(BinaryOp::Add, out, sa, a.data(), sb, b.data(), y.data());
   expect_near(y, {11, 21, 31, 12, 22, 32});
-  binary_forward_ref(BinaryOp::Sub, out, sa, a.data(), sb, b.data(), y.data());
+  binary_forward(BinaryOp::Sub, out, sa, a.data(), sb, b.data(), y.data());
   expect_near(y, {-9, -19, -29, -8, -18, -28});
-  binary_forward_ref(BinaryOp::Mul, out, sa, a.data(), sb, b.data(), y.data());
+  binary_forward(BinaryOp::Mul, out, sa, a.data(), sb, b.data(), y.data());
   expect_near(y, {10, 20, 30, 20, 40, 60});
-  binary_forward_ref(BinaryOp::Div, out, sa, a.data(), sb, b.data(), y.data());
+  binary_forward(BinaryOp::Div, out, sa, a.data(), sb, b.data(), y.data());
   expect_near(y, {0.1f, 0.05f, 1 / 30.0f, 0.2f, 0.1f, 2 / 30.0f});
 }
 
@@ -188,24 +188,22 @@ TEST(ElementwiseRef, BinaryBackwardGivesPerElementPartials) {
   const Vec a{1, 2}, b{4, 5}, dy{1, 3};
   const Dims out{2}, s{1};
   Vec da(2), db(2);
-  binary_backward_ref(BinaryOp::Mul, out, s, a.data(), s, b.data(), dy.data(), da.data(),
-                      db.data());
+  binary_backward(BinaryOp::Mul, out, s, a.data(), s, b.data(), dy.data(), da.data(), db.data());
   expect_near(da, {4, 15});
   expect_near(db, {1, 6});
-  binary_backward_ref(BinaryOp::Div, out, s, a.data(), s, b.data(), dy.data(), da.data(),
-                      db.data());
+  binary_backward(BinaryOp::Div, out, s, a.data(), s, b.data(), dy.data(), da.data(), db.data());
   expect_near(da, {0.25f, 0.6f});
   expect_near(db, {-1.0f / 16, -3 * 2.0f / 25});
-  binary_backward_ref(BinaryOp::Sub, out, s, a.data(), s, b.data(), dy.data(), nullptr, db.data());
+  binary_backward(BinaryOp::Sub, out, s, a.data(), s, b.data(), dy.data(), nullptr, db.data());
   expect_near(db, {-1, -3});
 }
 
 TEST(ElementwiseRef, BroadcastToRepeatsAlongBroadcastDims) {
   const Vec x{1, 2, 3};
   Vec y(6);
-  broadcast_to_ref({2, 3}, broadcast_strides({3}, {2, 3}), x.data(), y.data());
+  broadcast_to({2, 3}, broadcast_strides({3}, {2, 3}), x.data(), y.data());
   expect_near(y, {1, 2, 3, 1, 2, 3});
-  broadcast_to_ref({3, 2}, broadcast_strides({3, 1}, {3, 2}), x.data(), y.data());
+  broadcast_to({3, 2}, broadcast_strides({3, 1}, {3, 2}), x.data(), y.data());
   expect_near(y, {1, 1, 2, 2, 3, 3});
 }
 
@@ -215,16 +213,16 @@ TEST(ReduceRef, SumToShape) {
   // x (2, 3) = [[1, 2, 3], [4, 5, 6]]
   const Vec x{1, 2, 3, 4, 5, 6};
   Vec cols(3), rows(2), all(1);
-  sum_to_shape_ref({2, 3}, x.data(), {3}, cols.data());  // leading dim summed away
+  sum_to_shape({2, 3}, x.data(), {3}, cols.data());  // leading dim summed away
   expect_near(cols, {5, 7, 9});
-  sum_to_shape_ref({2, 3}, x.data(), {1, 3}, cols.data());
+  sum_to_shape({2, 3}, x.data(), {1, 3}, cols.data());
   expect_near(cols, {5, 7, 9});
-  sum_to_shape_ref({2, 3}, x.data(), {2, 1}, rows.data());
+  sum_to_shape({2, 3}, x.data(), {2, 1}, rows.data());
   expect_near(rows, {6, 15});
-  sum_to_shape_ref({2, 3}, x.data(), {}, all.data());
+  sum_to_shape({2, 3}, x.data(), {}, all.data());
   expect_near(all, {21});
   Vec same(6);
-  sum_to_shape_ref({2, 3}, x.data(), {2, 3}, same.data());
+  sum_to_shape({2, 3}, x.data(), {2, 3}, same.data());
   expect_near(same, x);
 }
 
@@ -232,10 +230,10 @@ TEST(ReduceRef, SumToShapeMiddleDimAndEmptyInput) {
   // x (2, 2, 2) = 0..7 summed over the middle dim -> (2, 1, 2) = [[0+2, 1+3], [4+6, 5+7]]
   const Vec x{0, 1, 2, 3, 4, 5, 6, 7};
   Vec y(4);
-  sum_to_shape_ref({2, 2, 2}, x.data(), {2, 1, 2}, y.data());
+  sum_to_shape({2, 2, 2}, x.data(), {2, 1, 2}, y.data());
   expect_near(y, {2, 4, 10, 12});
   Vec z{9, 9, 9};
-  sum_to_shape_ref({0, 3}, nullptr, {1, 3}, z.data());
+  sum_to_shape({0, 3}, nullptr, {1, 3}, z.data());
   expect_near(z, {0, 0, 0});  // overwritten with the empty sum
 }
 
@@ -243,7 +241,7 @@ TEST(ReduceRef, SumAccumulatesInDouble) {
   const Vec x(1 << 24, 1.0f);  // float32 accumulation would stall at 2^24 = 16777216
   Vec y(1);
   const Vec more(x.size() + 3, 1.0f);
-  sum_to_shape_ref({static_cast<int64_t>(more.size())}, more.data(), {}, y.data());
+  sum_to_shape({static_cast<int64_t>(more.size())}, more.data(), {}, y.data());
   EXPECT_EQ(y[0], static_cast<float>(more.size()));
 }
 
@@ -252,11 +250,11 @@ TEST(ReduceRef, SumAccumulatesInDouble) {
 TEST(SoftmaxRef, RowsSumToOneAndMatchHandComputedValues) {
   const Vec x{0, 0, std::log(2.0f), 1, 2, 3};  // (2, 3): softmax along the last dim
   Vec y(6);
-  softmax_forward_ref(2, 3, 1, x.data(), y.data());
+  softmax_forward(2, 3, 1, x.data(), y.data());
   expect_near({y[0], y[1], y[2]}, {0.25f, 0.25f, 0.5f});
   for (int r = 0; r < 2; ++r) EXPECT_NEAR(y[r * 3] + y[r * 3 + 1] + y[r * 3 + 2], 1.0f, 1e-6f);
   Vec ly(6);
-  log_softmax_forward_ref(2, 3, 1, x.data(), ly.data());
+  log_softmax_forward(2, 3, 1, x.data(), ly.data());
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(ly[i], std::log(y[i]), 1e-6f);
 }
 
@@ -264,15 +262,15 @@ TEST(SoftmaxRef, AlongAMiddleDimUsesStrides) {
   // x (1, 2, 2) softmax over dim 1 (outer 1, D 2, inner 2): columns [0, log 3] and [5, 5].
   const Vec x{0, 5, std::log(3.0f), 5};
   Vec y(4);
-  softmax_forward_ref(1, 2, 2, x.data(), y.data());
+  softmax_forward(1, 2, 2, x.data(), y.data());
   expect_near(y, {0.25f, 0.5f, 0.75f, 0.5f});
 }
 
 TEST(SoftmaxRef, HugeLogitsStayFinite) {
   const Vec x{1e4f, 0, -1e4f};
   Vec y(3), ly(3);
-  softmax_forward_ref(1, 3, 1, x.data(), y.data());
-  log_softmax_forward_ref(1, 3, 1, x.data(), ly.data());
+  softmax_forward(1, 3, 1, x.data(), y.data());
+  log_softmax_forward(1, 3, 1, x.data(), ly.data());
   expect_near(y, {1, 0, 0});
   expect_near(ly, {0, -1e4f, -2e4f});
 }
@@ -281,11 +279,11 @@ TEST(SoftmaxRef, Backward) {
   // softmax: dx = y * (dy - <dy, y>); with y = (0.25, 0.25, 0.5), dy = (1, 0, 0): <dy,y> = 0.25.
   const Vec y{0.25f, 0.25f, 0.5f}, dy{1, 0, 0};
   Vec dx(3);
-  softmax_backward_ref(1, 3, 1, y.data(), dy.data(), dx.data());
+  softmax_backward(1, 3, 1, y.data(), dy.data(), dx.data());
   expect_near(dx, {0.1875f, -0.0625f, -0.125f});
   // log_softmax: dx = dy - softmax * sum(dy)
   const Vec ly{std::log(0.25f), std::log(0.25f), std::log(0.5f)};
-  log_softmax_backward_ref(1, 3, 1, ly.data(), dy.data(), dx.data());
+  log_softmax_backward(1, 3, 1, ly.data(), dy.data(), dx.data());
   expect_near(dx, {0.75f, -0.25f, -0.5f});
 }
 
@@ -294,31 +292,31 @@ TEST(CrossEntropyRef, ForwardAndBackward) {
   // Row 1: logits (0, 0, 0)     -> p = 1/3 each,       label 0 -> loss log 3.
   const Vec logits{0, 0, std::log(2.0f), 0, 0, 0};
   const std::vector<int64_t> labels{2, 0};
-  EXPECT_NEAR(cross_entropy_forward_ref(2, 3, logits.data(), labels.data()),
+  EXPECT_NEAR(cross_entropy_forward(2, 3, logits.data(), labels.data()),
               (std::log(2.0f) + std::log(3.0f)) / 2, 1e-6f);
   Vec d(6);
-  cross_entropy_backward_ref(2, 3, logits.data(), labels.data(), 2.0f, d.data());  // g/N = 1
+  cross_entropy_backward(2, 3, logits.data(), labels.data(), 2.0f, d.data());  // g/N = 1
   expect_near(d, {0.25f, 0.25f, -0.5f, 1 / 3.0f - 1, 1 / 3.0f, 1 / 3.0f});
 }
 
 TEST(CrossEntropyRef, HugeLogitsAreFinite) {
   const Vec logits{1e4f, 0, -1e4f};
   const std::vector<int64_t> right{0}, wrong{2};
-  EXPECT_NEAR(cross_entropy_forward_ref(1, 3, logits.data(), right.data()), 0.0f, 1e-6f);
-  EXPECT_NEAR(cross_entropy_forward_ref(1, 3, logits.data(), wrong.data()), 2e4f, 1e-2f);
+  EXPECT_NEAR(cross_entropy_forward(1, 3, logits.data(), right.data()), 0.0f, 1e-6f);
+  EXPECT_NEAR(cross_entropy_forward(1, 3, logits.data(), wrong.data()), 2e4f, 1e-2f);
   Vec d(3);
-  cross_entropy_backward_ref(1, 3, logits.data(), wrong.data(), 1.0f, d.data());
+  cross_entropy_backward(1, 3, logits.data(), wrong.data(), 1.0f, d.data());
   expect_near(d, {1, 0, -1});
 }
 
 TEST(MseRef, ForwardAndBackward) {
   const Vec p{1, 2, 3, 4}, t{1, 0, 3, 0};  // squared errors 0, 4, 0, 16 -> mean 5
-  EXPECT_FLOAT_EQ(mse_forward_ref(4, p.data(), t.data()), 5.0f);
+  EXPECT_FLOAT_EQ(mse_forward(4, p.data(), t.data()), 5.0f);
   Vec dp(4), dt(4);
-  mse_backward_ref(4, p.data(), t.data(), 1.0f, dp.data(), dt.data());  // 2 (p - t) / 4
+  mse_backward(4, p.data(), t.data(), 1.0f, dp.data(), dt.data());  // 2 (p - t) / 4
   expect_near(dp, {0, 1, 0, 2});
   expect_near(dt, {0, -1, 0, -2});
-  mse_backward_ref(4, p.data(), t.data(), 2.0f, dp.data(), nullptr);
+  mse_backward(4, p.data(), t.data(), 2.0f, dp.data(), nullptr);
   expect_near(dp, {0, 2, 0, 4});
 }
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/optim_update.h"
-#include "kernels/optim_update_impl.h"
-#include "kernels/simd_generic.h"
+#include "kernels/isa/simd_generic.h"
+#include "kernels/optim/optim_update.h"
+#include "kernels/optim/optim_update_impl.h"
 #include "pocketcnn/cpu.h"
 
 using namespace pocketcnn;

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "kernel_test_util.h"
-#include "kernels/pool2d.h"
-#include "kernels/pool2d_ref.h"
+#include "kernels/pool/pool2d.h"
+#include "kernels/pool/pool2d_ref.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;

@@ -1,10 +1,10 @@
 // Tensor arithmetic for custom losses: + - * / with numpy broadcasting, ops with a Python
 // scalar, neg/exp/log, and matmul. Broadcasting gradients are summed back to each input's shape.
-#include "kernels/broadcast.h"
-#include "kernels/elementwise.h"
-#include "kernels/elementwise_ref.h"
-#include "kernels/matmul_ref.h"
-#include "kernels/reduce_ref.h"
+#include "kernels/gemm/matmul.h"
+#include "kernels/pointwise/broadcast.h"
+#include "kernels/pointwise/elementwise.h"
+#include "kernels/pointwise/elementwise_loops.h"
+#include "kernels/pointwise/reduce.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
@@ -45,7 +45,7 @@ namespace {
 Tensor sum_to(const Tensor& full, const Shape& shape) {
   if (full.shape() == shape) return full;
   Tensor t = Tensor::empty(shape);
-  kernels::sum_to_shape_ref(full.shape(), full.data(), shape, t.data());
+  kernels::sum_to_shape(full.shape(), full.data(), shape, t.data());
   return t;
 }
 
@@ -60,15 +60,15 @@ Tensor binary_op(const char* name, BinaryOp op, const Tensor& a, const Tensor& b
   const std::vector<int64_t> sa = kernels::broadcast_strides(a.shape(), out);
   const std::vector<int64_t> sb = kernels::broadcast_strides(b.shape(), out);
   Tensor y = Tensor::empty(out);
-  kernels::binary_forward_ref(op, out, sa, a.data(), sb, b.data(), y.data());
+  kernels::binary_forward(op, out, sa, a.data(), sb, b.data(), y.data());
   Tensor as = a.detach(), bs = b.detach();
   return record(name, y, {a, b},
                 [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
                   Tensor da_full = needs[0] ? Tensor::empty(out) : Tensor();
                   Tensor db_full = needs[1] ? Tensor::empty(out) : Tensor();
-                  kernels::binary_backward_ref(op, out, sa, as.data(), sb, bs.data(), dy.data(),
-                                               needs[0] ? da_full.data() : nullptr,
-                                               needs[1] ? db_full.data() : nullptr);
+                  kernels::binary_backward(op, out, sa, as.data(), sb, bs.data(), dy.data(),
+                                           needs[0] ? da_full.data() : nullptr,
+                                           needs[1] ? db_full.data() : nullptr);
                   return {needs[0] ? sum_to(da_full, as.shape()) : Tensor(),
                           needs[1] ? sum_to(db_full, bs.shape()) : Tensor()};
                 });
@@ -77,12 +77,12 @@ Tensor binary_op(const char* name, BinaryOp op, const Tensor& a, const Tensor& b
 Tensor scalar_op(const char* name, ScalarOp op, const Tensor& x, float s) {
   PCNN_CHECK_TYPE(x.defined(), name, ": input is None");
   Tensor y = Tensor::empty(x.shape());
-  kernels::scalar_forward_ref(op, x.numel(), x.data(), s, y.data());
+  kernels::scalar_forward(op, x.numel(), x.data(), s, y.data());
   Tensor xs = x.detach();
   return record(name, y, {x},
                 [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
                   Tensor dx = Tensor::empty(xs.shape());
-                  kernels::scalar_backward_ref(op, xs.numel(), xs.data(), s, dy.data(), dx.data());
+                  kernels::scalar_backward(op, xs.numel(), xs.data(), s, dy.data(), dx.data());
                   return {dx};
                 });
 }
@@ -149,18 +149,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (!a_vec) out.push_back(n);
   if (!b_vec) out.push_back(m);
   Tensor y = Tensor::empty(out);
-  kernels::matmul_ref(n, k, m, a.data(), b.data(), y.data());
+  kernels::matmul(n, k, m, a.data(), b.data(), y.data());
   Tensor as = a.detach(), bs = b.detach();
   return record("matmul", y, {a, b},
                 [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
                   std::vector<Tensor> grads(2);
                   if (needs[0]) {  // (n, k) in memory, whatever a's shape
                     grads[0] = Tensor::empty(as.shape());
-                    kernels::matmul_grad_a_ref(n, k, m, dy.data(), bs.data(), grads[0].data());
+                    kernels::matmul_grad_a(n, k, m, dy.data(), bs.data(), grads[0].data());
                   }
                   if (needs[1]) {  // (k, m) in memory
                     grads[1] = Tensor::empty(bs.shape());
-                    kernels::matmul_grad_b_ref(n, k, m, as.data(), dy.data(), grads[1].data());
+                    kernels::matmul_grad_b(n, k, m, as.data(), dy.data(), grads[1].data());
                   }
                   return grads;
                 });

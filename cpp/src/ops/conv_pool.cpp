@@ -1,14 +1,16 @@
 // conv2d, max_pool2d, avg_pool2d, flatten: argument checks, output allocation and tape nodes. The
-// arithmetic lives in kernels/: conv2d.h (ISA-dispatched, threaded; tested against
-// conv2d_ref.cpp) and pool2d.h (max pooling; tested against pool2d_ref.cpp, which average
-// pooling uses directly).
+// arithmetic lives in kernels/: conv/conv2d.h (ISA-dispatched, threaded; tested against
+// conv/conv2d_ref.cpp; the geometry from conv/conv_geometry.h) and pool/ (max pooling
+// ISA-dispatched, tested against pool/pool2d_ref.cpp; average pooling in pool/avg_pool2d.cpp).
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <vector>
 
-#include "kernels/conv2d.h"
-#include "kernels/pool2d.h"
+#include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv_geometry.h"
+#include "kernels/pool/avg_pool2d.h"
+#include "kernels/pool/pool2d.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
@@ -18,9 +20,10 @@ namespace pocketcnn {
 
 namespace {
 
-// Padding beyond this is certainly a mistake, and bounding it keeps H + pad_top + pad_bottom far
-// from int64 overflow whatever the caller passes.
-constexpr int64_t kMaxPadding = std::numeric_limits<int32_t>::max();
+// Pooling padding is at most half the window (checked first); this bound only keeps
+// H + 2 * pad far from int64 overflow whatever the caller passes. Convolutions use
+// kernels::kMaxConvPadding (make_conv2d_geometry).
+constexpr int64_t kMaxPoolPadding = std::numeric_limits<int32_t>::max();
 
 std::string pair_str(int64_t a, int64_t b) {
   return str_cat("(", a, ", ", b, ")");
@@ -65,8 +68,8 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
   g.stride_w = opt.stride_w;
   g.pad_h = opt.pad_h;
   g.pad_w = opt.pad_w;
-  PCNN_CHECK(g.pad_h <= kMaxPadding && g.pad_w <= kMaxPadding, op, ": padding must be at most ",
-             kMaxPadding, where);
+  PCNN_CHECK(g.pad_h <= kMaxPoolPadding && g.pad_w <= kMaxPoolPadding, op,
+             ": padding must be at most ", kMaxPoolPadding, where);
   // The extra row / column is only counted: the kernels clip every window to the input.
   const int64_t Hp = g.H + 2 * g.pad_h + opt.extra_h, Wp = g.W + 2 * g.pad_w + opt.extra_w;
   PCNN_CHECK(Hp >= g.kernel_h && Wp >= g.kernel_w, op, ": kernel_size ",
@@ -84,41 +87,11 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
   check_image_input("conv2d", x);
   PCNN_CHECK_TYPE(w.defined(), "conv2d: weight is None");
-  PCNN_CHECK(w.ndim() == 4, "conv2d: weight must be 4-D (K, C, R, S), got shape ",
-             shape_str(w.shape()), " for input of shape ", shape_str(x.shape()));
+  const kernels::Conv2dGeometry g = kernels::make_conv2d_geometry(
+      x.shape(), w.shape(),
+      {opt.stride_h, opt.stride_w, opt.pad_top, opt.pad_left, opt.pad_bottom, opt.pad_right});
   const std::string where =
       str_cat(" (input shape ", shape_str(x.shape()), ", weight shape ", shape_str(w.shape()), ")");
-  PCNN_CHECK(w.dim(0) > 0 && w.dim(2) > 0 && w.dim(3) > 0,
-             "conv2d: weight must have K, R, S >= 1, got shape ", shape_str(w.shape()));
-  PCNN_CHECK(w.dim(1) == x.dim(1), "conv2d: input has ", x.dim(1), " channels (shape ",
-             shape_str(x.shape()), ") but weight expects ", w.dim(1), " (shape ",
-             shape_str(w.shape()), ")");
-  PCNN_CHECK(opt.stride_h >= 1 && opt.stride_w >= 1, "conv2d: stride must be >= 1, got ",
-             pair_str(opt.stride_h, opt.stride_w), where);
-  PCNN_CHECK(opt.pad_top >= 0 && opt.pad_left >= 0 && opt.pad_bottom >= 0 && opt.pad_right >= 0,
-             "conv2d: padding must be >= 0, got (top, left, bottom, right) = (", opt.pad_top, ", ",
-             opt.pad_left, ", ", opt.pad_bottom, ", ", opt.pad_right, ")", where);
-  PCNN_CHECK(opt.pad_top <= kMaxPadding && opt.pad_left <= kMaxPadding &&
-                 opt.pad_bottom <= kMaxPadding && opt.pad_right <= kMaxPadding,
-             "conv2d: padding must be at most ", kMaxPadding, where);
-
-  kernels::Conv2dGeometry g{};
-  g.N = x.dim(0);
-  g.C = x.dim(1);
-  g.H = x.dim(2);
-  g.W = x.dim(3);
-  g.K = w.dim(0);
-  g.R = w.dim(2);
-  g.S = w.dim(3);
-  g.stride_h = opt.stride_h;
-  g.stride_w = opt.stride_w;
-  g.pad_top = opt.pad_top;
-  g.pad_left = opt.pad_left;
-  const int64_t Hp = g.H + opt.pad_top + opt.pad_bottom, Wp = g.W + opt.pad_left + opt.pad_right;
-  PCNN_CHECK(Hp >= g.R && Wp >= g.S, "conv2d: kernel ", pair_str(g.R, g.S),
-             " is larger than the padded input ", pair_str(Hp, Wp), where);
-  g.P = (Hp - g.R) / g.stride_h + 1;
-  g.Q = (Wp - g.S) / g.stride_w + 1;
   const bool has_bias = b.defined();
   if (has_bias) {
     PCNN_CHECK(b.ndim() == 1 && b.dim(0) == g.K, "conv2d: bias must have shape (", g.K,
@@ -195,12 +168,12 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   const kernels::Pool2dGeometry g = pool_geometry("avg_pool2d", x, opt);
   const bool include_pad = opt.count_include_pad;
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
-  kernels::avg_pool2d_forward_ref(g, include_pad, x.data(), y.data());
+  kernels::avg_pool2d_forward(g, include_pad, x.data(), y.data());
   return record(
       "avg_pool2d", y, {x},
       [g, include_pad](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
         Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
-        kernels::avg_pool2d_backward_ref(g, include_pad, dy.data(), dx.data());
+        kernels::avg_pool2d_backward(g, include_pad, dy.data(), dx.data());
         return {dx};
       });
 }

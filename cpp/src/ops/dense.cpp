@@ -1,6 +1,6 @@
-// linear: y = x w^T + b, the fully connected layer. Kernels: kernels/dense.h (ISA-dispatched
+// linear: y = x w^T + b, the fully connected layer. Kernels: kernels/gemm/dense.h (ISA-dispatched
 // GEMMs; dense_ref.h is the reference they are tested against).
-#include "kernels/dense.h"
+#include "kernels/gemm/dense.h"
 
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"

@@ -2,7 +2,7 @@
 // neg in arith.cpp): check, allocate, run the reference kernel, record the backward.
 #pragma once
 
-#include "kernels/elementwise_ref.h"
+#include "kernels/pointwise/elementwise_loops.h"
 #include "pocketcnn/tensor.h"
 
 namespace pocketcnn::detail {

@@ -1,7 +1,8 @@
 // Losses: cross-entropy from logits (softmax fused in, numerically stable) and mean squared
 // error. Both return a 0-d tensor, the mean over the batch (PyTorch's reduction='mean').
-#include "kernels/loss_ref.h"
-#include "kernels/softmax_ref.h"
+#include "kernels/pointwise/loss.h"
+
+#include "kernels/pointwise/softmax.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
@@ -25,13 +26,13 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int64_t>& labels) {
                "); labels must be in [0, ", C, ")");
   }
   Tensor loss = Tensor::empty({});
-  loss.data()[0] = kernels::cross_entropy_forward_ref(N, C, logits.data(), labels.data());
+  loss.data()[0] = kernels::cross_entropy_forward(N, C, logits.data(), labels.data());
   Tensor ls = logits.detach();
   return record("cross_entropy", loss, {logits},
                 [=](const Tensor& g, const std::vector<bool>&) -> std::vector<Tensor> {
                   Tensor dlogits = Tensor::empty({N, C});
-                  kernels::cross_entropy_backward_ref(N, C, ls.data(), labels.data(), g.item(),
-                                                      dlogits.data());
+                  kernels::cross_entropy_backward(N, C, ls.data(), labels.data(), g.item(),
+                                                  dlogits.data());
                   return {dlogits};
                 });
 }
@@ -48,15 +49,15 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target) {
              "); the mean over no elements is undefined");
   const int64_t n = pred.numel();
   Tensor loss = Tensor::empty({});
-  loss.data()[0] = kernels::mse_forward_ref(n, pred.data(), target.data());
+  loss.data()[0] = kernels::mse_forward(n, pred.data(), target.data());
   Tensor ps = pred.detach(), ts = target.detach();
   return record("mse_loss", loss, {pred, target},
                 [=](const Tensor& g, const std::vector<bool>& needs) -> std::vector<Tensor> {
                   Tensor dp = needs[0] ? Tensor::empty(ps.shape()) : Tensor();
                   Tensor dt = needs[1] ? Tensor::empty(ts.shape()) : Tensor();
-                  kernels::mse_backward_ref(n, ps.data(), ts.data(), g.item(),
-                                            needs[0] ? dp.data() : nullptr,
-                                            needs[1] ? dt.data() : nullptr);
+                  kernels::mse_backward(n, ps.data(), ts.data(), g.item(),
+                                        needs[0] ? dp.data() : nullptr,
+                                        needs[1] ? dt.data() : nullptr);
                   return {dp, dt};
                 });
 }

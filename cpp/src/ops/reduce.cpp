@@ -1,7 +1,8 @@
 // sum / mean over all elements or over dims (keepdim like numpy), and reshape (shares data).
-#include "kernels/broadcast.h"
-#include "kernels/elementwise_ref.h"
-#include "kernels/reduce_ref.h"
+#include "kernels/pointwise/reduce.h"
+
+#include "kernels/pointwise/broadcast.h"
+#include "kernels/pointwise/elementwise_loops.h"
 #include "ops/dims.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
@@ -25,23 +26,22 @@ Tensor reduce_op(const char* name, const Tensor& x, const std::vector<bool>& mas
     if (!mask[d] || keepdim) out.push_back(kept.back());
   }
   Tensor y = Tensor::empty(out);
-  kernels::sum_to_shape_ref(x.shape(), x.data(), kept, y.data());
+  kernels::sum_to_shape(x.shape(), x.data(), kept, y.data());
   // The mean of no elements is 0 * inf = nan, as numpy's.
   const float scale = is_mean ? static_cast<float>(1.0 / static_cast<double>(count)) : 1.0f;
   if (is_mean)
-    kernels::scalar_forward_ref(kernels::ScalarOp::Mul, y.numel(), y.data(), scale, y.data());
+    kernels::scalar_forward(kernels::ScalarOp::Mul, y.numel(), y.data(), scale, y.data());
   const Shape x_shape = x.shape();
-  return record(name, y, {x},
-                [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
-                  Tensor dx = Tensor::empty(x_shape);
-                  kernels::broadcast_to_ref(x_shape, kernels::broadcast_strides(kept, x_shape),
-                                            dy.data(), dx.data());
-                  if (is_mean) {
-                    kernels::scalar_forward_ref(kernels::ScalarOp::Mul, dx.numel(), dx.data(),
-                                                scale, dx.data());
-                  }
-                  return {dx};
-                });
+  return record(
+      name, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+        Tensor dx = Tensor::empty(x_shape);
+        kernels::broadcast_to(x_shape, kernels::broadcast_strides(kept, x_shape), dy.data(),
+                              dx.data());
+        if (is_mean) {
+          kernels::scalar_forward(kernels::ScalarOp::Mul, dx.numel(), dx.data(), scale, dx.data());
+        }
+        return {dx};
+      });
 }
 
 }  // namespace

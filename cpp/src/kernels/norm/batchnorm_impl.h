@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "kernels/norm/batchnorm_geometry.h"
-#include "kernels/parallel.h"
+#include "kernels/runtime/parallel.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).

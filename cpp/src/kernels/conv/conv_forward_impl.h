@@ -1,0 +1,138 @@
+// The forward entry points (plain and fused with 2x2 max pooling): the algorithm choice
+// (conv_algo_impl.h) applied to the direct path (conv_direct_impl.h) or Winograd.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv_algo_impl.h"
+#include "kernels/conv/conv_direct_impl.h"
+
+namespace pocketcnn::kernels::impl {
+// Internal linkage per ISA translation unit (see conv2d_impl.h).
+namespace {
+
+// Floats of what a training forward can keep for the backward: Winograd's transformed input (0
+// for other algorithms, and for empty layers).
+template <class V, class Cfg>
+int64_t conv2d_saved_floats(const Conv2dGeometry& g) {
+  if (!use_winograd(ConvAlgo::automatic, g) || g.N == 0 || g.C == 0 || g.K == 0 || g.P * g.Q == 0) {
+    return 0;
+  }
+  if (use_winograd4_training<V>(ConvAlgo::automatic, g)) {
+    return winograd4_saved_floats<V>(g.N, g.C, g.P, g.Q);
+  }
+  return winograd_saved_floats<V, Cfg>(g.N, g.C, g.K, g.P, g.Q);
+}
+
+// saved (may be null; conv2d_saved_floats(g) floats): Winograd's transformed input, kept for
+// conv2d_backward (which then reads neither x nor the transform of it again).
+template <class V, class Cfg>
+void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                         float* y, Activation act, int threads, ConvAlgo algo,
+                         float* saved = nullptr) {
+  const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
+  if (g.N == 0 || g.K == 0 || PQ == 0) return;
+  if (saved && use_winograd4_training<V>(algo, g)) {
+    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
+                                act, y, false, threads, 0, saved);
+    return;
+  }
+  if (use_winograd4<V>(algo, g, saved != nullptr)) {
+    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
+                                act, y, false, threads);
+    return;
+  }
+  if (algo == ConvAlgo::winograd4) algo = ConvAlgo::winograd;  // saving a batch F(4x4) can't
+  if (use_winograd(algo, g)) {
+    // Saving: in the backward's groups.
+    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
+                               act, y, false, threads, saved ? winograd_wgrad_group_bytes(g.C) : 0,
+                               saved);
+    return;
+  }
+  int outer, inner;
+  split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
+  if (g.stride_h == 1 && g.stride_w == 1) {
+    const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q);
+    const CorrelationWeights cw = pack_correlation_weights<Cfg>(g, band, w);
+    const int64_t* off = cw.off;
+    const float* wp = cw.wp;
+    parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        correlate_image<V, Cfg>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, g.pad_top, g.pad_left, wp,
+                                g.K, g.R, g.S, g.P, g.Q, band, off, b, act, y + n * g.K * PQ,
+                                inner);
+      }
+    });
+    return;
+  }
+  parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+    float* col = scratch(Scratch::a, CRS * PQ);
+    for (int64_t n = n0; n < n1; ++n) {
+      im2col<V>(g, x + n * g.C * g.H * g.W, col);
+      float* yn = y + n * g.K * PQ;
+      GemmNN gg;
+      gg.M = g.K, gg.N = PQ, gg.J = CRS, gg.A = w, gg.a_rs = CRS, gg.a_cs = 1, gg.B = col,
+      gg.ldb = PQ, gg.C = yn, gg.ldc = PQ;
+      gemm_nn<V, Cfg>(gg, inner);
+      for (int64_t k = 0; k < g.K; ++k) {
+        copy_rows_bias_act<V>(yn + k * PQ, PQ, 1, PQ, b ? b[k] : 0.0f, act, yn + k * PQ);
+      }
+    }
+  });
+}
+
+// y (N, K, P / 2, Q / 2) = 2x2 max pool of act(conv(x, w) + b), stride 1 only: the conv's output
+// never goes to memory (the pooling is the GEMM's epilogue), and an odd last row/column that the
+// pool would drop is not computed.
+template <class V, class Cfg>
+void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
+                    float* y, Activation act, int threads, float* saved = nullptr) {
+  conv2d_forward_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic, saved);
+}
+
+// With Winograd the pooling windows are the output tiles: only the P / 2 x Q / 2 tiles the pool
+// keeps are computed. The same algorithm as conv2d_forward picks for g: the same floats.
+template <class V, class Cfg>
+void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, const float* w,
+                                    const float* b, float* y, Activation act, int threads,
+                                    ConvAlgo algo) {
+  const int64_t CRS = g.C * g.R * g.S, Pp = g.P / 2, Qp = g.Q / 2;
+  if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
+  if (use_winograd4<V>(algo, g, false)) {
+    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, 2 * Pp,
+                                2 * Qp, b, act, y, true, threads);
+    return;
+  }
+  if (use_winograd(algo, g)) {
+    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, 2 * Pp, 2 * Qp,
+                               b, act, y, true, threads);
+    return;
+  }
+  int outer, inner;
+  split_threads(g.N, 2.0 * g.N * g.K * CRS * g.P * g.Q, threads, &outer, &inner);
+  const Banding band = make_banding(g.C, g.R, g.S, 2 * Pp, g.Q, kBandInputBytes, true);
+  const CorrelationWeights cw = pack_correlation_weights<Cfg>(g, band, w);
+  const int64_t* off = cw.off;
+  const float* wp = cw.wp;
+  parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      correlate_image<V, Cfg>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, g.pad_top, g.pad_left, wp,
+                              g.K, g.R, g.S, 2 * Pp, g.Q, band, off, b, act, y + n * g.K * Pp * Qp,
+                              inner, true);
+    }
+  });
+}
+
+template <class V, class Cfg>
+void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, Activation act, int threads) {
+  conv2d_forward_maxpool2x2_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic);
+}
+
+}  // namespace
+}  // namespace pocketcnn::kernels::impl
