@@ -66,6 +66,24 @@ void bind_nn_ops(py::module_& m) {
       "input (N, C, H, W) with zero rows / columns added: (N, C, H + top + bottom, W + left + "
       "right).");
   m.def(
+      "conv2d_grouped",
+      [](py::handle x, py::handle w, py::handle b, int64_t stride_h, int64_t stride_w,
+         int64_t pad_top, int64_t pad_left, int64_t pad_bottom, int64_t pad_right,
+         int64_t dilation_h, int64_t dilation_w, int64_t groups) {
+        Tensor xt = to_tensor(x, "conv2d: input"), wt = to_tensor(w, "conv2d: weight");
+        Tensor bt = to_optional_tensor(b, "conv2d: bias");
+        Conv2dOptions opt;
+        opt.stride_h = stride_h, opt.stride_w = stride_w;
+        opt.pad_top = pad_top, opt.pad_left = pad_left;
+        opt.pad_bottom = pad_bottom, opt.pad_right = pad_right;
+        opt.dilation_h = dilation_h, opt.dilation_w = dilation_w, opt.groups = groups;
+        py::gil_scoped_release release;
+        return conv2d_grouped(xt, wt, bt, opt);
+      },
+      "input"_a, "weight"_a, "bias"_a, "stride_h"_a, "stride_w"_a, "pad_top"_a, "pad_left"_a,
+      "pad_bottom"_a, "pad_right"_a, "dilation_h"_a, "dilation_w"_a, "groups"_a,
+      "conv2d with groups (weight (K, C / groups, R, S)) and dilation.");
+  m.def(
       "concat",
       [](const std::vector<py::handle>& xs, int64_t dim) {
         std::vector<Tensor> ts;

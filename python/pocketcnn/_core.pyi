@@ -7,7 +7,7 @@ pocketcnn's C++ core: tensors, the autograd tape and the CNN kernels
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'get_num_threads', 'is_grad_enabled', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
+__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'conv2d_grouped', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'get_num_threads', 'is_grad_enabled', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
 class Tensor:
     """
     A float32 tensor (NCHW for images) with autograd.
@@ -147,6 +147,10 @@ def concat(inputs: collections.abc.Sequence[typing.Any], dim: typing.SupportsInt
 def conv2d(input: typing.Any, weight: typing.Any, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
     """
     y (N, K, P, Q) = input (N, C, H, W) cross-correlated with weight (K, C, R, S) + bias (K); explicit strides and (possibly asymmetric) zero padding.
+    """
+def conv2d_grouped(input: typing.Any, weight: typing.Any, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+    """
+    conv2d with groups (weight (K, C / groups, R, S)) and dilation.
     """
 def cpu_info() -> dict:
     """

@@ -68,6 +68,15 @@ def zoo():
             L.GlobalAveragePooling2D(),
             L.Dense(3, activation="softmax"),
         ]),
+        "mobile_and_dilated": pc.Sequential([
+            L.Conv2D(4, 3, padding="same", dilation_rate=2, input_shape=(2, 9, 9)),
+            L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2,
+                              activation="relu"),
+            L.Conv2D(4, 1, groups=2),
+            L.SeparableConv2D(5, 3, padding="same", activation="relu"),
+            L.Flatten(),
+            L.Dense(3),
+        ]),
         "dense_only": pc.Sequential([
             L.Dense(9, activation="relu", input_shape=(12,)),
             L.Dense(5, activation="softmax"),

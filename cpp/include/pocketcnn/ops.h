@@ -18,10 +18,15 @@ namespace pocketcnn {
 struct Conv2dOptions {
   int64_t stride_h = 1, stride_w = 1;
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1, groups = 1;  // conv2d_grouped only
 };
 // x (N, C, H, W), w (K, C, R, S), b (K) or undefined -> y (N, K, P, Q) with
 // P = (H + pad_top + pad_bottom - R) / stride_h + 1, Q likewise.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt);
+// Conv2D with groups and dilation: x (N, C, H, W), w (K, C / groups, R, S); output channel k sees
+// the input channels of group k / (K / groups); kernel taps are dilation apart (the kernel spans
+// (R - 1) * dilation_h + 1 rows). Plain loops (cpp/src/kernels/conv/conv_grouped.cpp).
+Tensor conv2d_grouped(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt);
 
 struct Pool2dOptions {
   int64_t kernel_h = 2, kernel_w = 2;

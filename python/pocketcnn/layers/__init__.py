@@ -56,7 +56,7 @@ be unique. The subclass defines:
 from __future__ import annotations
 
 from .base import Layer, ShapeError, from_config
-from .conv import Conv2D
+from .conv import Conv2D, DepthwiseConv2D, SeparableConv2D
 from .core import Activation, Dense, Dropout, Flatten, ReLU, Softmax
 from .merge import Add, Concatenate
 from .normalization import BatchNormalization
@@ -80,6 +80,7 @@ __all__ = [
     "BatchNormalization",
     "Concatenate",
     "Conv2D",
+    "DepthwiseConv2D",
     "Dense",
     "Dropout",
     "Flatten",
@@ -92,6 +93,7 @@ __all__ = [
     "MaxPooling2D",
     "ShapeError",
     "ReLU",
+    "SeparableConv2D",
     "Reshape",
     "Softmax",
     "ZeroPadding2D",

@@ -100,7 +100,7 @@ def _weights(graph: GraphBuilder, layer) -> list[str]:
     return names
 
 
-@exporter("Conv2D")
+@exporter("Conv2D", "DepthwiseConv2D")
 def _conv2d(graph, layer, x):
     _, h, w = layer.built_input_shape
     top, bottom, left, right = layer._pads(h, w)
@@ -171,6 +171,11 @@ def _zero_padding(graph, layer, x):
 def _reshape(graph, layer, x):
     shape = np.array([0, *layer.output_shape], np.int64)  # 0: the batch size, as it comes
     return graph.node("Reshape", [x, graph.constant(f"{layer.name}.shape", shape)], layer.name)
+
+
+@exporter("SeparableConv2D")
+def _separable(graph, layer, x):
+    return _conv2d(graph, layer.pointwise, _conv2d(graph, layer.depthwise, x))
 
 
 @exporter("Add", "Concatenate")

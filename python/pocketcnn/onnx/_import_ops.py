@@ -47,28 +47,34 @@ def _conv(chain: Chain, node: Node) -> None:
     if w.ndim != 4:
         raise node.error(f"weight of shape {w.shape}: only 2-D convolutions are supported")
     k, c, r, s = w.shape
-    if a["group"] != 1:
-        raise node.error(f"attribute 'group' = {a['group']} is not supported (only 1)")
-    if a["dilations"] not in (None, [1, 1]):
-        raise node.error(f"attribute 'dilations' = {a['dilations']} is not supported (only 1)")
+    groups = a["group"]
+    if not isinstance(groups, int) or groups < 1 or k % groups:
+        raise node.error(f"attribute 'group' = {groups} must be >= 1 and divide {k} filters")
+    dilations = a["dilations"] or [1, 1]
+    if len(dilations) != 2 or min(dilations) < 1:
+        raise node.error(f"attribute 'dilations' = {a['dilations']} must be 2 values >= 1")
     if a["kernel_shape"] not in (None, [r, s]):
         raise node.error(f"attribute 'kernel_shape' {a['kernel_shape']} != weight {w.shape}")
-    if c != chain.shape[0]:
-        raise node.error(f"weight {w.shape} expects {c} channels, the input has {chain.shape[0]}")
+    if c * groups != chain.shape[0]:
+        raise node.error(
+            f"attribute 'group' = {groups}: weight {w.shape} expects {c * groups} channels, the "
+            f"input has {chain.shape[0]}"
+        )
     if b is not None and b.shape != (k,):
         raise node.error(f"bias of shape {b.shape}, expected ({k},)")
     strides = a["strides"] or [1, 1]
     top, left, bottom, right = _explicit_pads(node, a, (r, s), strides, chain.shape)
     padding: Any = (top, left)
     if (top, left) != (bottom, right):
-        same = L.Conv2D(k, (r, s), strides, "same")._pads(*chain.shape[1:])
+        same = L.Conv2D(k, (r, s), strides, "same", dilation_rate=dilations)._pads(*chain.shape[1:])
         if same != (top, bottom, left, right):
             raise node.error(
                 f"attribute 'pads' {[top, left, bottom, right]}: asymmetric pads "
                 "other than 'same' padding are not supported"
             )
         padding = "same"
-    layer = L.Conv2D(k, (r, s), strides=strides, padding=padding, use_bias=b is not None)
+    layer = L.Conv2D(k, (r, s), strides=strides, padding=padding, use_bias=b is not None,
+                     dilation_rate=dilations, groups=groups)  # fmt: skip
     chain.append(node, layer, [w] if b is None else [w, b])
 
 

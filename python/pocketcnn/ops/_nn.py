@@ -37,7 +37,7 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> _core.Tensor:
     """2-D convolution (cross-correlation, as in PyTorch and Keras) of a batch of images.
 
     Args:
@@ -65,8 +65,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
             if len(x.shape) != 4 or len(w.shape) != 4:  # let the core name the bad shape
                 top = bottom = left = right = 0
             else:
-                top, bottom = _same_padding(x.shape[2], w.shape[2], sh)
-                left, right = _same_padding(x.shape[3], w.shape[3], sw)
+                dh, dw = _pair(dilation, "conv2d", "dilation", 1, x)
+                top, bottom = _same_padding(x.shape[2], (w.shape[2] - 1) * dh + 1, sh)
+                left, right = _same_padding(x.shape[3], (w.shape[3] - 1) * dw + 1, sw)
         else:
             raise ValueError(
                 f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
@@ -74,6 +75,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
     else:
         top, left = _pair(padding, "conv2d", "padding", 0, x)
         bottom, right = top, left
+    dh, dw = _pair(dilation, "conv2d", "dilation", 1, x)
+    groups = _checks.integer(groups, "conv2d: groups", minimum=1)
+    if (dh, dw) != (1, 1) or groups != 1:
+        return _core.conv2d_grouped(x, w, b, sh, sw, top, left, bottom, right, dh, dw, groups)
     return _core.conv2d(x, w, b, sh, sw, top, left, bottom, right)
 
 
