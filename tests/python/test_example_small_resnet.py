@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples
 small_resnet = pytest.importorskip("small_resnet")
 
 
+@pytest.mark.slow  # model training: once, not again per ISA
 def test_small_resnet_learns_fashion_mnist_subset(fashion_mnist):
     (x_train, y_train), (x_test, y_test) = fashion_mnist
     x = x_train[:3000, None].astype(np.float32) / 255
