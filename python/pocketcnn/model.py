@@ -17,8 +17,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from . import _checks, _core, losses, saving
+from . import _checks, _core, _distributed_fit, losses, saving
 from . import callbacks as callbacks_module
+from . import distributed as distributed_module
 from . import layers as layers_module
 from . import metrics as metrics_module
 from . import optim as optim_module
@@ -86,6 +87,7 @@ class Sequential:
         self.stop_training = False
         self.history: callbacks_module.History | None = None
         self.epochs_trained = 0  # over all fit calls; seeds each epoch's shuffle and dropout
+        self._session = None  # a _distributed_fit.FitSession during fit(distributed=True)
         # predict/evaluate run the layers as one fused C++ call when every layer is supported.
         self._plans = PlanCache()
         if layers is not None:
@@ -419,6 +421,8 @@ class Sequential:
     # ---- training -------------------------------------------------------------------------------
 
     def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
+        if self._session is not None:
+            return self._session.train_step(xb, yb)
         params = self.trainable_weights
         out = self._forward(_core.Tensor(xb), training=True, logits=self._fused_softmax)
         optimizer, loss_name = self._compiled()
@@ -456,6 +460,7 @@ class Sequential:
         shuffle: bool = True,
         seed: int | None = None,
         stream: TextIO | None = None,
+        distributed: bool = False,
     ) -> callbacks_module.History:
         """Trains for ``epochs`` epochs of mini-batches; returns a History.
 
@@ -475,6 +480,12 @@ class Sequential:
             shuffle: reshuffle the training samples every epoch (seeded).
             seed: seeds the split, the shuffles and dropout; default: the model's seed.
             stream: where progress goes (default sys.stdout).
+            distributed: data-parallel over the ranks of an MPI job (``mpiexec -n K``; see
+                ``pocketcnn.distributed``): rank 0's weights and optimiser state go to every
+                rank, each trains on its share of every global batch of ``K * batch_size``
+                samples, gradients and logs are averaged over ranks; progress and
+                ModelCheckpoint on rank 0 only. The learning rate is not rescaled. Plain
+                ``fit`` on one process.
 
         A loss or gradient that becomes NaN/inf stops training with FloatingPointError naming
         the epoch and batch; the weights stay as after the last finite step.
@@ -500,7 +511,31 @@ class Sequential:
             x, targets = x[train_idx], targets[train_idx]
 
         loader_seed = int(_seed_stream(seed, _SHUFFLE).generate_state(1)[0])
-        loader = DataLoader(x, targets, batch_size=batch_size, shuffle=shuffle, seed=loader_seed)
+        session = None
+        if distributed:
+            session = _distributed_fit.fit_session(
+                self, x, targets, val, batch_size, epochs, shuffle, seed
+            )
+        if session is not None:
+            loader = session.loader(x, targets, batch_size, shuffle, loader_seed)
+            callbacks, verbose = session.rank0_only(callbacks, verbose)
+        else:
+            loader = DataLoader(
+                x, targets, batch_size=batch_size, shuffle=shuffle, seed=loader_seed
+            )
+        self._session = session
+        try:
+            return self._fit_epochs(
+                loader, epochs, verbose, callbacks, stream, val, batch_size, seed
+            )
+        except BaseException as e:
+            if session is not None:
+                session.fail(e)
+            raise
+        finally:
+            self._session = None
+
+    def _fit_epochs(self, loader, epochs, verbose, callbacks, stream, val, batch_size, seed):
         history = callbacks_module.History()
         # History last, as in Keras: it records what the other callbacks add to the logs (lr).
         cbs = callbacks_module.CallbackList([*(callbacks or []), history], self)
@@ -512,6 +547,8 @@ class Sequential:
             loader.set_epoch(global_epoch)
             self._compiled()[0].set_epoch(global_epoch)
             self._seed_dropout(seed, global_epoch)
+            if self._session is not None:
+                self._session.reseed_dropout(seed, global_epoch)
             cbs.on_epoch_begin(epoch)
             logs = self._train_epoch(loader, epoch, epochs, verbose, stream, val, batch_size, cbs)
             self.epochs_trained += 1
@@ -535,7 +572,10 @@ class Sequential:
                 for k, c in enumerate(self._metric_counts(out, yb)):
                     correct[k] += c
                 logs = self._logs(loss_sum, correct, seen)
-                progress.update(batch, seen, logs)
+                if self._session is not None:  # all ranks' samples, for the img/s shown
+                    progress.update(batch, self._session.samples_done(batch), logs)
+                else:
+                    progress.update(batch, seen, logs)
                 cbs.on_batch_end(batch, logs)
         except _NonFinite as e:
             progress.abort()
@@ -553,9 +593,12 @@ class Sequential:
         except BaseException:
             progress.abort()
             raise
+        if self._session is not None:
+            loss_sum, correct, seen = self._session.epoch_totals(loss_sum, correct, seen)
         logs = self._logs(loss_sum, correct, seen)
         if val is not None:
-            val_logs = self._evaluate_arrays(val[0], val[1], batch_size)
+            evaluate = self._evaluate_arrays if self._session is None else self._session.evaluate
+            val_logs = evaluate(val[0], val[1], batch_size)
             logs.update({f"val_{k}": v for k, v in val_logs.items()})
         progress.end(logs)
         return logs
@@ -652,6 +695,8 @@ class Sequential:
                 f"{self.name}.save: the model is not built (its input shape is unknown), so it has "
                 "no weights to save yet; give input_shape or call build() first"
             )
+        if not distributed_module.is_root():
+            return  # in an MPI job only rank 0 writes (every rank holds the same weights)
         saving.write_archive(path, *self._file_contents())
 
     def _file_contents(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
