@@ -1,14 +1,18 @@
-"""What every benchmark process shares: the workloads, their FLOP counts, and the timer.
+"""What every benchmark process shares: the workloads, their FLOP counts, the timer, and how the
+drivers start the library processes.
 
-Each library runs in its own subprocess (``bench_<library>.py``) so that thread pools, allocator
-settings and imports cannot influence one another; ``run.py`` starts them and prints the table.
+Each library runs in its own subprocess (``bench_<library>.py`` for run.py, ``suite_<library>.py``
+for suite.py) so that thread pools, allocator settings and imports cannot influence one another;
+``run.py`` and ``suite.py`` start them and print the tables.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import resource
+import subprocess
 import sys
 import time
 
@@ -102,3 +106,105 @@ WORKLOADS = [
     "conv_wgrad",
     "pool",
 ]
+
+
+# ---- process handling, shared by run.py and suite.py --------------------------------------------
+HERE = os.path.dirname(os.path.abspath(__file__))
+# PyTorch's fastest setting on these machines (ANCHORS.md): no page faults from glibc's mmap/trim.
+TORCH_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
+
+
+def run_bench(script: str, args: list[str], extra_env: dict | None = None) -> dict | None:
+    """Runs benchmarks/<script> in a subprocess and returns its RESULT dict (None if it failed)."""
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS threads must not compete
+    proc = subprocess.run(
+        [sys.executable, os.path.join(HERE, script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=HERE,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    sys.stderr.write(f"{script} {' '.join(args)} failed:\n{proc.stderr[-2000:]}\n")
+    return None
+
+
+def have(module: str) -> bool:
+    """Whether `module` imports in a fresh interpreter (without importing it here)."""
+    probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
+    return probe.returncode == 0
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+# ---- the suite (suite.py): one loop over networks and workloads for every library --------------
+SUITE_WORKLOADS = ("infer_b256", "latency_b1", "train")
+
+
+def measure_suite(networks, build_infer, build_train, min_time: float) -> dict:
+    """{network: {workload: median seconds | "n/a: why" | "error: what", "check": logits}}.
+
+    build_infer(net) -> f(x) giving the logits as numpy; build_train(net) -> f(x, y) doing one
+    optimiser step, or None for a library that does not train. A builder that raises means the
+    library cannot express the network (n/a); a workload that raises while timed is an error.
+    Both are reported, neither stops the other networks.
+    """
+    from networks import CHECK_BATCH, batch
+
+    out = {}
+    for net in networks:
+        r: dict = {}
+        try:
+            infer = build_infer(net)
+            r["check"] = np.asarray(infer(batch(net, CHECK_BATCH)[0])).tolist()
+            for key, n in (("infer_b256", 256), ("latency_b1", 1)):
+                x = batch(net, n)[0]
+                r[key] = _timed(infer, (x,), min_time, min_runs=5 if n > 1 else 200)
+        except Exception as e:  # noqa: BLE001 -- any failure to build is "n/a", with its reason
+            r.update({k: f"n/a: {type(e).__name__}: {e}" for k in ("infer_b256", "latency_b1")})
+        try:
+            step = build_train(net)
+            if step is not None:
+                x, y = batch(net, net.train_batch)
+                r["train"] = _timed(step, (x, y), min_time, min_runs=5)
+        except Exception as e:  # noqa: BLE001
+            r["train"] = f"n/a: {type(e).__name__}: {e}"
+        out[net.name] = r
+    return out
+
+
+def _timed(fn, args: tuple, min_time: float, min_runs: int):
+    try:
+        return median_time(lambda: fn(*args), min_time=min_time, min_runs=min_runs)
+    except Exception as e:  # noqa: BLE001 -- reported in the table, the run goes on
+        return f"error: {type(e).__name__}: {e}"
+
+
+def suite_args(description: str):
+    """The command line every suite_<library>.py takes."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--networks", default="", help="comma-separated names (default: all)")
+    ap.add_argument("--min-time", type=float, default=0.5, help="seconds timed per figure")
+    return ap
+
+
+def suite_networks(names: str):
+    from networks import BY_NAME, NETWORKS
+
+    return [BY_NAME[n] for n in names.split(",")] if names else NETWORKS

@@ -23,39 +23,20 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 
 from common import (
     CONV64_FLOPS,
     LECTURE_FORWARD_FLOPS,
     LECTURE_TRAIN_FLOPS,
     POOL_BYTES,
+    TORCH_ENV,
+    cpu_name,
+    have,
+    run_bench,
 )
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TORCH_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
 LECTURE = ["train_b64", "infer_b256", "latency_b1"]
 KERNELS = ["conv_fwd", "conv_dgrad", "conv_wgrad", "pool"]
-
-
-def run_bench(script: str, args: list[str], extra_env: dict | None = None) -> dict | None:
-    """Runs benchmarks/<script> in a subprocess and returns its RESULT dict (None if it failed)."""
-    env = dict(os.environ)
-    env.update(extra_env or {})
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS threads must not compete
-    proc = subprocess.run(
-        [sys.executable, os.path.join(HERE, script), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=HERE,
-    )
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    sys.stderr.write(f"{script} {' '.join(args)} failed:\n{proc.stderr[-2000:]}\n")
-    return None
 
 
 def combine(rounds: list[dict]) -> dict:
@@ -67,13 +48,6 @@ def combine(rounds: list[dict]) -> dict:
     if "fma_peak_gflops" in out:
         out["fma_peak_gflops"] = max(r["fma_peak_gflops"] for r in rounds)
     return out
-
-
-def have(module: str) -> bool:
-    return (
-        subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode
-        == 0
-    )
 
 
 def per_second(items: float, seconds: float | None) -> float | None:
@@ -249,17 +223,6 @@ def main() -> None:
             "training): " + "; ".join(parts)
         )
     print("\n".join(lines))
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_geometry.h"
+#include "ops/conv_fused.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 
@@ -26,6 +27,21 @@ Tensor apply_activation(const std::string& a, const Tensor& x) {
   if (a == "sigmoid") return sigmoid(x);
   if (a == "tanh") return tanh(x);
   return softmax(x, 1);
+}
+
+// The conv-fusable activations: everything but softmax (which needs the whole channel axis).
+bool fused_activation(const std::string& a, kernels::Activation* act) {
+  if (a.empty())
+    *act = kernels::Activation::none;
+  else if (a == "relu")
+    *act = kernels::Activation::relu;
+  else if (a == "sigmoid")
+    *act = kernels::Activation::sigmoid;
+  else if (a == "tanh")
+    *act = kernels::Activation::tanh;
+  else
+    return false;
+  return true;
 }
 
 bool is_2x2_pool(const Pool2dOptions& p) {
@@ -178,6 +194,8 @@ Tensor InferencePlan::run(const Tensor& x) const {
         if (fused) {
           h = conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
           ++i;  // the pool is done
+        } else if (kernels::Activation act; fused_activation(s.activation, &act)) {
+          h = detail::conv2d_activated(h, s.w, s.b, s.conv, act);  // in the conv's output pass
         } else {
           h = apply_activation(s.activation, conv2d(h, w, b, s.conv));
         }

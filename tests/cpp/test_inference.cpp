@@ -90,6 +90,41 @@ TEST_P(InferencePlanTest, OtherLayersAndPaddingsEqualTheOps) {
   EXPECT_EQ(values(plan2.run(x2)), values(h2));
 }
 
+// LeNet-5's shape (5x5 convs, tanh / sigmoid, average pooling) and 3x3 convs wide enough for the
+// Winograd paths: the activation runs in the conv's output pass, and still gives the ops' floats.
+TEST_P(InferencePlanTest, FusedTanhAndSigmoidEqualTheOps) {
+  const Tensor w1 = rand_tensor({6, 1, 5, 5}, 1, 0.4f), b1 = rand_tensor({6}, 2, 0.1f);
+  const Tensor w2 = rand_tensor({16, 6, 5, 5}, 3, 0.2f), b2 = rand_tensor({16}, 4, 0.1f);
+  const Tensor w3 = rand_tensor({10, 256}, 5, 0.1f), b3 = rand_tensor({10}, 6, 0.1f);
+  InferencePlan lenet;
+  lenet.add_conv2d(w1, b1, {}, "tanh");
+  lenet.add_avg_pool2d(pool(2, 2));
+  lenet.add_conv2d(w2, b2, {}, "sigmoid");
+  lenet.add_avg_pool2d(pool(2, 2));
+  lenet.add_flatten();
+  lenet.add_linear(w3, b3, "tanh");
+  for (int64_t n : {1, 5, 20}) {
+    const Tensor x = rand_tensor({n, 1, 28, 28}, 30 + static_cast<uint32_t>(n), 2.0f);
+    Tensor h = avg_pool2d(tanh(conv2d(x, w1, b1, {})), pool(2, 2));
+    h = avg_pool2d(sigmoid(conv2d(h, w2, b2, {})), pool(2, 2));
+    const Tensor want = tanh(linear(flatten(h, 1), w3, b3));
+    EXPECT_EQ(values(lenet.run(x)), values(want)) << "batch " << n;
+  }
+  const Tensor w4 = rand_tensor({32, 16, 3, 3}, 7, 0.2f), b4 = rand_tensor({32}, 8, 0.1f);
+  Conv2dOptions same;
+  same.pad_top = same.pad_left = same.pad_bottom = same.pad_right = 1;
+  for (const char* act : {"tanh", "sigmoid", "relu"}) {
+    InferencePlan plan;
+    plan.add_conv2d(w4, b4, same, act);
+    const Tensor x = rand_tensor({4, 16, 16, 16}, 40, 2.0f);
+    const Tensor y = conv2d(x, w4, b4, same);
+    const Tensor want = std::string(act) == "tanh"      ? tanh(y)
+                        : std::string(act) == "sigmoid" ? sigmoid(y)
+                                                        : relu(y);
+    EXPECT_EQ(values(plan.run(x)), values(want)) << act;
+  }
+}
+
 TEST_P(InferencePlanTest, BadInputRaisesLikeTheOps) {
   InferencePlan plan;
   plan.add_conv2d(rand_tensor({4, 3, 3, 3}, 1), Tensor(), {}, "relu");

@@ -1,5 +1,5 @@
 // Activations (relu, sigmoid, tanh) and softmax / log_softmax along one dimension.
-#include "kernels/pointwise/softmax.h"
+#include "kernels/pointwise/softmax_fast.h"
 #include "ops/dims.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"
@@ -37,20 +37,15 @@ SoftmaxGeometry softmax_geometry(const char* name, const Tensor& x, int64_t dim)
   return g;
 }
 
-using SoftmaxForward = void (*)(int64_t outer, int64_t D, int64_t inner, const float* x, float* y);
-using SoftmaxBackward = void (*)(int64_t outer, int64_t D, int64_t inner, const float* y,
-                                 const float* dy, float* dx);
-
-// softmax and log_softmax: the same op around their two kernels (the backward reads y only).
-Tensor softmax_op(const char* op, const Tensor& x, int64_t dim, SoftmaxForward forward,
-                  SoftmaxBackward backward) {
+// softmax and log_softmax: the same op around the vectorised kernels (the backward reads y only).
+Tensor softmax_op(const char* op, const Tensor& x, int64_t dim, bool log) {
   const SoftmaxGeometry g = softmax_geometry(op, x, dim);
   Tensor y = Tensor::empty(x.shape());
-  forward(g.outer, g.D, g.inner, x.data(), y.data());
+  kernels::softmax_forward_fast(log, g.outer, g.D, g.inner, x.data(), y.data());
   Tensor ys = y.detach();
   return record(op, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
     Tensor dx = Tensor::empty(ys.shape());
-    backward(g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
+    kernels::softmax_backward_fast(log, g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
     return {dx};
   });
 }
@@ -58,12 +53,11 @@ Tensor softmax_op(const char* op, const Tensor& x, int64_t dim, SoftmaxForward f
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
-  return softmax_op("softmax", x, dim, &kernels::softmax_forward, &kernels::softmax_backward);
+  return softmax_op("softmax", x, dim, false);
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
-  return softmax_op("log_softmax", x, dim, &kernels::log_softmax_forward,
-                    &kernels::log_softmax_backward);
+  return softmax_op("log_softmax", x, dim, true);
 }
 
 }  // namespace pocketcnn

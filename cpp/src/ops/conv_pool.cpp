@@ -1,7 +1,8 @@
 // conv2d, max_pool2d, avg_pool2d, flatten: argument checks, output allocation and tape nodes. The
 // arithmetic lives in kernels/: conv/conv2d.h (ISA-dispatched, threaded; tested against
 // conv/conv2d_ref.cpp; the geometry from conv/conv_geometry.h) and pool/ (max pooling
-// ISA-dispatched, tested against pool/pool2d_ref.cpp; average pooling in pool/avg_pool2d.cpp).
+// ISA-dispatched, tested against pool/pool2d_ref.cpp; average pooling pool/avg_pool2d_fast.h,
+// tested against the loops of pool/avg_pool2d.cpp).
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -9,8 +10,9 @@
 
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_geometry.h"
-#include "kernels/pool/avg_pool2d.h"
+#include "kernels/pool/avg_pool2d_fast.h"
 #include "kernels/pool/pool2d.h"
+#include "ops/conv_fused.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
@@ -84,7 +86,11 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
 
 // ---- conv2d ------------------------------------------------------------------------------------
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
+namespace {
+
+// conv2d's argument checks; the geometry of a valid call.
+kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Tensor& b,
+                                      const Conv2dOptions& opt) {
   check_image_input("conv2d", x);
   PCNN_CHECK_TYPE(w.defined(), "conv2d: weight is None");
   const kernels::Conv2dGeometry g = kernels::make_conv2d_geometry(
@@ -92,11 +98,26 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
       {opt.stride_h, opt.stride_w, opt.pad_top, opt.pad_left, opt.pad_bottom, opt.pad_right});
   const std::string where =
       str_cat(" (input shape ", shape_str(x.shape()), ", weight shape ", shape_str(w.shape()), ")");
-  const bool has_bias = b.defined();
-  if (has_bias) {
+  if (b.defined()) {
     PCNN_CHECK(b.ndim() == 1 && b.dim(0) == g.K, "conv2d: bias must have shape (", g.K,
                ",) to match the weight's ", g.K, " filters, got ", shape_str(b.shape()), where);
   }
+  return g;
+}
+
+}  // namespace
+
+Tensor detail::conv2d_activated(const Tensor& x, const Tensor& w, const Tensor& b,
+                                const Conv2dOptions& opt, kernels::Activation act) {
+  const kernels::Conv2dGeometry g = conv_geometry(x, w, b, opt);
+  Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
+  kernels::conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(), act);
+  return y;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& opt) {
+  const kernels::Conv2dGeometry g = conv_geometry(x, w, b, opt);
+  const bool has_bias = b.defined();
 
   Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
   // When the weight gradient will be wanted, the forward keeps Winograd's transform of x for it
@@ -168,12 +189,12 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   const kernels::Pool2dGeometry g = pool_geometry("avg_pool2d", x, opt);
   const bool include_pad = opt.count_include_pad;
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
-  kernels::avg_pool2d_forward(g, include_pad, x.data(), y.data());
+  kernels::avg_pool2d_forward_fast(g, include_pad, x.data(), y.data());
   return record(
       "avg_pool2d", y, {x},
       [g, include_pad](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
         Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
-        kernels::avg_pool2d_backward(g, include_pad, dy.data(), dx.data());
+        kernels::avg_pool2d_backward_fast(g, include_pad, dy.data(), dx.data());
         return {dx};
       });
 }

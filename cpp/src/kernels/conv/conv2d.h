@@ -10,8 +10,9 @@
 
 namespace pocketcnn::kernels {
 
-// Applied to the output after the bias, in the same pass (no extra sweep over memory).
-enum class Activation { none = 0, relu = 1 };
+// Applied to the output after the bias, in the same pass (no extra sweep over memory);
+// pointwise/activation_impl.h. The fused 2x2 max pool takes only none and relu.
+enum class Activation { none = 0, relu = 1, sigmoid = 2, tanh = 3 };
 
 // y = act(conv(x, w) + b); b may be null. saved (may be null): conv2d_saved_floats(g) floats
 // that the forward fills for conv2d_backward of the same batch and weights (training keeps them

@@ -12,6 +12,7 @@
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/conv/conv_geometry.h"
 #include "kernels/gemm/gemm_impl.h"
+#include "kernels/pointwise/activation_impl.h"
 #include "kernels/pool/pool2d_impl.h"
 #include "kernels/runtime/parallel.h"
 #include "kernels/runtime/workspace.h"
@@ -26,28 +27,21 @@ void copy_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q, f
                         Activation act, float* dst) {
   using R = typename V::R;
   constexpr int W = V::W;
-  const R vb = V::set1(bias), zero = V::zero();
-  const bool relu = act == Activation::relu;
+  const R vb = V::set1(bias);
   for (int64_t p = 0; p < rows; ++p) {
     const float* s = src + p * ld;
     float* d = dst + p * Q;
     int64_t q = 0;
     for (; q + W <= Q; q += W) {
-      R v = V::add(V::load(s + q), vb);
-      if (relu) v = V::max(zero, v);  // NaN stays NaN, as relu()
-      V::store(d + q, v);
+      V::store(d + q, activate<V>(act, V::add(V::load(s + q), vb)));
     }
     if (q < Q && Q >= W && s != d) {
       // One more whole vector ending at Q, overlapping the last one (it stores the same values
       // again): partial stores cost ~10x a whole one on AMD, and rows here are often ~11-26 wide.
-      R v = V::add(V::load(s + Q - W), vb);
-      if (relu) v = V::max(zero, v);
-      V::store(d + Q - W, v);
+      V::store(d + Q - W, activate<V>(act, V::add(V::load(s + Q - W), vb)));
     } else if (q < Q) {
       const int t = static_cast<int>(Q - q);
-      R v = V::add(V::load_partial(s + q, t), vb);
-      if (relu) v = V::max(zero, v);  // NaN stays NaN, as relu()
-      V::store_partial(d + q, v, t);
+      V::store_partial(d + q, activate<V>(act, V::add(V::load_partial(s + q, t), vb)), t);
     }
   }
 }

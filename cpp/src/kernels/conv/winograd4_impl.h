@@ -441,8 +441,7 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
     }
     // Output: per channel and vector of columns, the 16 outputs (or 4 pooled) of each lane's
     // tile, by the same operations in both layouts.
-    const int side = pool2x2 ? 2 : 4;  // outputs per tile side
-    const R zero = V::zero();
+    const int side = pool2x2 ? 2 : 4;                                   // outputs per tile side
     const auto tile_outputs = [&](const float* m, const R& vb, R* y) {  // y[side r + s]
       winograd4_output_tile<V>(m, K * ld, y);
       if (pool2x2) {
@@ -453,7 +452,7 @@ void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64
       }
       for (int e = 0; e < side * side; ++e) {
         y[e] = V::add(y[e], vb);
-        if (act == Activation::relu) y[e] = V::max(zero, y[e]);  // NaN stays NaN, as relu()
+        y[e] = activate<V>(act, y[e]);
       }
     };
     if (gr.blocks > 0) {

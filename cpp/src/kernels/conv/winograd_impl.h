@@ -34,6 +34,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/gemm/gemm_impl.h"
+#include "kernels/pointwise/activation_impl.h"
 #include "kernels/pool/pool2d_impl.h"
 #include "kernels/runtime/parallel.h"
 #include "kernels/runtime/workspace.h"
@@ -332,8 +333,6 @@ void winograd_output(const WinogradGrid& g, const float* Mt, int64_t base, int64
   constexpr int L = V::W;
   const int64_t row_end = std::min(P, 2 * ty1), span = 2 * g.TWv;
   const bool whole = ty0 == 0 && ty1 == g.TH;
-  const R zero = V::zero();
-  const bool relu = act == Activation::relu;
   const int64_t xs = K * g.ld;  // next xi in Mt
   for (int64_t k = 0; k < K; ++k) {
     const R vb = V::set1(bias ? bias[k] : 0.0f);
@@ -353,10 +352,8 @@ void winograd_output(const WinogradGrid& g, const float* Mt, int64_t base, int64
         R y00, y01, y10, y11;
         winograd_output_tile<V>(mt + v, xs, y00, y01, y10, y11);
         y00 = V::add(y00, vb), y01 = V::add(y01, vb), y10 = V::add(y10, vb), y11 = V::add(y11, vb);
-        if (relu) {  // NaN stays NaN, as relu()
-          y00 = V::max(zero, y00), y01 = V::max(zero, y01), y10 = V::max(zero, y10),
-          y11 = V::max(zero, y11);
-        }
+        y00 = activate<V>(act, y00), y01 = activate<V>(act, y01);
+        y10 = activate<V>(act, y10), y11 = activate<V>(act, y11);
         R lo, hi;
         V::interleave(y00, y01, lo, hi);
         V::store(s0 + 2 * v, lo);

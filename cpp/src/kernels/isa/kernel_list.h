@@ -31,6 +31,14 @@
                                      const int32_t* argmax, float* dx, int threads))               \
   X(max_pool2d_backward_from_winners, (V), void, (const Pool2dGeometry&, const float* dy,          \
                                                   const float* winners, float* dx, int threads))   \
+  X(avg_pool2d_forward, (V), void, (const Pool2dGeometry&, bool count_include_pad, const float* x, \
+                                    float* y, int threads))                                        \
+  X(avg_pool2d_backward, (V), void, (const Pool2dGeometry&, bool count_include_pad,                \
+                                     const float* dy, float* dx, int threads))                     \
+  X(softmax_forward, (V), void, (bool log, int64_t outer, int64_t D, int64_t inner,                \
+                                 const float* x, float* y, int threads))                           \
+  X(softmax_backward, (V), void, (bool log, int64_t outer, int64_t D, int64_t inner,               \
+                                  const float* y, const float* dy, float* dx, int threads))        \
   X(unary_forward, (V), void, (UnaryOp, int64_t n, const float* x, float* y, int threads))         \
   X(unary_backward, (V), void, (UnaryOp, int64_t n, const float* x, const float* y,                \
                                 const float* dy, float* dx, int threads))                          \

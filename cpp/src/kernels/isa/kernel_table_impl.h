@@ -9,7 +9,9 @@
 #include "kernels/norm/batchnorm_impl.h"
 #include "kernels/optim/optim_update_impl.h"
 #include "kernels/pointwise/elementwise_impl.h"
+#include "kernels/pointwise/softmax_impl.h"
 #include "kernels/pool/pool2d_impl.h"
+#include "kernels/pool/pool_general_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage: each ISA's translation unit gets its own copy of every helper, so the linker

@@ -50,6 +50,35 @@ struct Avx2Vec {
   static R div(R a, R b) { return _mm256_div_ps(a, b); }
   static R sqrt(R a) { return _mm256_sqrt_ps(a); }
   static R max(R a, R b) { return _mm256_max_ps(a, b); }
+  static R min(R a, R b) { return _mm256_min_ps(a, b); }
+  // The helpers of the vectorised math (pointwise/vmath_impl.h); see simd_generic.h.
+  static R round(R a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static R abs(R a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static R copysign(R mag, R s) {
+    const R sign = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, s));
+  }
+  static R ldexp(R a, R n) {
+    const __m256i k = _mm256_cvtps_epi32(n), h = _mm256_srai_epi32(k, 1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const R f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+    const R f2 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(k, h), bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(a, f1), f2);
+  }
+  static R exponent(R a, R& mant) {
+    const __m256i b = _mm256_castps_si256(a);
+    mant = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),
+                                               _mm256_set1_epi32(0x3f800000)));
+    return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127)));
+  }
+  static float hmax(R a) {
+    alignas(32) float t[8];
+    _mm256_store_ps(t, a);
+    float m = t[0];
+    for (int i = 1; i < 8; ++i) m = t[i] > m ? t[i] : m;
+    return m;
+  }
   using M = __m256;  // all-ones / all-zeros lanes
   static M gt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
   static M eq(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }

@@ -26,6 +26,28 @@ struct Avx512Vec {
   static R div(R a, R b) { return _mm512_div_ps(a, b); }
   static R sqrt(R a) { return _mm512_sqrt_ps(a); }
   static R max(R a, R b) { return _mm512_max_ps(a, b); }
+  static R min(R a, R b) { return _mm512_min_ps(a, b); }
+  // The helpers of the vectorised math (pointwise/vmath_impl.h); see simd_generic.h.
+  static R round(R a) {
+    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static R abs(R a) { return _mm512_abs_ps(a); }
+  static R copysign(R mag, R s) {
+    const R sign = _mm512_set1_ps(-0.0f);
+    return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, s));
+  }
+  static R ldexp(R a, R n) { return _mm512_scalef_ps(a, n); }
+  static R exponent(R a, R& mant) {
+    mant = _mm512_getmant_ps(a, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+    return _mm512_getexp_ps(a);
+  }
+  static float hmax(R a) {
+    alignas(64) float t[16];
+    _mm512_store_ps(t, a);
+    float m = t[0];
+    for (int i = 1; i < 16; ++i) m = t[i] > m ? t[i] : m;
+    return m;
+  }
   using M = __mmask16;
   static M gt(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
   static M eq(R a, R b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace pocketcnn::kernels::simd {
 
@@ -80,6 +81,69 @@ struct GenericVec {
     R r;
     for (int i = 0; i < W; ++i) r.v[i] = a.v[i] > b.v[i] ? a.v[i] : b.v[i];
     return r;
+  }
+  // a if a < b, else b (b on NaN): x86's minps.
+  static R min(const R& a, const R& b) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
+    return r;
+  }
+  // The helpers of the vectorised math (pointwise/vmath_impl.h): lane bits as integers.
+  static int32_t bits(float f) {
+    int32_t i;
+    std::memcpy(&i, &f, sizeof i);
+    return i;
+  }
+  static float from_bits(int32_t i) {
+    float f;
+    std::memcpy(&f, &i, sizeof f);
+    return f;
+  }
+  // The nearest integer, ties to even (the default rounding mode).
+  static R round(const R& a) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = std::nearbyint(a.v[i]);
+    return r;
+  }
+  // |a| (the sign bit cleared, NaN too).
+  static R abs(const R& a) {
+    R r;
+    for (int i = 0; i < W; ++i) r.v[i] = from_bits(bits(a.v[i]) & 0x7fffffff);
+    return r;
+  }
+  // |mag| with the sign bit of s.
+  static R copysign(const R& mag, const R& s) {
+    R r;
+    for (int i = 0; i < W; ++i) {
+      r.v[i] = from_bits((bits(mag.v[i]) & 0x7fffffff) | (bits(s.v[i]) & INT32_MIN));
+    }
+    return r;
+  }
+  // a * 2^n for integral n in [-252, 254]: two exact power-of-two factors, so a result in the
+  // denormal range is rounded once (as _mm512_scalef_ps does).
+  static R ldexp(const R& a, const R& n) {
+    R r;
+    for (int i = 0; i < W; ++i) {
+      const int32_t k = static_cast<int32_t>(n.v[i]), h = k >> 1;
+      r.v[i] = a.v[i] * from_bits((h + 127) << 23) * from_bits((k - h + 127) << 23);
+    }
+    return r;
+  }
+  // For positive normal a = m * 2^e with m in [1, 2): e (as a float); m in `mant`.
+  static R exponent(const R& a, R& mant) {
+    R r;
+    for (int i = 0; i < W; ++i) {
+      const int32_t b = bits(a.v[i]);
+      r.v[i] = static_cast<float>(((b >> 23) & 0xff) - 127);
+      mant.v[i] = from_bits((b & 0x007fffff) | 0x3f800000);
+    }
+    return r;
+  }
+  // The largest lane by V::max's rule (NaN lanes lose).
+  static float hmax(const R& a) {
+    float m = a.v[0];
+    for (int i = 1; i < W; ++i) m = a.v[i] > m ? a.v[i] : m;
+    return m;
   }
   // Lane masks and selects (for pooling and ReLU's gradient).
   struct M {

@@ -1,6 +1,7 @@
-// Fast elementwise kernels the ops call (ISA-dispatched, threaded above a size threshold): ReLU
-// and its gradient vectorised; the other unary ops run the plain loops (elementwise_loops.h),
-// split over threads. Same contracts as unary_forward_loop / unary_backward_loop.
+// Fast elementwise kernels the ops call (ISA-dispatched, threaded above a size threshold), every
+// unary op vectorised (pointwise/unary_impl.h). Same contracts as unary_forward_ref /
+// unary_backward_ref; relu, neg and every backward bit for bit, sigmoid / tanh / exp / log within
+// the error bounds stated in pointwise/vmath_impl.h.
 #pragma once
 
 #include <cstdint>

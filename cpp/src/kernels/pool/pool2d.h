@@ -1,8 +1,8 @@
 // Fast pooling: the entry points the ops call (ISA-dispatched, threaded). Same contracts as
 // pool2d_ref.h, which the tests compare against. The common 2x2 / stride 2 / no-padding max pool
-// (every pooling layer of the lecture net, and the benchmark target) has a vectorised path; other
-// geometries run the loops of pool2d_ref.cpp split over threads (so for them the test compares
-// those loops with themselves, until a general kernel replaces them).
+// (every pooling layer of the lecture net, and the benchmark target) has its own vectorised path;
+// other geometries the general separable one (pool/pool_general_impl.h; average pooling too:
+// pool/avg_pool2d_fast.h).
 #pragma once
 
 #include <cstdint>

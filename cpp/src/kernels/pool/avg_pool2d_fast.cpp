@@ -1,0 +1,17 @@
+#include "kernels/pool/avg_pool2d_fast.h"
+
+#include "kernels/isa/dispatch.h"
+
+namespace pocketcnn::kernels {
+
+void avg_pool2d_forward_fast(const Pool2dGeometry& g, bool count_include_pad, const float* x,
+                             float* y) {
+  kernels().avg_pool2d_forward(g, count_include_pad, x, y, get_num_threads());
+}
+
+void avg_pool2d_backward_fast(const Pool2dGeometry& g, bool count_include_pad, const float* dy,
+                              float* dx) {
+  kernels().avg_pool2d_backward(g, count_include_pad, dy, dx, get_num_threads());
+}
+
+}  // namespace pocketcnn::kernels
