@@ -195,7 +195,7 @@ Tensor InferencePlan::run(const Tensor& x) const {
           h = conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
           ++i;  // the pool is done
         } else if (kernels::Activation act; fused_activation(s.activation, &act)) {
-          h = detail::conv2d_activated(h, s.w, s.b, s.conv, act);  // in the conv's output pass
+          h = detail::conv2d_activated(h, w, b, s.conv, act);  // in the conv's output pass
         } else {
           h = apply_activation(s.activation, conv2d(h, w, b, s.conv));
         }
