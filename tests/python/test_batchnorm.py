@@ -238,3 +238,25 @@ def test_keras_momentum_convention():
     # moving = momentum * moving + (1 - momentum) * batch (variance unbiased)
     np.testing.assert_allclose(mean, 0.25 * np.array([2.0, 4.0]), rtol=1e-6)
     np.testing.assert_allclose(var, 0.75 + 0.25 * np.array([2.0, 8.0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "softmax"])
+def test_plan_folds_batchnorm_before_a_fused_activation(activation):
+    model = pc.Sequential(
+        [
+            pc.layers.Conv2D(3, 3, input_shape=(2, 6, 6)),
+            pc.layers.BatchNormalization(),
+            pc.layers.Activation(activation),
+            pc.layers.Flatten(),
+            pc.layers.Dense(4),
+            pc.layers.BatchNormalization(),
+            pc.layers.Activation(activation),
+        ]
+    )
+    randomise_state(model, np.random.default_rng(11))
+    plan = _inference.build_plan(model.layers)
+    assert plan is not None and len(plan) == 3  # conv+bn+act, flatten, dense+bn+act
+    x = np.random.default_rng(12).standard_normal((5, 2, 6, 6)).astype(np.float32)
+    with pc.no_grad():
+        want = model._forward(pc.Tensor(x), training=False).numpy()
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-4, atol=1e-5)
