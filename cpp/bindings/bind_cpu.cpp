@@ -124,10 +124,10 @@ C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._infer
       .def(
           "add_pool2d",
           [](InferencePlan& p, bool is_max, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-             int64_t ph, int64_t pw, bool count_include_pad) {
+             int64_t ph, int64_t pw, bool count_include_pad, int64_t eh, int64_t ew) {
             Pool2dOptions o;
             o.kernel_h = kh, o.kernel_w = kw, o.stride_h = sh, o.stride_w = sw, o.pad_h = ph,
-            o.pad_w = pw, o.count_include_pad = count_include_pad;
+            o.pad_w = pw, o.count_include_pad = count_include_pad, o.extra_h = eh, o.extra_w = ew;
             if (is_max) {
               p.add_max_pool2d(o);
             } else {
@@ -135,8 +135,11 @@ C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._infer
             }
           },
           "is_max"_a, "kernel_h"_a, "kernel_w"_a, "stride_h"_a, "stride_w"_a, "pad_h"_a, "pad_w"_a,
-          "count_include_pad"_a = true)
+          "count_include_pad"_a = true, "extra_h"_a = 0, "extra_w"_a = 0)
       .def("add_flatten", &InferencePlan::add_flatten)
+      .def("add_reshape", &InferencePlan::add_reshape, "shape"_a)
+      .def("add_zero_pad2d", &InferencePlan::add_zero_pad2d, "top"_a, "bottom"_a, "left"_a,
+           "right"_a)
       .def(
           "add_linear",
           [](InferencePlan& p, py::handle w, py::handle b, const std::string& act) {
@@ -145,6 +148,16 @@ C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._infer
           },
           "weight"_a, "bias"_a, "activation"_a)
       .def("add_activation", &InferencePlan::add_activation, "activation"_a)
+      .def(
+          "add_batch_norm",
+          [](InferencePlan& p, py::handle gamma, py::handle beta, py::handle mean, py::handle var,
+             double eps, const std::string& act) {
+            p.add_batch_norm(to_optional_tensor(gamma, "add_batch_norm: gamma"),
+                             to_optional_tensor(beta, "add_batch_norm: beta"),
+                             to_tensor(mean, "add_batch_norm: mean"),
+                             to_tensor(var, "add_batch_norm: var"), eps, act);
+          },
+          "gamma"_a, "beta"_a, "mean"_a, "var"_a, "eps"_a, "activation"_a)
       .def("__len__", &InferencePlan::size)
       .def(
           "run",

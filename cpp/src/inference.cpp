@@ -1,5 +1,6 @@
 #include "pocketcnn/inference.h"
 
+#include <cmath>
 #include <optional>
 
 #include "kernels/conv/conv2d.h"
@@ -45,7 +46,7 @@ bool fused_activation(const std::string& a, kernels::Activation* act) {
 
 bool is_2x2_pool(const Pool2dOptions& p) {
   return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
-         p.pad_w == 0;
+         p.pad_w == 0 && p.extra_h == 0 && p.extra_w == 0;
 }
 
 // The geometry when conv (stride 1) + bias + activation + 2x2 max pool can run as one kernel:
@@ -82,29 +83,96 @@ Tensor conv_relu_maxpool(const kernels::Conv2dGeometry& g, const Tensor& x, cons
 void InferencePlan::add_conv2d(const Tensor& w, const Tensor& b, const Conv2dOptions& opt,
                                const std::string& activation) {
   PCNN_CHECK_TYPE(w.defined(), "InferencePlan.add_conv2d: weight is None");
-  Step s{Kind::conv2d, w, b, opt, {}, checked_activation(activation)};
+  Step s{Kind::conv2d, w, b, opt, {}, checked_activation(activation), {}, {}};
   steps_.push_back(s);
 }
 
 void InferencePlan::add_max_pool2d(const Pool2dOptions& opt) {
-  steps_.push_back({Kind::max_pool2d, {}, {}, {}, opt, ""});
+  steps_.push_back({Kind::max_pool2d, {}, {}, {}, opt, "", {}, {}});
 }
 
 void InferencePlan::add_avg_pool2d(const Pool2dOptions& opt) {
-  steps_.push_back({Kind::avg_pool2d, {}, {}, {}, opt, ""});
+  steps_.push_back({Kind::avg_pool2d, {}, {}, {}, opt, "", {}, {}});
 }
 
 void InferencePlan::add_flatten() {
-  steps_.push_back({Kind::flatten, {}, {}, {}, {}, ""});
+  steps_.push_back({Kind::flatten, {}, {}, {}, {}, "", {}, {}});
+}
+
+void InferencePlan::add_reshape(const Shape& shape) {
+  shape_numel(shape);  // checks the dims
+  steps_.push_back({Kind::reshape, {}, {}, {}, {}, "", {}, shape});
+}
+
+void InferencePlan::add_zero_pad2d(int64_t top, int64_t bottom, int64_t left, int64_t right) {
+  steps_.push_back({Kind::zero_pad2d, {}, {}, {}, {}, "", {}, {top, bottom, left, right}});
 }
 
 void InferencePlan::add_linear(const Tensor& w, const Tensor& b, const std::string& activation) {
   PCNN_CHECK_TYPE(w.defined(), "InferencePlan.add_linear: weight is None");
-  steps_.push_back({Kind::linear, w, b, {}, {}, checked_activation(activation)});
+  steps_.push_back({Kind::linear, w, b, {}, {}, checked_activation(activation), {}, {}});
 }
 
 void InferencePlan::add_activation(const std::string& activation) {
-  steps_.push_back({Kind::activation, {}, {}, {}, {}, checked_activation(activation)});
+  const std::string a = checked_activation(activation);
+  if (!steps_.empty()) {
+    Step& last = steps_.back();
+    const bool takes =
+        last.kind == Kind::conv2d || last.kind == Kind::linear || last.kind == Kind::batch_norm;
+    if (takes && last.activation.empty()) {
+      last.activation = a;
+      return;
+    }
+  }
+  steps_.push_back({Kind::activation, {}, {}, {}, {}, a, {}, {}});
+}
+
+void InferencePlan::add_batch_norm(const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                                   const Tensor& var, double eps, const std::string& activation) {
+  PCNN_CHECK_TYPE(mean.defined() && var.defined(),
+                  "InferencePlan.add_batch_norm: mean and var are required");
+  PCNN_CHECK(mean.ndim() == 1 && var.shape() == mean.shape() &&
+                 (!gamma.defined() || gamma.shape() == mean.shape()) &&
+                 (!beta.defined() || beta.shape() == mean.shape()),
+             "InferencePlan.add_batch_norm: gamma, beta, mean, var must all have shape (C,), got "
+             "mean ",
+             shape_str(mean.shape()), ", var ", shape_str(var.shape()));
+  PCNN_CHECK(std::isfinite(eps) && eps > 0, "InferencePlan.add_batch_norm: eps must be > 0");
+  const std::string a = checked_activation(activation);
+  const BatchNormTensors bn{gamma, beta, mean, var, eps};
+  if (!steps_.empty()) {
+    Step& last = steps_.back();
+    const bool foldable = (last.kind == Kind::conv2d || last.kind == Kind::linear) &&
+                          last.activation.empty() && !last.bn.defined() && last.w.defined() &&
+                          last.w.ndim() >= 1 && last.w.dim(0) == mean.dim(0);
+    if (foldable) {
+      last.bn = bn;
+      last.activation = a;
+      return;
+    }
+  }
+  steps_.push_back({Kind::batch_norm, {}, {}, {}, {}, a, bn, {}});
+}
+
+void InferencePlan::folded_weights(const Step& s, Tensor* w, Tensor* b) {
+  if (!s.bn.defined()) {
+    *w = s.w, *b = s.b;
+    return;
+  }
+  const int64_t K = s.w.dim(0), per_k = s.w.numel() / K;
+  *w = Tensor::empty(s.w.shape());
+  *b = Tensor::empty({K});
+  const BatchNormTensors& bn = s.bn;
+  for (int64_t k = 0; k < K; ++k) {
+    const double gm = bn.gamma.defined() ? bn.gamma.data()[k] : 1.0;
+    const double bt = bn.beta.defined() ? bn.beta.data()[k] : 0.0;
+    const double scale = gm / std::sqrt(static_cast<double>(bn.var.data()[k]) + bn.eps);
+    const double bias = s.b.defined() ? s.b.data()[k] : 0.0;
+    const float* src = s.w.data() + k * per_k;
+    float* dst = w->data() + k * per_k;
+    for (int64_t i = 0; i < per_k; ++i) dst[i] = static_cast<float>(src[i] * scale);
+    b->data()[k] = static_cast<float>((bias - bn.mean.data()[k]) * scale + bt);
+  }
 }
 
 Tensor InferencePlan::run(const Tensor& x) const {
@@ -113,21 +181,23 @@ Tensor InferencePlan::run(const Tensor& x) const {
   Tensor h = x;
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& s = steps_[i];
+    Tensor w, b;
+    if (s.kind == Kind::conv2d || s.kind == Kind::linear) folded_weights(s, &w, &b);
     switch (s.kind) {
       case Kind::conv2d: {
         const bool next_pool = i + 1 < steps_.size() && steps_[i + 1].kind == Kind::max_pool2d &&
                                is_2x2_pool(steps_[i + 1].pool);
         std::optional<kernels::Conv2dGeometry> fused;
         if (next_pool && (s.activation.empty() || s.activation == "relu")) {
-          fused = fusable_geometry(h, s.w, s.b, s.conv);
+          fused = fusable_geometry(h, w, b, s.conv);
         }
         if (fused) {
-          h = conv_relu_maxpool(*fused, h, s.w, s.b, s.activation == "relu");
+          h = conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
           ++i;  // the pool is done
         } else if (kernels::Activation act; fused_activation(s.activation, &act)) {
-          h = detail::conv2d_activated(h, s.w, s.b, s.conv, act);  // in the conv's output pass
+          h = detail::conv2d_activated(h, w, b, s.conv, act);  // in the conv's output pass
         } else {
-          h = apply_activation(s.activation, conv2d(h, s.w, s.b, s.conv));
+          h = apply_activation(s.activation, conv2d(h, w, b, s.conv));
         }
         break;
       }
@@ -140,9 +210,26 @@ Tensor InferencePlan::run(const Tensor& x) const {
       case Kind::flatten:
         h = flatten(h, 1);
         break;
-      case Kind::linear:
-        h = apply_activation(s.activation, linear(h, s.w, s.b));
+      case Kind::reshape: {
+        Shape shape{h.ndim() > 0 ? h.dim(0) : 0};
+        shape.insert(shape.end(), s.shape.begin(), s.shape.end());
+        h = reshape(h, shape);
         break;
+      }
+      case Kind::zero_pad2d:
+        h = zero_pad2d(h, s.shape[0], s.shape[1], s.shape[2], s.shape[3]);
+        break;
+      case Kind::linear:
+        h = apply_activation(s.activation, linear(h, w, b));
+        break;
+      case Kind::batch_norm: {
+        BatchNormOptions o;
+        o.training = false;
+        o.eps = s.bn.eps;
+        h = apply_activation(s.activation,
+                             batch_norm(h, s.bn.mean, s.bn.var, s.bn.gamma, s.bn.beta, o));
+        break;
+      }
       case Kind::activation:
         h = apply_activation(s.activation, h);
         break;

@@ -23,6 +23,7 @@ from . import (  # noqa: E402,F401
     optim,
     presets,
     safetensors,
+    utils,
     viz,
 )
 from ._core import Tensor, get_num_threads, set_num_threads  # noqa: E402
@@ -32,6 +33,7 @@ from ._fork_guard import install as _install_fork_guard  # noqa: E402
 from ._weights_io import load_keras_weights  # noqa: E402
 from .autograd import enable_grad, is_grad_enabled, no_grad  # noqa: E402
 from .data import DataLoader  # noqa: E402
+from .functional import Input, Model  # noqa: E402
 from .model import Sequential, load_model  # noqa: E402
 
 check_isa_environment()  # an invalid POCKETCNN_ISA fails the import with a clear ValueError
@@ -41,6 +43,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataLoader",
+    "Input",
+    "Model",
     "Sequential",
     "Tensor",
     "callbacks",
@@ -66,5 +70,6 @@ __all__ = [
     "presets",
     "safetensors",
     "set_num_threads",
+    "utils",
     "viz",
 ]

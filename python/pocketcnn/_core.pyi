@@ -7,7 +7,7 @@ pocketcnn's C++ core: tensors, the autograd tape and the CNN kernels
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'conv2d', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'get_num_threads', 'is_grad_enabled', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh']
+__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'conv2d_grouped', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'get_num_threads', 'is_grad_enabled', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
 class Tensor:
     """
     A float32 tensor (NCHW for images) with autograd.
@@ -132,13 +132,25 @@ def add_scalar(input: typing.Any, scalar: typing.SupportsFloat | typing.Supports
     """
     input + scalar.
     """
-def avg_pool2d(input: typing.Any, kernel_h: typing.SupportsInt | typing.SupportsIndex, kernel_w: typing.SupportsInt | typing.SupportsIndex, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_h: typing.SupportsInt | typing.SupportsIndex, pad_w: typing.SupportsInt | typing.SupportsIndex, count_include_pad: bool) -> Tensor:
+def avg_pool2d(input: typing.Any, kernel_h: typing.SupportsInt | typing.SupportsIndex, kernel_w: typing.SupportsInt | typing.SupportsIndex, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_h: typing.SupportsInt | typing.SupportsIndex, pad_w: typing.SupportsInt | typing.SupportsIndex, count_include_pad: bool, extra_h: typing.SupportsInt | typing.SupportsIndex = 0, extra_w: typing.SupportsInt | typing.SupportsIndex = 0) -> Tensor:
     """
     Mean over each window of input (N, C, H, W) -> (N, C, P, Q); padded zeros count in the divisor when count_include_pad.
+    """
+def batch_norm(input: typing.Any, running_mean: typing.Any, running_var: typing.Any, weight: typing.Any, bias: typing.Any, training: bool, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
+    """
+    PyTorch's F.batch_norm over axis 1 of input (N, C, ...); in training the running statistics (C) are updated in place (unbiased variance).
+    """
+def concat(inputs: collections.abc.Sequence[typing.Any], dim: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+    """
+    The inputs joined along dim (all other dims equal).
     """
 def conv2d(input: typing.Any, weight: typing.Any, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
     """
     y (N, K, P, Q) = input (N, C, H, W) cross-correlated with weight (K, C, R, S) + bias (K); explicit strides and (possibly asymmetric) zero padding.
+    """
+def conv2d_grouped(input: typing.Any, weight: typing.Any, bias: typing.Any, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_top: typing.SupportsInt | typing.SupportsIndex, pad_left: typing.SupportsInt | typing.SupportsIndex, pad_bottom: typing.SupportsInt | typing.SupportsIndex, pad_right: typing.SupportsInt | typing.SupportsIndex, dilation_h: typing.SupportsInt | typing.SupportsIndex, dilation_w: typing.SupportsInt | typing.SupportsIndex, groups: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+    """
+    conv2d with groups (weight (K, C / groups, R, S)) and dilation.
     """
 def cpu_info() -> dict:
     """
@@ -194,7 +206,7 @@ def matmul(input: typing.Any, other: typing.Any) -> Tensor:
     """
     input @ other for 1-D and 2-D operands (numpy rules).
     """
-def max_pool2d(input: typing.Any, kernel_h: typing.SupportsInt | typing.SupportsIndex, kernel_w: typing.SupportsInt | typing.SupportsIndex, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_h: typing.SupportsInt | typing.SupportsIndex, pad_w: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+def max_pool2d(input: typing.Any, kernel_h: typing.SupportsInt | typing.SupportsIndex, kernel_w: typing.SupportsInt | typing.SupportsIndex, stride_h: typing.SupportsInt | typing.SupportsIndex, stride_w: typing.SupportsInt | typing.SupportsIndex, pad_h: typing.SupportsInt | typing.SupportsIndex, pad_w: typing.SupportsInt | typing.SupportsIndex, extra_h: typing.SupportsInt | typing.SupportsIndex = 0, extra_w: typing.SupportsInt | typing.SupportsIndex = 0) -> Tensor:
     """
     Max over each window of input (N, C, H, W) -> (N, C, P, Q); padding counts as -inf.
     """
@@ -287,4 +299,8 @@ def sum_of_squares(tensors: collections.abc.Sequence[typing.Any]) -> float:
 def tanh(input: typing.Any) -> Tensor:
     """
     tanh(input) elementwise.
+    """
+def zero_pad2d(input: typing.Any, top: typing.SupportsInt | typing.SupportsIndex, bottom: typing.SupportsInt | typing.SupportsIndex, left: typing.SupportsInt | typing.SupportsIndex, right: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
+    """
+    input (N, C, H, W) with zero rows / columns added: (N, C, H + top + bottom, W + left + right).
     """

@@ -47,7 +47,8 @@ class FitSession:
         self.model = model
         self.rank, self.size = rank(), size()
         # extras in the first bucket: this rank's samples, then one non-finite flag per rank
-        self.buckets = GradientBuckets(model.weights, 1 + self.size, _state.bucket_bytes)
+        # the trainable weights only: a frozen layer's get no gradient (and stay as broadcast)
+        self.buckets = GradientBuckets(model.trainable_weights, 1 + self.size, _state.bucket_bytes)
         # non-trainable state (running statistics): kept the same on every rank
         self.state = [t for layer in model.layers for t in layer.non_trainable_weights]
         self._coordinated = False
@@ -126,14 +127,14 @@ class FitSession:
         from .model import _NonFinite
 
         m = self.model
-        params = m.weights
+        params = m.trainable_weights
         m.optimizer.zero_grad(params)
         n = len(xb)
         value, finite = 0.0, True
         out = np.empty((0, *m.layers[-1].output_shape), np.float32)
         if n:
             out_t = m._forward(_core.Tensor(xb), training=True, logits=m._fused_softmax)
-            loss = losses.compute(m.loss, out_t, yb)
+            loss = losses.compute(m.loss, out_t, yb, **m.loss_options)
             value = loss.item()
             finite = bool(np.isfinite(value))
             if finite:

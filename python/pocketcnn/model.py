@@ -81,6 +81,7 @@ class Sequential:
         self._input_shape: tuple[int, ...] | None = None
         self.optimizer: optim_module.Optimizer | None = None
         self.loss: str | None = None
+        self.loss_options: dict[str, Any] = {}  # label_smoothing of a losses.Loss instance
         self.metrics: list[str] = []
         self._metric_fns: list[tuple[str, Any]] = []
         self.stop_training = False
@@ -191,10 +192,43 @@ class Sequential:
 
     @property
     def weights(self) -> list[_core.Tensor]:
-        """All trainable Tensors, layer by layer (kernel, then bias)."""
+        """All weight Tensors (not the layers' state), layer by layer (kernel, then bias)."""
         return [w for layer in self.layers for w in layer.weights]
 
-    trainable_weights = weights
+    @property
+    def trainable_weights(self) -> list[_core.Tensor]:
+        """The weights the optimiser updates: those of the layers with ``trainable`` True."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def trainable(self) -> bool:
+        """True while any layer is trainable; setting it sets every layer's ``trainable``."""
+        return any(layer.trainable for layer in self.layers)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self.layers:
+            layer.trainable = value
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` (Keras' get_layer)."""
+        if (name is None) == (index is None):
+            raise ValueError(f"{self.name}.get_layer: give exactly one of name or index")
+        if index is not None:
+            index = _checks.integer(index, f"{self.name}.get_layer: index")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"{self.name}.get_layer: index {index} is out of range for "
+                    f"{len(self.layers)} layers"
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"{self.name}.get_layer: no layer named {name!r} "
+            f"(layers: {', '.join(str(layer.name) for layer in self.layers)})"
+        )
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
@@ -263,7 +297,7 @@ class Sequential:
             if i == 0:
                 lines.append("=" * width)
         total = self.count_params()
-        trainable = sum(int(np.prod(w.shape)) for w in self.weights)
+        trainable = sum(int(np.prod(w.shape)) for w in self.trainable_weights)
         lines += [
             "=" * width,
             f"Total params: {total:,}",
@@ -298,6 +332,7 @@ class Sequential:
         on integer labels, or 'mse') and the metrics ('accuracy', 'top_k', 'top_3', ...)."""
         self.optimizer = optim_module.get(optimizer)
         self.loss = losses.resolve_loss(loss)
+        self.loss_options = losses.loss_options(loss)
         if metrics is None:
             metrics = []
         elif isinstance(metrics, str):
@@ -311,7 +346,8 @@ class Sequential:
     def _fused_softmax(self) -> bool:
         """Final softmax + cross-entropy: the loss is computed from the logits (stable)."""
         return (
-            self.loss == "cross_entropy"
+            self.loss is not None
+            and losses.uses_softmax(self.loss)
             and bool(self.layers)
             and self.layers[-1].activation == "softmax"
         )
@@ -389,10 +425,10 @@ class Sequential:
     def _train_step(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, np.ndarray]:
         if self._session is not None:
             return self._session.train_step(xb, yb)
-        params = self.weights
+        params = self.trainable_weights
         out = self._forward(_core.Tensor(xb), training=True, logits=self._fused_softmax)
         optimizer, loss_name = self._compiled()
-        loss = losses.compute(loss_name, out, yb)
+        loss = losses.compute(loss_name, out, yb, **self.loss_options)
         value = loss.item()
         if not math.isfinite(value):
             raise _NonFinite("loss", value)
@@ -503,7 +539,8 @@ class Sequential:
 
     def _fit_epochs(self, loader, epochs, verbose, callbacks, stream, val, batch_size, seed):
         history = callbacks_module.History()
-        cbs = callbacks_module.CallbackList([history, *(callbacks or [])], self)
+        # History last, as in Keras: it records what the other callbacks add to the logs (lr).
+        cbs = callbacks_module.CallbackList([*(callbacks or []), history], self)
         self.history = history
         self.stop_training = False
         cbs.on_train_begin()
@@ -544,6 +581,11 @@ class Sequential:
                 cbs.on_batch_end(batch, logs)
         except _NonFinite as e:
             progress.abort()
+            stoppers = [c for c in cbs.callbacks if isinstance(c, callbacks_module.TerminateOnNaN)]
+            for stopper in stoppers:
+                stopper.on_non_finite(epoch, batch, e.what, e.value)
+            if stoppers:
+                return self._logs(loss_sum, correct, seen)
             raise FloatingPointError(
                 f"{self.name}.fit: the {e.what} is {e.value} at epoch {epoch + 1}/{epochs}, batch "
                 f"{batch + 1}/{len(loader)}; training stopped with the weights of the last finite "
@@ -566,7 +608,8 @@ class Sequential:
     def _logs(self, loss_sum: float, correct: list[int], seen: int) -> dict[str, float]:
         logs = {"loss": loss_sum / max(seen, 1)}
         for (name, _), c in zip(self._metric_fns, correct):
-            logs[name] = c / max(seen, 1)
+            per_class = isinstance(c, np.ndarray)  # (numerators, denominators): precision, recall
+            logs[name] = metrics_module.ratio(c) if per_class else c / max(seen, 1)
         return logs
 
     def train_on_batch(self, x, y) -> dict[str, float]:
@@ -596,7 +639,8 @@ class Sequential:
                     out = self._forward(
                         _core.Tensor(xb), training=False, logits=self._fused_softmax
                     )
-                loss_sum += losses.compute(self._compiled()[1], out, yb).item() * len(xb)
+                loss = losses.compute(self._compiled()[1], out, yb, **self.loss_options)
+                loss_sum += loss.item() * len(xb)
                 seen += len(xb)
                 for k, c in enumerate(self._metric_counts(np.asarray(out), yb)):
                     correct[k] += c
@@ -688,10 +732,14 @@ class Sequential:
             "version": saving.VERSION,
             "byteorder": "little",
             "pocketcnn_version": __version__,
-            "model": {"class_name": "Sequential", "config": self.get_config()},
+            "model": {"class_name": type(self).__name__, "config": self.get_config()},
             "compile": None
             if self.loss is None
-            else {"loss": self.loss, "metrics": list(self.metrics)},
+            else {
+                "loss": self.loss,
+                "metrics": list(self.metrics),
+                **({"loss_options": self.loss_options} if self.loss_options else {}),
+            },
             "optimizer": optimizer,
             "epochs_trained": self.epochs_trained,
             "history": history,
@@ -747,6 +795,9 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
                 loss=header["compile"]["loss"],
                 metrics=header["compile"]["metrics"],
             )
+            options = dict(header["compile"].get("loss_options", {}))
+            if "label_smoothing" in options:
+                model.loss_options = {"label_smoothing": float(options["label_smoothing"])}
     except saving.ModelFileError:
         raise
     except Exception as e:  # anything a hostile header can provoke is a ModelFileError
@@ -760,11 +811,17 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Sequential:
 def _rebuild(header: dict[str, Any], arrays: dict[str, np.ndarray], path) -> Sequential:
     """The architecture, weights, epoch count and history from a model file."""
     config = header["model"]["config"]
-    model = Sequential(name=config["name"], seed=config["seed"])
-    for spec in config["layers"]:
-        model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
-    if config["input_shape"] is not None and not model.built:
-        model.build(config["input_shape"])
+    model: Sequential
+    if header["model"].get("class_name", "Sequential") == "Model":  # the functional API
+        from .functional import model_from_config
+
+        model = model_from_config(config)
+    else:
+        model = Sequential(name=config["name"], seed=config["seed"])
+        for spec in config["layers"]:
+            model.add(layers_module.from_config(spec["class_name"], dict(spec["config"])))
+        if config["input_shape"] is not None and not model.built:
+            model.build(config["input_shape"])
     n_weights = sum(len(layer._tensors()) for layer in model.layers)
     weights = [arrays.get(f"weights/{i}") for i in range(n_weights)]
     if any(w is None for w in weights) or f"weights/{n_weights}" in arrays:

@@ -1,4 +1,4 @@
-"""Optimisers (SGD, Adam, AdamW), learning-rate schedules and gradient clipping.
+"""Optimisers (SGD, Adam, AdamW, RMSprop, Adagrad), learning-rate schedules and gradient clipping.
 
 The update formulas are PyTorch's (``torch.optim.SGD/Adam/AdamW``) and run in C++
 (``cpp/src/optim.cpp``), in place on each parameter and its state. Like Keras, an optimiser is
@@ -382,7 +382,129 @@ class AdamW(Adam):
         super().__init__(lr, betas, eps, weight_decay, clip_norm)
 
 
-_OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}
+def _view(t: _core.Tensor) -> np.ndarray:
+    """A writeable numpy view of a Tensor's data (the update runs in place on it)."""
+    return np.asarray(t)
+
+
+class RMSprop(Optimizer):
+    """RMSprop with PyTorch's formula (``torch.optim.RMSprop``; Keras' ``rho`` is its alpha).
+
+    Per step: ``g = grad + weight_decay * w``; ``v = rho v + (1 - rho) g^2``; centered also keeps
+    ``a = rho a + (1 - rho) g`` and uses ``v - a^2``; ``d = g / (sqrt(v) + eps)``; with momentum
+    ``buf = momentum buf + d``, ``w -= lr buf``, else ``w -= lr d``. (Keras puts eps inside the
+    square root; the two differ only where v is tiny.) Vectorised numpy, in place.
+    """
+
+    state_names = ("square_avg", "momentum_buffer", "grad_avg")
+
+    def __init__(
+        self,
+        lr: LearningRate = 1e-3,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        eps: float = 1e-7,
+        centered: bool = False,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+    ):
+        super().__init__(lr, clip_norm)
+        _check_nonneg("RMSprop: rho", rho)
+        if rho >= 1:
+            raise ValueError(f"RMSprop: rho must be in [0, 1), got {rho}")
+        _check_nonneg("RMSprop: momentum", momentum)
+        _check_positive("RMSprop: eps", eps)
+        _check_nonneg("RMSprop: weight_decay", weight_decay)
+        self.rho, self.momentum, self.eps = float(rho), float(momentum), float(eps)
+        self.centered, self.weight_decay = bool(centered), float(weight_decay)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "eps": self.eps,
+            "centered": self.centered,
+            "weight_decay": self.weight_decay,
+        }
+
+    def _update(self, param, grad, state, lr):
+        w, g = _view(param), np.asarray(grad, dtype=np.float32)
+        if self.weight_decay:
+            g = (g + np.float32(self.weight_decay) * w).astype(np.float32)
+        shape = tuple(param.shape)
+        v = state.setdefault("square_avg", np.zeros(shape, np.float32))
+        v *= self.rho
+        v += (1 - self.rho) * g * g
+        if self.centered:
+            a = state.setdefault("grad_avg", np.zeros(shape, np.float32))
+            a *= self.rho
+            a += (1 - self.rho) * g
+            denom = np.sqrt(v - a * a) + self.eps
+        else:
+            denom = np.sqrt(v) + self.eps
+        d = g / denom
+        if self.momentum:
+            buf = state.setdefault("momentum_buffer", np.zeros(shape, np.float32))
+            buf *= self.momentum
+            buf += d
+            d = buf
+        w -= np.float32(lr) * d
+
+
+class Adagrad(Optimizer):
+    """Adagrad with PyTorch's formula (``torch.optim.Adagrad``): ``g = grad + weight_decay * w``,
+    ``sum += g^2``, ``w -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)``. Vectorised
+    numpy, in place."""
+
+    state_names = ("sum",)
+
+    def __init__(
+        self,
+        lr: LearningRate = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        clip_norm: float | None = None,
+    ):
+        super().__init__(lr, clip_norm)
+        _check_nonneg("Adagrad: lr_decay", lr_decay)
+        _check_nonneg("Adagrad: weight_decay", weight_decay)
+        _check_nonneg("Adagrad: initial_accumulator_value", initial_accumulator_value)
+        _check_positive("Adagrad: eps", eps)
+        self.lr_decay, self.weight_decay = float(lr_decay), float(weight_decay)
+        self.initial_accumulator_value, self.eps = float(initial_accumulator_value), float(eps)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "lr_decay": self.lr_decay,
+            "weight_decay": self.weight_decay,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "eps": self.eps,
+        }
+
+    def _update(self, param, grad, state, lr):
+        w, g = _view(param), np.asarray(grad, dtype=np.float32)
+        if self.weight_decay:
+            g = (g + np.float32(self.weight_decay) * w).astype(np.float32)
+        if "sum" not in state:
+            state["sum"] = np.full(tuple(param.shape), self.initial_accumulator_value, np.float32)
+            state["step"] = 0
+        state["step"] += 1
+        state["sum"] += g * g
+        clr = lr / (1 + (state["step"] - 1) * self.lr_decay)
+        w -= np.float32(clr) * g / (np.sqrt(state["sum"]) + self.eps)
+
+
+_OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "SGD": SGD,
+    "Adam": Adam,
+    "AdamW": AdamW,
+    "RMSprop": RMSprop,
+    "Adagrad": Adagrad,
+}
 
 
 def get(identifier: str | Optimizer) -> Optimizer:
@@ -411,9 +533,11 @@ def from_state_dict(state_dict: dict[str, Any]) -> Optimizer:
 
 __all__ = [
     "SGD",
+    "Adagrad",
     "Adam",
     "AdamW",
     "CosineDecay",
+    "RMSprop",
     "Optimizer",
     "Schedule",
     "StepDecay",

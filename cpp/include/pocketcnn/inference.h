@@ -23,22 +23,52 @@ class InferencePlan {
   void add_max_pool2d(const Pool2dOptions& opt);
   void add_avg_pool2d(const Pool2dOptions& opt);
   void add_flatten();
+  // x (N, ...) -> (N, *shape): the per-sample shape.
+  void add_reshape(const Shape& shape);
+  void add_zero_pad2d(int64_t top, int64_t bottom, int64_t left, int64_t right);
   void add_linear(const Tensor& w, const Tensor& b, const std::string& activation);
+  // An activation right after a conv2d, linear or batch-norm step that has none becomes that
+  // step's own (conv + ReLU then also fuses with a following 2x2 max pool).
   void add_activation(const std::string& activation);
+  // Inference-mode batch norm over channel axis 1 with the given (C) tensors (gamma, beta may be
+  // undefined). Right after a conv2d or linear step with no activation and K = C outputs it is
+  // folded into that step: w' = w * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var +
+  // eps), computed from the current tensors on every run (so updates to them show).
+  void add_batch_norm(const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                      const Tensor& var, double eps, const std::string& activation);
 
   // The forward pass of x (no graph is recorded). Bad shapes raise ValueError like the ops do.
   Tensor run(const Tensor& x) const;
   size_t size() const { return steps_.size(); }
 
  private:
-  enum class Kind { conv2d, max_pool2d, avg_pool2d, flatten, linear, activation };
+  enum class Kind {
+    conv2d,
+    max_pool2d,
+    avg_pool2d,
+    flatten,
+    linear,
+    activation,
+    batch_norm,
+    reshape,
+    zero_pad2d
+  };
+  struct BatchNormTensors {
+    Tensor gamma, beta, mean, var;
+    double eps = 0;
+    bool defined() const { return mean.defined(); }
+  };
   struct Step {
     Kind kind;
     Tensor w, b;
     Conv2dOptions conv;
     Pool2dOptions pool;
     std::string activation;
+    BatchNormTensors bn;  // batch_norm steps, and conv2d / linear steps with a folded batch norm
+    Shape shape;          // reshape: per-sample shape; zero_pad2d: top, bottom, left, right
   };
+  // The step's weight and bias with its folded batch norm applied (or its own, without one).
+  static void folded_weights(const Step& s, Tensor* w, Tensor* b);
   std::vector<Step> steps_;
 };
 

@@ -57,6 +57,9 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
              ": padding must be at most half the kernel size, got padding ",
              pair_str(opt.pad_h, opt.pad_w), " for kernel_size ",
              pair_str(opt.kernel_h, opt.kernel_w), where);
+  PCNN_CHECK(opt.extra_h >= 0 && opt.extra_h <= 1 && opt.extra_w >= 0 && opt.extra_w <= 1, op,
+             ": the extra bottom/right padding must be 0 or 1, got ",
+             pair_str(opt.extra_h, opt.extra_w), where);
   kernels::Pool2dGeometry g{};
   g.N = x.dim(0);
   g.C = x.dim(1);
@@ -74,7 +77,8 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
              op, ": kernel_size ", pair_str(g.kernel_h, g.kernel_w),
              " exceeds the largest tensor (", limits::kMaxTensorElements,
              " elements, pocketcnn::limits::kMaxTensorElements)", where);
-  const int64_t Hp = g.H + 2 * g.pad_h, Wp = g.W + 2 * g.pad_w;
+  // The extra row / column is only counted: the kernels clip every window to the input.
+  const int64_t Hp = g.H + 2 * g.pad_h + opt.extra_h, Wp = g.W + 2 * g.pad_w + opt.extra_w;
   PCNN_CHECK(Hp >= g.kernel_h && Wp >= g.kernel_w, op, ": kernel_size ",
              pair_str(g.kernel_h, g.kernel_w), " is larger than the padded input ",
              pair_str(Hp, Wp), where);

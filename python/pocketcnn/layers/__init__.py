@@ -14,9 +14,10 @@ the same model definition gives the same weights.
 The layer protocol
 ------------------
 A new layer is one subclass of ``Layer`` in the module of its family (``conv``, ``pooling``,
-``core``; a new family gets a new module), re-exported here. Nothing else needs to change:
-defining the class registers it by class name (``Layer.registry``, which ``load_model`` reads),
-so the class name is the saved name and must be unique. The subclass defines:
+``core``, ``normalization``, ``reshaping``; a new family gets a new module), re-exported here.
+Nothing else needs to change: defining the class registers it by class name
+(``Layer.registry``, which ``load_model`` reads), so the class name is the saved name and must
+be unique. The subclass defines:
 
 ``default_name`` (class attribute)
     The base of the names ``Sequential`` gives unnamed layers: ``"dense"``, ``"dense_1"``, ...
@@ -55,23 +56,46 @@ so the class name is the saved name and must be unique. The subclass defines:
 from __future__ import annotations
 
 from .base import Layer, ShapeError, from_config
-from .conv import Conv2D
+from .conv import Conv2D, DepthwiseConv2D, SeparableConv2D
 from .core import Activation, Dense, Dropout, Flatten, ReLU, Softmax
-from .pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from .merge import Add, Concatenate
+from .normalization import BatchNormalization
+from .pooling import (
+    AveragePooling2D,
+    AvgPool2D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling2D,
+    MaxPool2D,
+    MaxPooling2D,
+)
+from .reshaping import Reshape, ZeroPadding2D
 
 __all__ = [
     "Activation",
+    "Add",
     "AvgPool2D",
     "AveragePooling2D",
+    "BatchNormalization",
+    "Concatenate",
     "Conv2D",
+    "DepthwiseConv2D",
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAvgPool2D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPooling2D",
     "Layer",
     "MaxPool2D",
     "MaxPooling2D",
     "ShapeError",
     "ReLU",
+    "SeparableConv2D",
+    "Reshape",
     "Softmax",
+    "ZeroPadding2D",
     "from_config",
 ]

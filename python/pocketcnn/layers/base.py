@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import numpy as np
 
-from .. import _checks, _core, ops
+from .. import _checks, _core, _symbolic, ops
 
 if TYPE_CHECKING:  # _inference imports this module
     from .._inference import InferencePlan
@@ -146,6 +146,7 @@ class Layer:
         self.output_shape: Shape | None = None
         self._weights: list[_core.Tensor] = []
         self._state: list[_core.Tensor] = []
+        self._trainable = True
 
     # -- what subclasses define --
 
@@ -179,11 +180,17 @@ class Layer:
         config: dict[str, Any] = {"name": self.name}
         if self.input_shape is not None:
             config["input_shape"] = list(self.input_shape)
+        if not self._trainable:
+            config["trainable"] = False
         return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
-        return cls(**config)
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        layer = cls(**config)
+        layer.trainable = trainable
+        return layer
 
     # -- common machinery --
 
@@ -216,7 +223,7 @@ class Layer:
         )
         self._make_weights(input_shape, init, rng)
         for w in self._weights:
-            w.requires_grad = True
+            w.requires_grad = self._trainable
         for w in self._state:
             w.requires_grad = False
         self.built_input_shape, self.output_shape = input_shape, output_shape
@@ -224,15 +231,39 @@ class Layer:
         return output_shape
 
     def __call__(self, x, training: bool = False, apply_activation: bool = True) -> _core.Tensor:
+        if _symbolic.is_symbolic(x):  # the functional API: record the call, compute nothing
+            from ..functional import call_symbolic
+
+            return call_symbolic(self, x)  # type: ignore[return-value]
         y = self.forward(x if isinstance(x, _core.Tensor) else _core.Tensor(x), training)
         if apply_activation and self.activation is not None:
             y = _ACTIVATIONS[self.activation](y)
         return y
 
     @property
+    def trainable(self) -> bool:
+        """False freezes the layer: its weights get no gradient and no updates (compile the model
+        again after changing it, as in Keras); a frozen BatchNormalization also normalises with
+        its moving statistics in fit, as Keras' does."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"{self.type_name}.trainable must be a bool, got {value!r}")
+        self._trainable = value
+        for w in self._weights:
+            w.requires_grad = value
+
+    @property
     def weights(self) -> list[_core.Tensor]:
-        """The trainable Tensors (``requires_grad=True``), in ``weight_names`` order."""
+        """The weight Tensors the optimiser may train, in ``weight_names`` order (frozen or not;
+        ``trainable_weights`` leaves out a frozen layer's)."""
         return list(self._weights)
+
+    @property
+    def trainable_weights(self) -> list[_core.Tensor]:
+        return list(self._weights) if self._trainable else []
 
     @property
     def non_trainable_weights(self) -> list[_core.Tensor]:

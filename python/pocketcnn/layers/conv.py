@@ -33,7 +33,13 @@ class Conv2D(Layer):
         use_bias: add a (K,) bias.
         kernel_initializer: None (He if the activation is ReLU, else Glorot), or 'he_uniform',
             'glorot_uniform', 'he_normal', 'glorot_normal'.
+        dilation_rate: int or pair >= 1: kernel taps this far apart (a dilated / atrous conv).
+        groups: input and output channels in this many groups, each output group convolving
+            only its input group (kernel (K, C / groups, R, S)); must divide C and K.
         input_shape: (C, H, W) when this is the model's first layer.
+
+    Grouped or dilated convolutions run reference loops in Python-driven ops (no inference-plan
+    step yet), correct but not fast.
     """
 
     default_name = "conv2d"
@@ -50,9 +56,17 @@ class Conv2D(Layer):
         kernel_initializer: str | None = None,
         input_shape=None,
         name: str | None = None,
+        dilation_rate=1,
+        groups: int = 1,
     ):
         super().__init__(name, input_shape)
         self.filters = _checks.int_at_least(filters, "Conv2D: filters")
+        self.dilation_rate = positive_pair(dilation_rate, f"{self.type_name}: dilation_rate")
+        self.groups = _checks.int_at_least(groups, f"{self.type_name}: groups")
+        if self.filters % self.groups:
+            raise ValueError(
+                f"{self.type_name}: groups {self.groups} must divide filters {self.filters}"
+            )
         self.kernel_size = positive_pair(kernel_size, "Conv2D: kernel_size")
         self.strides = positive_pair(strides, "Conv2D: strides")
         if isinstance(padding, str):
@@ -67,9 +81,14 @@ class Conv2D(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = check_initializer(kernel_initializer)
 
+    def _extent(self) -> tuple[int, int]:
+        """The rows and columns the (dilated) kernel spans."""
+        (r, s), (dh, dw) = self.kernel_size, self.dilation_rate
+        return (r - 1) * dh + 1, (s - 1) * dw + 1
+
     def _pads(self, h: int, w: int) -> tuple[int, int, int, int]:
         """(top, bottom, left, right)."""
-        (r, s), (sh, sw) = self.kernel_size, self.strides
+        (r, s), (sh, sw) = self._extent(), self.strides
         if self.padding == "valid":
             return 0, 0, 0, 0
         if self.padding == "same":
@@ -83,7 +102,12 @@ class Conv2D(Layer):
         expect_image(self, input_shape)
         _, h, w = input_shape
         top, bottom, left, right = self._pads(h, w)
-        (r, s), (sh, sw) = self.kernel_size, self.strides
+        (r, s), (sh, sw) = self._extent(), self.strides
+        if input_shape[0] % self.groups:
+            raise ShapeError(
+                f"{self.type_name}: groups {self.groups} must divide the {input_shape[0]} input "
+                f"channels (input shape {input_shape})"
+            )
         if h + top + bottom < r or w + left + right < s:
             raise ShapeError(
                 f"Conv2D: the {r}x{s} kernel does not fit in the {h}x{w} input "
@@ -101,7 +125,7 @@ class Conv2D(Layer):
         return [kernel, (self.filters,)] if self.use_bias else [kernel]
 
     def _make_weights(self, input_shape, init, rng):
-        c = input_shape[0]
+        c = input_shape[0] // self.groups  # channels each filter sees
         r, s = self.kernel_size
         shape = (self.filters, c, r, s)
         kernel = init_array(init, shape, c * r * s, self.filters * r * s, rng)
@@ -117,9 +141,17 @@ class Conv2D(Layer):
         else:
             padding = "same"
         bias = self._weights[1] if self.use_bias else None
+        if self.groups != 1 or self.dilation_rate != (1, 1):
+            padding = ((top, bottom), (left, right))
+            x = ops.zero_pad2d(x, padding) if any(padding[0] + padding[1]) else x
+            return ops.conv2d(
+                x, self._weights[0], bias, self.strides, 0, self.dilation_rate, self.groups
+            )
         return ops.conv2d(x, self._weights[0], bias, stride=self.strides, padding=padding)
 
     def add_to_plan(self, plan, activation):
+        if self.groups != 1 or self.dilation_rate != (1, 1):
+            return False  # no grouped / dilated plan step yet: the model runs layer by layer
         assert self.built_input_shape is not None
         _, h, w = self.built_input_shape
         top, bottom, left, right = self._pads(h, w)
@@ -138,7 +170,115 @@ class Conv2D(Layer):
             "activation": self.activation,
             "use_bias": self.use_bias,
             "kernel_initializer": self.kernel_initializer,
+            "dilation_rate": list(self.dilation_rate),
+            "groups": self.groups,
         }
 
 
-__all__ = ["Conv2D"]
+class DepthwiseConv2D(Conv2D):
+    """One ``kernel_size`` filter (``depth_multiplier`` of them) per input channel: Conv2D with
+    groups = C and C * depth_multiplier outputs (kernel (C * depth_multiplier, 1, R, S),
+    PyTorch's layout). Keras' arguments; the channel count comes from the input."""
+
+    default_name = "depthwise_conv2d"
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier: int = 1,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer: str | None = None,
+        dilation_rate=1,
+        input_shape=None,
+        name: str | None = None,
+    ):
+        self.depth_multiplier = _checks.int_at_least(
+            depth_multiplier, "DepthwiseConv2D: depth_multiplier"
+        )
+        super().__init__(
+            depth_multiplier, kernel_size, strides, padding, activation, use_bias,
+            kernel_initializer, input_shape, name, dilation_rate,
+        )  # fmt: skip
+
+    def compute_output_shape(self, input_shape):
+        expect_image(self, input_shape)
+        self.groups = input_shape[0]
+        self.filters = input_shape[0] * self.depth_multiplier
+        return super().compute_output_shape(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("filters", "groups"):  # from the input
+            config.pop(key)
+        return {**config, "depth_multiplier": self.depth_multiplier}
+
+
+class SeparableConv2D(Layer):
+    """A depthwise conv (``kernel_size``, ``depth_multiplier`` per channel, no bias) then a 1x1
+    pointwise conv to ``filters`` channels with the bias and activation (Keras' layer; weights
+    depthwise_kernel (C * m, 1, R, S), pointwise_kernel (filters, C * m, 1, 1), bias)."""
+
+    default_name = "separable_conv2d"
+    weight_names = ("depthwise_kernel", "pointwise_kernel", "bias")
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier: int = 1,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer: str | None = None,
+        dilation_rate=1,
+        input_shape=None,
+        name: str | None = None,
+    ):
+        super().__init__(name, input_shape)
+        self.depthwise = DepthwiseConv2D(
+            kernel_size, strides, padding, depth_multiplier, None, False, kernel_initializer,
+            dilation_rate,
+        )  # fmt: skip
+        self.pointwise = Conv2D(
+            filters, 1, use_bias=use_bias, kernel_initializer=kernel_initializer
+        )
+        self.filters, self.use_bias = self.pointwise.filters, self.pointwise.use_bias
+        self.activation = activation_name(activation)
+        self.kernel_initializer = check_initializer(kernel_initializer)
+
+    def compute_output_shape(self, input_shape):
+        return self.pointwise.compute_output_shape(self.depthwise.compute_output_shape(input_shape))
+
+    def _make_weights(self, input_shape, init, rng):
+        self.depthwise.name, self.pointwise.name = (
+            f"{self.name}/depthwise",
+            f"{self.name}/pointwise",
+        )
+        mid = self.depthwise.build(input_shape, rng)
+        self.pointwise.build(mid, rng)
+        self._weights = [*self.depthwise._weights, *self.pointwise._weights]
+
+    def forward(self, x, training):
+        return self.pointwise.forward(self.depthwise.forward(x, training), training)
+
+    def get_config(self):
+        d = self.depthwise.get_config()
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": d["kernel_size"],
+            "strides": d["strides"],
+            "padding": d["padding"],
+            "depth_multiplier": d["depth_multiplier"],
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "dilation_rate": d["dilation_rate"],
+        }
+
+
+__all__ = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"]

@@ -22,6 +22,10 @@ class _Pool2D(Layer):
         self.strides = (
             self.pool_size if strides is None else positive_pair(strides, f"{label}: strides")
         )
+        self.padding: tuple[int, int] | str
+        if isinstance(padding, str) and padding.lower() == "same":
+            self.padding = "same"  # Keras: ceil(size / stride) outputs
+            return
         self.padding = pad_pair(padding, f"{label}: padding")
         if any(2 * p > k for p, k in zip(self.padding, self.pool_size)):
             raise ValueError(
@@ -29,9 +33,22 @@ class _Pool2D(Layer):
                 f"{self.pool_size}"
             )
 
+    def _explicit_padding(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """(pad_h, pad_w, extra_h, extra_w) for an h x w input (the core's pooling arguments)."""
+        if not isinstance(self.padding, str):
+            ph, pw = self.padding
+            return ph, pw, 0, 0
+        (kh, kw), (sh, sw) = self.pool_size, self.strides
+        top, bottom = ops._nn._same_padding(h, kh, sh)
+        left, right = ops._nn._same_padding(w, kw, sw)
+        return top, left, bottom - top, right - left
+
     def compute_output_shape(self, input_shape):
         expect_image(self, input_shape)
         c, h, w = input_shape
+        if isinstance(self.padding, str):  # 'same'
+            (sh, sw) = self.strides
+            return c, -(-h // sh), -(-w // sw)
         (kh, kw), (sh, sw), (ph, pw) = self.pool_size, self.strides, self.padding
         if h + 2 * ph < kh or w + 2 * pw < kw:
             raise ShapeError(
@@ -41,8 +58,10 @@ class _Pool2D(Layer):
         return c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
 
     def _add_pool_to_plan(self, plan, activation: str, include_pad: bool) -> bool:
-        (kh, kw), (sh, sw), (ph, pw) = self.pool_size, self.strides, self.padding
-        plan.add_pool2d(self._plan_is_max, kh, kw, sh, sw, ph, pw, include_pad)
+        (kh, kw), (sh, sw) = self.pool_size, self.strides
+        assert self.built_input_shape is not None  # build_plan takes built layers only
+        ph, pw, eh, ew = self._explicit_padding(*self.built_input_shape[1:])
+        plan.add_pool2d(self._plan_is_max, kh, kw, sh, sw, ph, pw, include_pad, eh, ew)
         return self._plan_activation(plan, activation)
 
     def get_config(self):
@@ -50,12 +69,13 @@ class _Pool2D(Layer):
             **super().get_config(),
             "pool_size": list(self.pool_size),
             "strides": list(self.strides),
-            "padding": list(self.padding),
+            "padding": self.padding if isinstance(self.padding, str) else list(self.padding),
         }
 
 
 class MaxPool2D(_Pool2D):
-    """Maximum over ``pool_size`` windows (stride = pool_size unless given; padding counts -inf)."""
+    """Maximum over ``pool_size`` windows (stride = pool_size unless given; padding counts -inf;
+    ``padding='same'`` as in Keras: ceil(size / stride) outputs)."""
 
     default_name = "max_pool2d"
     _plan_is_max = True
@@ -68,7 +88,10 @@ class MaxPool2D(_Pool2D):
 
 
 class AvgPool2D(_Pool2D):
-    """Mean over ``pool_size`` windows; ``count_include_pad`` as in PyTorch (padded zeros count)."""
+    """Mean over ``pool_size`` windows; ``count_include_pad`` as in PyTorch (padded zeros count).
+
+    With ``padding='same'`` pass ``count_include_pad=False`` for Keras' AveragePooling2D numerics
+    (the divisor counts only real inputs at the borders)."""
 
     default_name = "avg_pool2d"
     _plan_is_max = False
@@ -100,4 +123,71 @@ class AvgPool2D(_Pool2D):
 MaxPooling2D = MaxPool2D  # Keras' longer names
 AveragePooling2D = AvgPool2D
 
-__all__ = ["AvgPool2D", "AveragePooling2D", "MaxPool2D", "MaxPooling2D"]
+
+class _GlobalPool2D(Layer):
+    """(C, H, W) -> (C,) (or (C, 1, 1) with ``keepdims``): one window over the whole plane."""
+
+    _plan_is_max: ClassVar[bool]
+
+    def __init__(self, keepdims: bool = False, input_shape=None, name=None):
+        super().__init__(name, input_shape)
+        if not isinstance(keepdims, bool):
+            raise TypeError(f"{self.type_name}: keepdims must be a bool, got {keepdims!r}")
+        self.keepdims = keepdims
+
+    def compute_output_shape(self, input_shape):
+        expect_image(self, input_shape)
+        return (input_shape[0], 1, 1) if self.keepdims else (input_shape[0],)
+
+    def _pool(self, x) -> _core.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x, training):
+        y = self._pool(x)
+        return y if self.keepdims else ops.flatten(y, 1)
+
+    def add_to_plan(self, plan, activation):
+        assert self.built_input_shape is not None
+        _, h, w = self.built_input_shape
+        plan.add_pool2d(self._plan_is_max, h, w, h, w, 0, 0, True, 0, 0)
+        if not self.keepdims:
+            plan.add_flatten()
+        return self._plan_activation(plan, activation)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPool2D):
+    """The mean of each channel's plane (Keras' GlobalAveragePooling2D, channels first)."""
+
+    default_name = "global_average_pooling2d"
+    _plan_is_max = False
+
+    def _pool(self, x):
+        return ops.avg_pool2d(x, tuple(x.shape[2:]), 1)
+
+
+class GlobalMaxPooling2D(_GlobalPool2D):
+    """The maximum of each channel's plane (Keras' GlobalMaxPooling2D, channels first)."""
+
+    default_name = "global_max_pooling2d"
+    _plan_is_max = True
+
+    def _pool(self, x):
+        return ops.max_pool2d(x, tuple(x.shape[2:]), 1)
+
+
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
+
+__all__ = [
+    "AvgPool2D",
+    "AveragePooling2D",
+    "GlobalAvgPool2D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPooling2D",
+    "MaxPool2D",
+    "MaxPooling2D",
+]

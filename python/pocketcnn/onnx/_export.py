@@ -100,7 +100,7 @@ def _weights(graph: GraphBuilder, layer) -> list[str]:
     return names
 
 
-@exporter("Conv2D")
+@exporter("Conv2D", "DepthwiseConv2D")
 def _conv2d(graph, layer, x):
     _, h, w = layer.built_input_shape
     top, bottom, left, right = layer._pads(h, w)
@@ -117,11 +117,12 @@ def _conv2d(graph, layer, x):
 
 
 def _pool_attributes(layer) -> dict[str, Any]:
-    (ph, pw) = layer.padding
+    # 'same' pads as Keras: (pad_h, pad_w) on top/left, one more at the bottom/right if odd.
+    ph, pw, eh, ew = layer._explicit_padding(*layer.built_input_shape[1:])
     return {
         "kernel_shape": list(layer.pool_size),
         "strides": list(layer.strides),
-        "pads": [ph, pw, ph, pw],
+        "pads": [ph, pw, ph + eh, pw + ew],
     }
 
 
@@ -135,6 +136,53 @@ def _avg_pool2d(graph, layer, x):
     include_pad = int(getattr(layer, "count_include_pad", True))
     return graph.node(
         "AveragePool", [x], layer.name, **_pool_attributes(layer), count_include_pad=include_pad
+    )
+
+
+@exporter("BatchNormalization")
+def _batch_norm(graph, layer, x):
+    gamma, beta = layer._gamma_beta()
+    mean, var = layer._state
+    c = int(np.asarray(mean).shape[0])
+    scale = np.ones(c, np.float32) if gamma is None else np.asarray(gamma)
+    shift = np.zeros(c, np.float32) if beta is None else np.asarray(beta)
+    inputs = [
+        graph.constant(f"{layer.name}.{what}", array)
+        for what, array in (("scale", scale), ("bias", shift), ("mean", mean), ("var", var))
+    ]
+    return graph.node("BatchNormalization", [x, *inputs], layer.name, epsilon=float(layer.epsilon))
+
+
+@exporter("GlobalAveragePooling2D", "GlobalMaxPooling2D")
+def _global_pool(graph, layer, x):
+    op = "GlobalMaxPool" if layer._plan_is_max else "GlobalAveragePool"
+    y = graph.node(op, [x], layer.name)
+    return y if layer.keepdims else graph.node("Flatten", [y], f"{layer.name}/flatten", axis=1)
+
+
+@exporter("ZeroPadding2D")
+def _zero_padding(graph, layer, x):
+    top, bottom, left, right = layer.sides
+    pads = np.array([0, 0, top, left, 0, 0, bottom, right], np.int64)
+    return graph.node("Pad", [x, graph.constant(f"{layer.name}.pads", pads)], layer.name)
+
+
+@exporter("Reshape")
+def _reshape(graph, layer, x):
+    shape = np.array([0, *layer.output_shape], np.int64)  # 0: the batch size, as it comes
+    return graph.node("Reshape", [x, graph.constant(f"{layer.name}.shape", shape)], layer.name)
+
+
+@exporter("SeparableConv2D")
+def _separable(graph, layer, x):
+    return _conv2d(graph, layer.pointwise, _conv2d(graph, layer.depthwise, x))
+
+
+@exporter("Add", "Concatenate")
+def _merge(graph, layer, x):  # layers of several inputs exist only in functional models
+    raise OnnxError(
+        f"pc.onnx.export: layer {layer.name!r} ({type(layer).__name__}) needs a graph model, "
+        "which export does not support yet"
     )
 
 
@@ -191,6 +239,10 @@ def model_proto(model, opset: int = 17) -> dict[str, Any]:
     if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSET_IR_VERSION:
         raise ValueError(
             f"pc.onnx.export: opset must be one of {sorted(OPSET_IR_VERSION)}, got {opset!r}"
+        )
+    if getattr(model, "_calls", None) is not None:
+        raise OnnxError(
+            "pc.onnx.export: functional (graph) models are not supported yet, only Sequential"
         )
     if not getattr(model, "built", False) or not model.layers:
         raise ValueError(

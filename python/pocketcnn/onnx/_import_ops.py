@@ -47,29 +47,45 @@ def _conv(chain: Chain, node: Node) -> None:
     if w.ndim != 4:
         raise node.error(f"weight of shape {w.shape}: only 2-D convolutions are supported")
     k, c, r, s = w.shape
-    if a["group"] != 1:
-        raise node.error(f"attribute 'group' = {a['group']} is not supported (only 1)")
-    if a["dilations"] not in (None, [1, 1]):
-        raise node.error(f"attribute 'dilations' = {a['dilations']} is not supported (only 1)")
+    groups = a["group"]
+    if not isinstance(groups, int) or groups < 1 or k % groups:
+        raise node.error(f"attribute 'group' = {groups} must be >= 1 and divide {k} filters")
+    dilations = a["dilations"] or [1, 1]
+    if len(dilations) != 2 or min(dilations) < 1:
+        raise node.error(f"attribute 'dilations' = {a['dilations']} must be 2 values >= 1")
     if a["kernel_shape"] not in (None, [r, s]):
         raise node.error(f"attribute 'kernel_shape' {a['kernel_shape']} != weight {w.shape}")
-    if c != chain.shape[0]:
-        raise node.error(f"weight {w.shape} expects {c} channels, the input has {chain.shape[0]}")
+    if c * groups != chain.shape[0]:
+        raise node.error(
+            f"attribute 'group' = {groups}: weight {w.shape} expects {c * groups} channels, the "
+            f"input has {chain.shape[0]}"
+        )
     if b is not None and b.shape != (k,):
         raise node.error(f"bias of shape {b.shape}, expected ({k},)")
     strides = a["strides"] or [1, 1]
     top, left, bottom, right = _explicit_pads(node, a, (r, s), strides, chain.shape)
     padding: Any = (top, left)
     if (top, left) != (bottom, right):
-        same = L.Conv2D(k, (r, s), strides, "same")._pads(*chain.shape[1:])
+        same = L.Conv2D(k, (r, s), strides, "same", dilation_rate=dilations)._pads(*chain.shape[1:])
         if same != (top, bottom, left, right):
             raise node.error(
                 f"attribute 'pads' {[top, left, bottom, right]}: asymmetric pads "
                 "other than 'same' padding are not supported"
             )
         padding = "same"
-    layer = L.Conv2D(k, (r, s), strides=strides, padding=padding, use_bias=b is not None)
+    layer = L.Conv2D(k, (r, s), strides=strides, padding=padding, use_bias=b is not None,
+                     dilation_rate=dilations, groups=groups)  # fmt: skip
     chain.append(node, layer, [w] if b is None else [w, b])
+
+
+def _keras_same(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) padding of Keras' padding='same' along one axis."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pool_options(a) -> dict:
+    return {"count_include_pad": bool(a["count_include_pad"])} if "count_include_pad" in a else {}
 
 
 def _pool(chain: Chain, node: Node, layer_class, **extra) -> None:
@@ -90,6 +106,14 @@ def _pool(chain: Chain, node: Node, layer_class, **extra) -> None:
         raise node.error(f"attribute 'dilations' = {a['dilations']} is not supported (only 1)")
     strides = a["strides"] or [1, 1]
     top, left, bottom, right = _explicit_pads(node, a, kernel, strides, chain.shape)
+    same = [_keras_same(size, k, st) for size, k, st in zip(chain.shape[1:], kernel, strides)]
+    keras_same = (top, left, bottom, right) == (same[0][0], same[1][0], same[0][1], same[1][1])
+    if (top, left) != (bottom, right) and keras_same and not a["ceil_mode"]:
+        try:  # the odd row / column at the bottom / right: Keras' padding='same'
+            chain.append(node, layer_class(kernel, strides, "same", **_pool_options(a)))
+        except (TypeError, ValueError) as e:
+            raise node.error(str(e)) from None
+        return
     if (top, left) != (bottom, right):
         raise node.error(
             f"attribute 'pads' {[top, left, bottom, right]}: asymmetric pads are not supported"
@@ -101,11 +125,8 @@ def _pool(chain: Chain, node: Node, layer_class, **extra) -> None:
                     "attribute 'ceil_mode' = 1 changes the output size here; "
                     "only floor mode is supported"
                 )
-    options = (
-        {"count_include_pad": bool(a["count_include_pad"])} if "count_include_pad" in a else {}
-    )
     try:
-        layer = layer_class(kernel, strides, (top, left), **options)
+        layer = layer_class(kernel, strides, (top, left), **_pool_options(a))
     except (TypeError, ValueError) as e:
         raise node.error(str(e)) from None
     chain.append(node, layer)
@@ -129,6 +150,22 @@ def _global_pool(chain, node):  # a pool over the whole image: (C, 1, 1), as ONN
     node.attributes()
     cls = L.AvgPool2D if node.op_type == "GlobalAveragePool" else L.MaxPool2D
     chain.append(node, cls(chain.shape[1:]))
+
+
+@importer("Pad")
+def _pad(chain, node):
+    """Zero padding of H and W only: a ZeroPadding2D."""
+    _expect_image(node, chain)
+    mode = node.attributes(mode="constant")["mode"]
+    if mode not in ("constant", b"constant"):
+        raise node.error(f"attribute 'mode' = {mode!r}: only constant (zero) padding is supported")
+    pads = [int(v) for v in node.constant(1, "pads").reshape(-1)]
+    value = node.optional_constant(2, "constant_value")
+    if value is not None and np.any(value != 0):
+        raise node.error("only zero padding is supported")
+    if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
+        raise node.error(f"pads {pads}: only non-negative padding of H and W is supported")
+    chain.append(node, L.ZeroPadding2D(((pads[2], pads[6]), (pads[3], pads[7]))))
 
 
 @importer("Flatten")
@@ -170,6 +207,12 @@ def _reshape(chain, node):
         rest = _reshaped(node, target[1:], chain.shape, allowzero)
     if batch_kept and len(rest) == 1 and rest[0] == math.prod(chain.shape):
         chain.append(node, L.Flatten())
+    elif (
+        batch_kept
+        and tuple(rest) != tuple(chain.shape)
+        and math.prod(rest) == math.prod(chain.shape)
+    ):
+        chain.append(node, L.Reshape(tuple(rest)))
     elif not (batch_kept and tuple(rest) == tuple(chain.shape)):
         raise node.error(
             f"reshape of {chain.shape} to {target} is not supported (only to (batch, features))"
@@ -285,8 +328,15 @@ def _batch_norm(chain, node):
     if len([o for o in node.outputs if o]) > 1:
         raise node.error("the running-statistics outputs (training mode) are not supported")
     last = chain.last_weighted((L.Conv2D, L.Dense))
-    if last is None:
-        raise node.error("supported only right after a Conv or Gemm/MatMul, folded into it")
+    if last is None:  # anywhere else: a BatchNormalization layer (ONNX's momentum is Keras')
+        stats = [node.constant(i, what).reshape(-1) for i, what in
+                 enumerate(["scale", "B", "mean", "var"], start=1)]  # fmt: skip
+        channels = chain.shape[0] if chain.shape else 0
+        if any(v.shape != (channels,) for v in stats):
+            raise node.error(f"scale, B, mean and var must all have shape ({channels},)")
+        layer = L.BatchNormalization(epsilon=a["epsilon"], momentum=a["momentum"])
+        chain.append(node, layer, stats)
+        return
     layer, weights = last
     units = layer.filters if isinstance(layer, L.Conv2D) else layer.units
     scale, beta, mean, var = (

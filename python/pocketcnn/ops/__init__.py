@@ -4,8 +4,9 @@ Every op accepts Tensors or numpy arrays, checks its arguments (``ValueError``/`
 naming the argument and the shapes) and records the autograd graph unless under ``pc.no_grad()``.
 """
 
-from . import _math, _nn
+from . import _math, _nn, _norm
 from ._math import *  # noqa: F403
 from ._nn import *  # noqa: F403
+from ._norm import *  # noqa: F403
 
-__all__ = list(_nn.__all__) + list(_math.__all__)
+__all__ = list(_nn.__all__) + list(_math.__all__) + list(_norm.__all__)

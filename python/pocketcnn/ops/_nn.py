@@ -37,7 +37,7 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> _core.Tensor:
     """2-D convolution (cross-correlation, as in PyTorch and Keras) of a batch of images.
 
     Args:
@@ -65,8 +65,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
             if len(x.shape) != 4 or len(w.shape) != 4:  # let the core name the bad shape
                 top = bottom = left = right = 0
             else:
-                top, bottom = _same_padding(x.shape[2], w.shape[2], sh)
-                left, right = _same_padding(x.shape[3], w.shape[3], sw)
+                dh, dw = _pair(dilation, "conv2d", "dilation", 1, x)
+                top, bottom = _same_padding(x.shape[2], (w.shape[2] - 1) * dh + 1, sh)
+                left, right = _same_padding(x.shape[3], (w.shape[3] - 1) * dw + 1, sw)
         else:
             raise ValueError(
                 f"conv2d: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
@@ -74,16 +75,33 @@ def conv2d(input, weight, bias=None, stride=1, padding=0) -> _core.Tensor:
     else:
         top, left = _pair(padding, "conv2d", "padding", 0, x)
         bottom, right = top, left
+    dh, dw = _pair(dilation, "conv2d", "dilation", 1, x)
+    groups = _checks.integer(groups, "conv2d: groups", minimum=1)
+    if (dh, dw) != (1, 1) or groups != 1:
+        return _core.conv2d_grouped(x, w, b, sh, sw, top, left, bottom, right, dh, dw, groups)
     return _core.conv2d(x, w, b, sh, sw, top, left, bottom, right)
 
 
-def _pool_args(
-    op: str, x: _core.Tensor, kernel_size, stride, padding
-) -> tuple[int, int, int, int, int, int]:
+def _pool_args(op: str, x: _core.Tensor, kernel_size, stride, padding) -> tuple[int, ...]:
+    """(kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, extra_h, extra_w) for the core:
+    'same' pads as TensorFlow/Keras do, the odd row/column at the bottom/right (``extra``)."""
     kh, kw = _pair(kernel_size, op, "kernel_size", 1, x)
     sh, sw = (kh, kw) if stride is None else _pair(stride, op, "stride", 1, x)
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return kh, kw, sh, sw, 0, 0, 0, 0
+        if mode != "same":
+            raise ValueError(
+                f"{op}: padding must be an int, a pair, 'same' or 'valid', got {padding!r}"
+            )
+        if len(x.shape) != 4:  # let the core name the bad shape
+            return kh, kw, sh, sw, 0, 0, 0, 0
+        top, bottom = _same_padding(x.shape[2], kh, sh)
+        left, right = _same_padding(x.shape[3], kw, sw)
+        return kh, kw, sh, sw, top, left, bottom - top, right - left
     ph, pw = _pair(padding, op, "padding", 0, x)
-    return kh, kw, sh, sw, ph, pw
+    return kh, kw, sh, sw, ph, pw, 0, 0
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0) -> _core.Tensor:
@@ -91,11 +109,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0) -> _core.Tensor:
 
     kernel_size, stride, padding: an int or an (h, w) pair; stride None means kernel_size
     (non-overlapping windows, Keras' MaxPooling2D default). Padding counts as -inf and may be at
-    most half the kernel. P = (H + 2 pad_h - kernel_h) // stride_h + 1, Q likewise. The gradient
+    most half the kernel; ``'same'`` gives ceil(H / stride) x ceil(W / stride) outputs, padded as
+    Keras does (an odd total padding puts the extra row/column at the bottom/right).
+    P = (H + 2 pad_h - kernel_h) // stride_h + 1, Q likewise. The gradient
     goes to the first maximum of each window; a NaN in a window makes its output NaN.
     """
     x = as_tensor(input, "max_pool2d: input")
-    return _core.max_pool2d(x, *_pool_args("max_pool2d", x, kernel_size, stride, padding))
+    kh, kw, sh, sw, ph, pw, eh, ew = _pool_args("max_pool2d", x, kernel_size, stride, padding)
+    return _core.max_pool2d(x, kh, kw, sh, sw, ph, pw, eh, ew)
 
 
 def avg_pool2d(
@@ -110,9 +131,33 @@ def avg_pool2d(
     x = as_tensor(input, "avg_pool2d: input")
     if not isinstance(count_include_pad, bool):
         raise TypeError(f"avg_pool2d: count_include_pad must be a bool, got {count_include_pad!r}")
-    return _core.avg_pool2d(
-        x, *_pool_args("avg_pool2d", x, kernel_size, stride, padding), count_include_pad
-    )
+    kh, kw, sh, sw, ph, pw, eh, ew = _pool_args("avg_pool2d", x, kernel_size, stride, padding)
+    return _core.avg_pool2d(x, kh, kw, sh, sw, ph, pw, count_include_pad, eh, ew)
+
+
+def zero_pad2d(input, padding) -> _core.Tensor:
+    """Zeros around each (H, W) plane of (N, C, H, W), as Keras' ZeroPadding2D.
+
+    padding: an int (all sides), ``(pad_h, pad_w)`` (top = bottom, left = right) or
+    ``((top, bottom), (left, right))``; each >= 0.
+    """
+    x = as_tensor(input, "zero_pad2d: input")
+    top, bottom, left, right = zero_padding_sides(padding, "zero_pad2d: padding")
+    return _core.zero_pad2d(x, top, bottom, left, right)
+
+
+def zero_padding_sides(padding, what: str) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) from Keras' ZeroPadding2D forms."""
+    if (
+        isinstance(padding, (tuple, list))
+        and len(padding) == 2
+        and all(isinstance(p, (tuple, list)) for p in padding)
+    ):
+        top, bottom = _checks.int_pair(padding[0], what, minimum=0)
+        left, right = _checks.int_pair(padding[1], what, minimum=0)
+        return top, bottom, left, right
+    h, w = _checks.int_pair(padding, what, minimum=0)
+    return h, h, w, w
 
 
 def flatten(input, start_dim: int = 1) -> _core.Tensor:
@@ -137,4 +182,4 @@ def linear(input, weight, bias=None) -> _core.Tensor:
     )
 
 
-__all__ = ["avg_pool2d", "conv2d", "flatten", "linear", "max_pool2d"]
+__all__ = ["avg_pool2d", "conv2d", "flatten", "linear", "max_pool2d", "zero_pad2d"]

@@ -84,7 +84,7 @@ namespace pocketcnn::kernels {
 
 bool max_pool2d_keeps_winners(const Pool2dGeometry& g) {
   return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
-         g.pad_w == 0;
+         g.pad_w == 0 && 2 * g.P <= g.H && 2 * g.Q <= g.W;  // no 'same' extra row / column
 }
 
 void max_pool2d_forward_winners(const Pool2dGeometry& g, const float* x, float* y, float* winners) {
@@ -123,6 +123,26 @@ double sum_of_squares(int64_t n, const float* x) {
 
 void scale_in_place(int64_t n, float* x, float s) {
   kernels().scale_in_place(n, x, s, get_num_threads());
+}
+
+}  // namespace pocketcnn::kernels
+
+namespace pocketcnn::kernels {
+
+void batchnorm_stats(const BatchNormGeometry& g, const float* x, float* mean, float* var) {
+  kernels().batchnorm_stats(g, x, mean, var, get_num_threads());
+}
+
+void batchnorm_apply(const BatchNormGeometry& g, const float* x, const float* scale,
+                     const float* shift, float* y) {
+  kernels().batchnorm_apply(g, x, scale, shift, y, get_num_threads());
+}
+
+void batchnorm_backward(const BatchNormGeometry& g, bool batch_stats, const float* x,
+                        const float* mean, const float* invstd, const float* gamma, const float* dy,
+                        float* dx, float* dgamma, float* dbeta) {
+  kernels().batchnorm_backward(g, batch_stats, x, mean, invstd, gamma, dy, dx, dgamma, dbeta,
+                               get_num_threads());
 }
 
 }  // namespace pocketcnn::kernels

@@ -9,6 +9,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/isa/kernel_list.h"
+#include "kernels/norm/batchnorm.h"
 #include "kernels/optim/optim_update.h"
 #include "kernels/pointwise/elementwise.h"
 #include "kernels/pool/pool2d.h"

@@ -47,5 +47,13 @@
   X(adam_update, (V), void, (int64_t n, float* p, const float* g, float* m, float* v,              \
                              const AdamStep&, int threads))                                        \
   X(sum_of_squares, (V), double, (int64_t n, const float* x, int threads))                         \
-  X(scale_in_place, (V), void, (int64_t n, float* x, float s, int threads))
+  X(scale_in_place, (V), void, (int64_t n, float* x, float s, int threads))                      \
+  X(batchnorm_stats, (V), void, (const BatchNormGeometry&, const float* x, float* mean,            \
+                                 float* var, int threads))                                         \
+  X(batchnorm_apply, (V), void, (const BatchNormGeometry&, const float* x, const float* scale,     \
+                                 const float* shift, float* y, int threads))                       \
+  X(batchnorm_backward, (V), void, (const BatchNormGeometry&, bool batch_stats, const float* x,    \
+                                    const float* mean, const float* invstd, const float* gamma,    \
+                                    const float* dy, float* dx, float* dgamma, float* dbeta,       \
+                                    int threads))
 // clang-format on

@@ -6,6 +6,7 @@
 #include "kernels/gemm/gemm_impl.h"
 #include "kernels/isa/dispatch.h"
 #include "kernels/isa/kernel_list.h"
+#include "kernels/norm/batchnorm_impl.h"
 #include "kernels/optim/optim_update_impl.h"
 #include "kernels/pointwise/elementwise_impl.h"
 #include "kernels/pointwise/softmax_impl.h"

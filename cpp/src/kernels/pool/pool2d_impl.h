@@ -223,7 +223,7 @@ void maxpool2x2_winner_row(const float* win, const float* dy, int64_t Q, float* 
 
 inline bool is_2x2_stride2(const Pool2dGeometry& g) {
   return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
-         g.pad_w == 0;
+         g.pad_w == 0 && 2 * g.P <= g.H && 2 * g.Q <= g.W;  // no 'same' extra row / column
 }
 
 // Planes [nc0, nc1) of the reference kernel (its loops are per plane).

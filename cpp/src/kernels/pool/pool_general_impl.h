@@ -252,7 +252,7 @@ void max_pool2d_forward_general(const Pool2dGeometry& g, const float* x, float* 
 // result is the reference's bit for bit. Its backward writes every dx element once.
 inline bool is_avg_2x2(const Pool2dGeometry& g) {
   return g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 && g.pad_h == 0 &&
-         g.pad_w == 0;
+         g.pad_w == 0 && 2 * g.P <= g.H && 2 * g.Q <= g.W;  // no 'same' extra row / column
 }
 
 // 2t consecutive floats (t <= W windows) as (left, right) columns; lanes past t read as 0.

@@ -1,0 +1,134 @@
+// Batch-normalisation kernels over a vector type V, compiled once per ISA (kernels_<isa>.cpp).
+// Each channel's (n, hw) elements are HW-long contiguous rows, one per sample: a row is summed in
+// vector lanes, its lane sum added to a double per channel (so long batches keep their precision),
+// and channels are split over threads (one channel, one thread, a fixed order: the same bits
+// whatever the thread count).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/norm/batchnorm_geometry.h"
+#include "kernels/runtime/parallel.h"
+
+namespace pocketcnn::kernels::impl {
+// Internal linkage per ISA translation unit (see gemm_impl.h).
+namespace {
+
+// Calls f(i, t) for the vector blocks of a row of n floats: t = V::W lanes, then the partial tail.
+template <class V, class F>
+inline void for_row_blocks(int64_t n, F&& f) {
+  int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) f(i, V::W);
+  if (i < n) f(i, static_cast<int>(n - i));
+}
+
+template <class V>
+inline typename V::R load_t(const float* p, int t) {
+  return t == V::W ? V::load(p) : V::load_partial(p, t);
+}
+
+template <class V>
+inline void store_t(float* p, typename V::R v, int t) {
+  if (t == V::W) {
+    V::store(p, v);
+  } else {
+    V::store_partial(p, v, t);
+  }
+}
+
+// Threads over channels, each channel moving `bytes_per_element` per element.
+template <class Fn>
+void over_channels(const BatchNormGeometry& g, double bytes_per_element, int threads, Fn&& fn) {
+  const double bytes = bytes_per_element * static_cast<double>(g.N * g.C * g.HW);
+  const int nt = threads_for_bytes(g.C, bytes, threads);
+  parallel_for(g.C, nt, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) fn(c);
+  });
+}
+
+template <class V>
+void batchnorm_stats(const BatchNormGeometry& g, const float* x, float* mean, float* var,
+                     int threads) {
+  const double m = static_cast<double>(g.per_channel());
+  over_channels(g, 8.0, threads, [&](int64_t c) {
+    double s = 0.0;
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* row = x + (n * g.C + c) * g.HW;
+      typename V::R acc = V::zero();
+      for_row_blocks<V>(g.HW, [&](int64_t i, int t) { acc = V::add(acc, load_t<V>(row + i, t)); });
+      s += V::hsum(acc);
+    }
+    const float mu = static_cast<float>(s / m);
+    // The tail subtracts mu only in its real lanes (the others load as 0 and must stay 0).
+    float mus[V::W];
+    for (float& v : mus) v = mu;
+    double ss = 0.0;
+    for (int64_t n = 0; n < g.N; ++n) {
+      const float* row = x + (n * g.C + c) * g.HW;
+      typename V::R acc = V::zero();
+      for_row_blocks<V>(g.HW, [&](int64_t i, int t) {
+        const typename V::R d = V::sub(load_t<V>(row + i, t), load_t<V>(mus, t));
+        acc = V::fmadd(d, d, acc);
+      });
+      ss += V::hsum(acc);
+    }
+    mean[c] = mu;
+    var[c] = static_cast<float>(ss / m);
+  });
+}
+
+template <class V>
+void batchnorm_apply(const BatchNormGeometry& g, const float* x, const float* scale,
+                     const float* shift, float* y, int threads) {
+  over_channels(g, 8.0, threads, [&](int64_t c) {
+    const typename V::R sc = V::set1(scale[c]), sh = V::set1(shift[c]);
+    for (int64_t n = 0; n < g.N; ++n) {
+      const int64_t base = (n * g.C + c) * g.HW;
+      for_row_blocks<V>(g.HW, [&](int64_t i, int t) {
+        store_t<V>(y + base + i, V::fmadd(load_t<V>(x + base + i, t), sc, sh), t);
+      });
+    }
+  });
+}
+
+template <class V>
+void batchnorm_backward(const BatchNormGeometry& g, bool batch_stats, const float* x,
+                        const float* mean, const float* invstd, const float* gamma, const float* dy,
+                        float* dx, float* dgamma, float* dbeta, int threads) {
+  const double m = static_cast<double>(g.per_channel());
+  over_channels(g, dx ? 16.0 : 8.0, threads, [&](int64_t c) {
+    const typename V::R muv = V::set1(mean[c]);
+    double sdy = 0.0, sdyx = 0.0;
+    for (int64_t n = 0; n < g.N; ++n) {
+      const int64_t base = (n * g.C + c) * g.HW;
+      typename V::R a = V::zero(), b = V::zero();
+      for_row_blocks<V>(g.HW, [&](int64_t i, int t) {
+        const typename V::R d = load_t<V>(dy + base + i, t);  // 0 in partial lanes
+        a = V::add(a, d);
+        b = V::fmadd(d, V::sub(load_t<V>(x + base + i, t), muv), b);
+      });
+      sdy += V::hsum(a);
+      sdyx += V::hsum(b);
+    }
+    const float is = invstd[c], gm = gamma ? gamma[c] : 1.0f;
+    if (dgamma) dgamma[c] = static_cast<float>(sdyx * is);
+    if (dbeta) dbeta[c] = static_cast<float>(sdy);
+    if (!dx) return;
+    // dx = k * (dy - mean(dy) - (x - mean) * invstd^2 * mean(dy * (x - mean))), k = gamma * invstd
+    const typename V::R k = V::set1(gm * is);
+    const typename V::R mdy = V::set1(batch_stats ? static_cast<float>(sdy / m) : 0.0f);
+    const typename V::R coef = V::set1(batch_stats ? static_cast<float>(sdyx / m * is * is) : 0.0f);
+    for (int64_t n = 0; n < g.N; ++n) {
+      const int64_t base = (n * g.C + c) * g.HW;
+      for_row_blocks<V>(g.HW, [&](int64_t i, int t) {
+        const typename V::R xc = V::sub(load_t<V>(x + base + i, t), muv);
+        const typename V::R d = V::sub(V::sub(load_t<V>(dy + base + i, t), mdy), V::mul(xc, coef));
+        store_t<V>(dx + base + i, V::mul(k, d), t);
+      });
+    }
+  });
+}
+
+}  // namespace
+}  // namespace pocketcnn::kernels::impl
