@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -268,23 +269,18 @@ def _count(value, name, lo=1):
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    from .saving import _create_temporary, _fsync_directory
+    # The same atomic write as a saved model: a temporary file beside the target, renamed over it.
+    from .saving import _atomic_write
 
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"report: the directory {directory} does not exist")
-    fd, tmp = _create_temporary(directory, path.name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
+    data = text.encode("utf-8")
+
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    _atomic_write(path, write)
 
 
 def report(
