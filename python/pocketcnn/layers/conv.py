@@ -120,8 +120,9 @@ class Conv2D(Layer):
         )
 
     def weight_shapes(self, input_shape):
+        self.compute_output_shape(input_shape)  # DepthwiseConv2D takes groups, filters from it
         r, s = self.kernel_size
-        kernel = (self.filters, input_shape[0], r, s)
+        kernel = (self.filters, input_shape[0] // self.groups, r, s)
         return [kernel, (self.filters,)] if self.use_bias else [kernel]
 
     def _make_weights(self, input_shape, init, rng):
