@@ -23,9 +23,11 @@ namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
 namespace {
 
-// floor(a / b) for b > 0 (C++ division truncates toward zero).
+// floor(a / b) for b > 0 (C++ division truncates toward zero). Corrects the truncated quotient
+// instead of rounding -a up, which overflows when b is a huge stride.
 inline int64_t floor_div(int64_t a, int64_t b) {
-  return a >= 0 ? a / b : -((-a + b - 1) / b);
+  const int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
 // Phases a tap reaches on each axis: a stride larger than the kernel skips the others (and a
