@@ -451,9 +451,8 @@ void check_winograd(const char* blocking) {
         const std::string what = describe(c) + " " + blocking + " group_bytes " +
                                  std::to_string(bytes) + " threads " + std::to_string(threads);
         std::vector<float> got(p.dy.size(), 123.0f);
-        impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(),
-                                         c.K, g.P, g.Q, p.b.data(), Activation::relu, got.data(),
-                                         false, threads, bytes);
+        impl::winograd_correlate<V, Cfg>(g, p.x.data(), p.w.data(), p.b.data(), got.data(),
+                                         Activation::relu, false, threads, bytes);
         EXPECT_TRUE(all_close(got, want, tolerance(g))) << what;
         if (first.empty()) first = got;
         EXPECT_EQ(got, first) << what << ": differs from the default grouping";
@@ -461,18 +460,18 @@ void check_winograd(const char* blocking) {
         const Pool2dGeometry pg = pool2x2_of(g);
         std::vector<float> pooled(c.N * c.K * pg.P * pg.Q), fused(pooled.size(), 9.0f);
         max_pool2d_forward_ref(pg, got.data(), pooled.data(), nullptr);
-        impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(),
-                                         c.K, 2 * pg.P, 2 * pg.Q, p.b.data(), Activation::relu,
-                                         fused.data(), true, threads, bytes);
+        impl::winograd_correlate<V, Cfg>(g, p.x.data(), p.w.data(), p.b.data(), fused.data(),
+                                         Activation::relu, true, threads, bytes);
         EXPECT_EQ(fused, pooled) << what << ": fused pool";
       }
     }
     // The last image alone.
     const int64_t ny = c.K * g.P * g.Q;
+    Conv2dGeometry one = g;
+    one.N = 1;
     std::vector<float> alone(ny, 7.0f);
-    impl::winograd_correlate<V, Cfg>(p.x.data() + (c.N - 1) * c.C * c.H * c.W, 1, c.C, c.H, c.W,
-                                     c.pt, c.pl, p.w.data(), c.K, g.P, g.Q, p.b.data(),
-                                     Activation::relu, alone.data(), false, 1);
+    impl::winograd_correlate<V, Cfg>(one, p.x.data() + (c.N - 1) * c.C * c.H * c.W, p.w.data(),
+                                     p.b.data(), alone.data(), Activation::relu, false, 1);
     EXPECT_TRUE(std::equal(alone.begin(), alone.end(), first.end() - ny))
         << describe(c) << " alone";
     // Through the forward entry points with the algorithm forced (no bias; no activation).
@@ -490,8 +489,8 @@ void check_winograd(const char* blocking) {
         const std::string what = describe(c) + " " + blocking + " wgrad group_bytes " +
                                  std::to_string(bytes) + " threads " + std::to_string(threads);
         std::vector<float> dw(p.w.size(), 123.0f), db(c.K, 123.0f);
-        impl::winograd_weight_grad<V, Cfg>(p.x.data(), p.dy.data(), c.N, c.C, c.H, c.W, c.pt, c.pl,
-                                           c.K, g.P, g.Q, dw.data(), db.data(), threads, bytes);
+        impl::winograd_weight_grad<V, Cfg>(g, p.x.data(), p.dy.data(), dw.data(), db.data(),
+                                           threads, bytes);
         EXPECT_TRUE(all_close(dw, want_dw, wtol)) << what;
         EXPECT_TRUE(all_close(db, want_db, wtol)) << what;
       }
@@ -512,8 +511,7 @@ void check_winograd(const char* blocking) {
                                    std::to_string(bytes) + " threads " + std::to_string(threads) +
                                    (with_dw ? " with dw" : "");
           std::vector<float> dx(p.x.size(), 123.0f), dw2(p.w.size(), 123.0f), db(c.K, 123.0f);
-          impl::winograd_backward<V, Cfg>(p.x.data(), p.w.data(), p.dy.data(), c.N, c.C, c.H, c.W,
-                                          c.pt, c.pl, c.K, g.P, g.Q, dx.data(),
+          impl::winograd_backward<V, Cfg>(g, p.x.data(), p.w.data(), p.dy.data(), dx.data(),
                                           with_dw ? dw2.data() : nullptr,
                                           with_dw ? db.data() : nullptr, threads, bytes);
           EXPECT_TRUE(all_close(dx, want_dx, tolerance(g))) << what;
@@ -533,18 +531,15 @@ void check_winograd(const char* blocking) {
           impl::make_winograd_grid<V, Cfg>(c.N, c.C, c.K, g.P, g.Q, bytes);
       const int64_t nsave = impl::winograd_group_count(wg, c.N) * impl::winograd_vt_floats(wg, c.C);
       std::vector<float> saved(nsave, 9.0f), y(p.dy.size());
-      impl::winograd_correlate<V, Cfg>(p.x.data(), c.N, c.C, c.H, c.W, c.pt, c.pl, p.w.data(), c.K,
-                                       g.P, g.Q, p.b.data(), Activation::relu, y.data(), false, 1,
-                                       bytes, saved.data());
+      impl::winograd_correlate<V, Cfg>(g, p.x.data(), p.w.data(), p.b.data(), y.data(),
+                                       Activation::relu, false, 1, bytes, saved.data());
       EXPECT_EQ(y, first) << describe(c) << " " << blocking << ": forward while saving";
       std::vector<float> dx(p.x.size()), dw(p.w.size()), db(c.K), dx2(p.x.size()), dw2(p.w.size()),
           db2(c.K);
-      impl::winograd_backward<V, Cfg>(nullptr, p.w.data(), p.dy.data(), c.N, c.C, c.H, c.W, c.pt,
-                                      c.pl, c.K, g.P, g.Q, dx.data(), dw.data(), db.data(), 2,
-                                      bytes, saved.data());
-      impl::winograd_backward<V, Cfg>(p.x.data(), p.w.data(), p.dy.data(), c.N, c.C, c.H, c.W, c.pt,
-                                      c.pl, c.K, g.P, g.Q, dx2.data(), dw2.data(), db2.data(), 2,
-                                      bytes);
+      impl::winograd_backward<V, Cfg>(g, nullptr, p.w.data(), p.dy.data(), dx.data(), dw.data(),
+                                      db.data(), 2, bytes, saved.data());
+      impl::winograd_backward<V, Cfg>(g, p.x.data(), p.w.data(), p.dy.data(), dx2.data(),
+                                      dw2.data(), db2.data(), 2, bytes);
       const std::string what =
           describe(c) + " " + blocking + " saved, group_bytes " + std::to_string(bytes);
       EXPECT_EQ(dx, dx2) << what;
@@ -554,9 +549,8 @@ void check_winograd(const char* blocking) {
     }
     const int64_t nx = c.C * c.H * c.W;
     std::vector<float> alone_dx(nx, 7.0f);
-    impl::winograd_backward<V, Cfg>(nullptr, p.w.data(), p.dy.data() + (c.N - 1) * ny, 1, c.C, c.H,
-                                    c.W, c.pt, c.pl, c.K, g.P, g.Q, alone_dx.data(), nullptr,
-                                    nullptr, 1);
+    impl::winograd_backward<V, Cfg>(one, nullptr, p.w.data(), p.dy.data() + (c.N - 1) * ny,
+                                    alone_dx.data(), nullptr, nullptr, 1);
     EXPECT_TRUE(std::equal(alone_dx.begin(), alone_dx.end(), first_dx.end() - nx))
         << describe(c) << " dgrad alone";
   }
@@ -595,11 +589,12 @@ void check_winograd4(const char* blocking) {
     std::vector<float> want(p.dy.size());
     conv2d_forward_ref(g, p.x.data(), p.w.data(), p.b.data(), want.data());
     for (float& v : want) v = std::max(v, 0.0f);
-    const auto run = [&](const float* x, int64_t n, int64_t P, int64_t Q, bool pool, int threads,
-                         int64_t bytes, std::vector<float>& y) {
-      impl::winograd4_correlate<V, Cfg>(x, n, c.C, c.H, c.W, c.pt, c.pl, p.w.data(), c.K, P, Q,
-                                        p.b.data(), Activation::relu, y.data(), pool, threads,
-                                        bytes);
+    const auto run = [&](const float* x, int64_t n, bool pool, int threads, int64_t bytes,
+                         std::vector<float>& y) {
+      Conv2dGeometry gn = g;
+      gn.N = n;
+      impl::winograd4_correlate<V, Cfg>(gn, x, p.w.data(), p.b.data(), y.data(), Activation::relu,
+                                        pool, threads, bytes);
     };
     std::vector<float> first;
     for (int64_t bytes : {int64_t{0}, int64_t{1}}) {  // default groups; one block per group
@@ -607,7 +602,7 @@ void check_winograd4(const char* blocking) {
         const std::string what = describe(c) + " " + blocking + " group_bytes " +
                                  std::to_string(bytes) + " threads " + std::to_string(threads);
         std::vector<float> got(p.dy.size(), 123.0f);
-        run(p.x.data(), c.N, g.P, g.Q, false, threads, bytes, got);
+        run(p.x.data(), c.N, false, threads, bytes, got);
         EXPECT_TRUE(all_close(got, want, tolerance(g))) << what;
         if (first.empty()) first = got;
         EXPECT_EQ(got, first) << what << ": differs from the default grouping";
@@ -617,12 +612,12 @@ void check_winograd4(const char* blocking) {
     // and the last three together.
     for (int64_t i : {int64_t{0}, int64_t{L + 2}, c.N - 1}) {
       std::vector<float> alone(ny, 7.0f);
-      run(p.x.data() + i * image, 1, g.P, g.Q, false, 1, 0, alone);
+      run(p.x.data() + i * image, 1, false, 1, 0, alone);
       EXPECT_TRUE(std::equal(alone.begin(), alone.end(), first.begin() + i * ny))
           << describe(c) << " " << blocking << ": image " << i << " alone";
     }
     std::vector<float> last3(3 * ny, 7.0f);
-    run(p.x.data() + (c.N - 3) * image, 3, g.P, g.Q, false, 2, 0, last3);
+    run(p.x.data() + (c.N - 3) * image, 3, false, 2, 0, last3);
     EXPECT_TRUE(std::equal(last3.begin(), last3.end(), first.end() - 3 * ny))
         << describe(c) << " " << blocking << ": the last three";
     // Training on the first two blocks, and on the whole batch (its last block padded): the
@@ -635,9 +630,8 @@ void check_winograd4(const char* blocking) {
       std::vector<float> saved(impl::winograd4_saved_floats<V>(nb, c.C, g.P, g.Q), 5.0f);
       ASSERT_EQ(saved.size(), (nb + L - 1) / L * impl::winograd4_vt_floats<V>(c.C, g.P, g.Q));
       std::vector<float> y(nb * ny, 7.0f);
-      impl::winograd4_correlate<V, Cfg>(p.x.data(), nb, c.C, c.H, c.W, c.pt, c.pl, p.w.data(), c.K,
-                                        g.P, g.Q, p.b.data(), Activation::relu, y.data(), false, 2,
-                                        0, saved.data());
+      impl::winograd4_correlate<V, Cfg>(gb, p.x.data(), p.w.data(), p.b.data(), y.data(),
+                                        Activation::relu, false, 2, 0, saved.data());
       EXPECT_TRUE(std::equal(y.begin(), y.end(), first.begin()))
           << describe(c) << " " << blocking << ": saving changed the forward";
       std::vector<float> want_dx(nb * image), want_dw(p.w.size()), want_db(c.K);
@@ -650,22 +644,19 @@ void check_winograd4(const char* blocking) {
                                    std::to_string(nb) + " threads " + std::to_string(threads) +
                                    (from_saved ? " saved" : " from x");
           std::vector<float> dx(nb * image, 3.0f), dw(p.w.size(), 3.0f), db(c.K, 3.0f);
-          impl::winograd4_backward<V, Cfg>(from_saved ? nullptr : p.x.data(), p.w.data(),
-                                           p.dy.data(), nb, c.C, c.H, c.W, c.pt, c.pl, c.K, g.P,
-                                           g.Q, dx.data(), dw.data(), db.data(), threads,
+          impl::winograd4_backward<V, Cfg>(gb, from_saved ? nullptr : p.x.data(), p.w.data(),
+                                           p.dy.data(), dx.data(), dw.data(), db.data(), threads,
                                            from_saved ? saved.data() : nullptr);
           EXPECT_TRUE(all_close(dx, want_dx, tolerance(g))) << what << " dx";
           EXPECT_TRUE(all_close(dw, want_dw, wtol)) << what << " dw";
           EXPECT_TRUE(all_close(db, want_db, wtol)) << what << " db";
           if (threads != 2 || !from_saved) continue;
           std::vector<float> dx_only(nb * image, 3.0f), dw_only(p.w.size(), 3.0f);
-          impl::winograd4_backward<V, Cfg>(nullptr, p.w.data(), p.dy.data(), nb, c.C, c.H, c.W,
-                                           c.pt, c.pl, c.K, g.P, g.Q, dx_only.data(), nullptr,
-                                           nullptr, threads);
+          impl::winograd4_backward<V, Cfg>(gb, nullptr, p.w.data(), p.dy.data(), dx_only.data(),
+                                           nullptr, nullptr, threads);
           EXPECT_EQ(dx_only, dx) << what << ": dx alone";
-          impl::winograd4_backward<V, Cfg>(from_saved ? nullptr : p.x.data(), nullptr, p.dy.data(),
-                                           nb, c.C, c.H, c.W, c.pt, c.pl, c.K, g.P, g.Q, nullptr,
-                                           dw_only.data(), nullptr, threads,
+          impl::winograd4_backward<V, Cfg>(gb, from_saved ? nullptr : p.x.data(), nullptr,
+                                           p.dy.data(), nullptr, dw_only.data(), nullptr, threads,
                                            from_saved ? saved.data() : nullptr);
           // (Not bitwise dw: with half the work the threads may split it the other way.)
           EXPECT_TRUE(all_close(dw_only, want_dw, wtol)) << what << ": dw alone";
@@ -679,13 +670,13 @@ void check_winograd4(const char* blocking) {
     p.x[p.x.size() / 2 + c.W / 2] = nan;
     p.x.back() = nan;
     std::vector<float> y(p.dy.size());
-    run(p.x.data(), c.N, g.P, g.Q, false, 1, 0, y);
+    run(p.x.data(), c.N, false, 1, 0, y);
     const Pool2dGeometry pg = pool2x2_of(g);
     std::vector<float> pooled(c.N * c.K * pg.P * pg.Q);
     max_pool2d_forward_ref(pg, y.data(), pooled.data(), nullptr);
     for (int64_t n : {c.N, int64_t{1}}) {  // blocks and left-overs; the first image alone
       std::vector<float> fused(n * c.K * pg.P * pg.Q, 9.0f);
-      run(p.x.data(), n, 2 * pg.P, 2 * pg.Q, true, 2, 0, fused);
+      run(p.x.data(), n, true, 2, 0, fused);
       for (size_t i = 0; i < fused.size(); ++i) {
         ASSERT_EQ(std::isnan(fused[i]), std::isnan(pooled[i]))
             << describe(c) << " " << blocking << " batch " << n << " pooled output " << i;

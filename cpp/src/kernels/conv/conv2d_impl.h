@@ -58,14 +58,12 @@ void conv2d_backward_algo(const Conv2dGeometry& g, const float* x, const float* 
                           float* dx, float* dw, float* db, int threads, ConvAlgo algo,
                           const float* saved = nullptr) {
   if (dw && use_winograd4_training<V>(algo, g) && g.P * g.Q > 0 && g.C * g.K > 0) {
-    winograd4_backward<V, Cfg>(x, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
-                               dx, dw, db, threads, saved);
+    winograd4_backward<V, Cfg>(g, x, w, dy, dx, dw, db, threads, saved);
     return;
   }
   if (algo == ConvAlgo::winograd4) algo = ConvAlgo::winograd;
   if (dw && use_winograd(algo, g) && g.N > 0 && g.P * g.Q > 0 && g.C * g.K > 0) {
-    winograd_backward<V, Cfg>(x, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
-                              dx, dw, db, threads, 0, saved);
+    winograd_backward<V, Cfg>(g, x, w, dy, dx, dw, db, threads, 0, saved);
     return;
   }
   if (dx) conv2d_backward_input<V, Cfg>(g, dy, w, dx, threads);

@@ -285,8 +285,7 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
     path = winograd_suits(g.C, g.K, g) ? DgradPath::winograd : dgrad_choose_path<V, Cfg>(g, band);
   }
   if (path == DgradPath::winograd && winograd_applies(g)) {
-    winograd_backward<V, Cfg>(nullptr, w, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P,
-                              g.Q, dx, nullptr, nullptr, threads);
+    winograd_backward<V, Cfg>(g, nullptr, w, dy, dx, nullptr, nullptr, threads);
     return;
   }
   if (stride1 && path == DgradPath::correlate) {

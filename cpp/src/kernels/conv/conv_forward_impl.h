@@ -38,21 +38,18 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
   const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q;
   if (g.N == 0 || g.K == 0 || PQ == 0) return;
   if (saved && use_winograd4_training<V>(algo, g)) {
-    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
-                                act, y, false, threads, 0, saved);
+    winograd4_correlate<V, Cfg>(g, x, w, b, y, act, false, threads, 0, saved);
     return;
   }
   if (use_winograd4<V>(algo, g, saved != nullptr)) {
-    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
-                                act, y, false, threads);
+    winograd4_correlate<V, Cfg>(g, x, w, b, y, act, false, threads);
     return;
   }
   if (algo == ConvAlgo::winograd4) algo = ConvAlgo::winograd;  // saving a batch F(4x4) can't
   if (use_winograd(algo, g)) {
     // Saving: in the backward's groups.
-    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, g.P, g.Q, b,
-                               act, y, false, threads, saved ? winograd_wgrad_group_bytes(g.C) : 0,
-                               saved);
+    winograd_correlate<V, Cfg>(g, x, w, b, y, act, false, threads,
+                               saved ? winograd_wgrad_group_bytes(g.C) : 0, saved);
     return;
   }
   int outer, inner;
@@ -121,13 +118,11 @@ void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, con
   const int64_t CRS = g.C * g.R * g.S, Pp = g.P / 2, Qp = g.Q / 2;
   if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
   if (use_winograd4<V>(algo, g, false)) {
-    winograd4_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, 2 * Pp,
-                                2 * Qp, b, act, y, true, threads);
+    winograd4_correlate<V, Cfg>(g, x, w, b, y, act, true, threads);
     return;
   }
   if (use_winograd(algo, g)) {
-    winograd_correlate<V, Cfg>(x, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, w, g.K, 2 * Pp, 2 * Qp,
-                               b, act, y, true, threads);
+    winograd_correlate<V, Cfg>(g, x, w, b, y, act, true, threads);
     return;
   }
   int outer, inner;

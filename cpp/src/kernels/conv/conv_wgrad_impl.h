@@ -136,8 +136,7 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
     return;
   }
   if (use_winograd(algo, g)) {
-    winograd_weight_grad<V, Cfg>(x, dy, g.N, g.C, g.H, g.W, g.pad_top, g.pad_left, g.K, g.P, g.Q,
-                                 dw, db, threads);
+    winograd_weight_grad<V, Cfg>(g, x, dy, dw, db, threads);
     return;
   }
   int outer, inner;

@@ -104,11 +104,18 @@ void winograd4_weights_packed(const float* w, int64_t K, int64_t C, float* Up, i
     }
 }
 
+// U (or with `transposed` U^T) packed for gemm_nn: from the cache where the layer is small enough
+// for it (winograd_caches), else packed into buf (36 usz floats).
 template <class Cfg>
-const float* winograd4_weights_cached(const float* w, int64_t K, int64_t C, int64_t usz) {
-  return winograd_weights_cached_as(w, K, C, false, 4, 36 * usz, [&](float* up) {
-    winograd4_weights_packed<Cfg>(w, K, C, up, usz);
-  });
+const float* winograd4_weights(const float* w, int64_t K, int64_t C, bool transposed, int64_t usz,
+                               float* buf) {
+  if (winograd_caches(K, C)) {
+    return winograd_weights_cached_as(w, K, C, transposed, 4, 36 * usz, [&](float* up) {
+      winograd4_weights_packed<Cfg>(w, K, C, up, usz, transposed);
+    });
+  }
+  winograd4_weights_packed<Cfg>(w, K, C, buf, usz, transposed);
+  return buf;
 }
 
 // (B^T d)[0..5] of one column (d0..d5: the patch's rows), with explicit multiply-adds only, so
@@ -292,14 +299,16 @@ inline Winograd4Span winograd4_span(const Winograd4Grid& g, int64_t H, int64_t W
 }
 
 // Vt columns [0, T V::W) of every row (xi, c) (rows ld apart, vt: the block's first column) =
-// B^T d B for the tiles of the V::W images at `images` (C, H, W each, consecutive): each channel
+// B^T d B for the tiles of the V::W images at `images` (C, H, W of cg each, consecutive, at
+// (pad_top, pad_left) of the output frame): each channel
 // is transposed into xp, an interleaved padded plane (Hp, Wp, V::W) whose padding the caller has
 // zeroed (the copy rewrites the same interior every channel), then transformed tile by tile.
 template <class V>
-void winograd4_input_block(const Winograd4Grid& g, const Winograd4Span& sp, const float* images,
-                           int64_t C, int64_t H, int64_t W, int64_t top, int64_t left, float* xp,
-                           float* vt, int64_t ld) {
+void winograd4_input_block(const Winograd4Grid& g, const Winograd4Span& sp,
+                           const Conv2dGeometry& cg, const float* images, float* xp, float* vt,
+                           int64_t ld) {
   constexpr int L = V::W;
+  const int64_t C = cg.C, H = cg.H, W = cg.W, top = cg.pad_top, left = cg.pad_left;
   for (int64_t c = 0; c < C; ++c) {
     // Input (y, x) of lane l at ((y + top) Wp + x + left) L + l.
     for (int64_t y = sp.y0; y < sp.y1; ++y) {
@@ -321,209 +330,293 @@ struct Winograd4Group {
   int64_t n0, blocks, count;
 };
 
-// out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
-// frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
-// (P and Q must then be even). threads: as many as the work is worth. group_bytes: Vt per group
-// (0: winograd_group_bytes(C); tests shrink it). saved (may be null): keeps every block's Vt there,
-// block j at j * winograd4_vt_floats (see winograd4_saved_floats), for winograd4_backward; each
-// group is then one block, and images past the whole blocks make a last block padded with zero
-// images (winograd4_trains) instead of running with the lanes over their tiles: the same floats
-// either way, in the layout the backward reads.
-template <class V, class Cfg>
-void winograd4_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
-                         int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
-                         const float* bias, Activation act, float* out, bool pool2x2, int threads,
-                         int64_t group_bytes = 0, float* saved = nullptr) {
+// How one winograd4_correlate call groups its images: `full` whole blocks of V::W images,
+// per_group of them a group, then the `tail` images left over in one last group with the lanes
+// over their tiles (none when saving: the last block is padded with zero images instead).
+struct Winograd4Plan {
+  int64_t lanes = 0;  // V::W
+  int64_t full = 0, tail = 0, per_group = 1, full_groups = 0, G = 0;
+  int64_t ld = 0;  // row stride of Vt and Mt
+};
+
+template <class V>
+Winograd4Plan make_winograd4_plan(int64_t N, int64_t C, int64_t T, int64_t group_bytes,
+                                  bool saving) {
+  constexpr int L = V::W;
+  Winograd4Plan p;
+  p.lanes = L;
+  p.full = saving ? winograd4_padded<V>(N) / L : N / L;
+  p.tail = saving ? 0 : N % L;
+  p.per_group =
+      std::clamp<int64_t>(group_bytes / (36 * 4 * C * T * L), 1, std::max<int64_t>(p.full, 1));
+  p.full_groups = (p.full + p.per_group - 1) / p.per_group;
+  p.G = p.full_groups + (p.tail > 0);
+  // Row stride of Vt and Mt: the widest group, in whole vectors, made an odd number of vectors
+  // (rows a multiple of 4 KB apart share the L1 cache's sets).
+  p.ld = winograd4_ld<V>(std::max(std::min(p.per_group, p.full) * T * L, p.tail * T));
+  return p;
+}
+
+inline Winograd4Group winograd4_group(const Winograd4Plan& p, int64_t j) {
+  if (j < p.full_groups) {
+    const int64_t b0 = j * p.per_group;
+    return {b0 * p.lanes, std::min(p.per_group, p.full - b0), 0};
+  }
+  return {p.full * p.lanes, 0, p.tail};
+}
+
+// What every group of one winograd4_correlate call reads.
+struct Winograd4Forward {
+  Conv2dGeometry cg;  // the output frame (winograd_frame)
+  Winograd4Grid g;
+  Winograd4Span sp;
+  Winograd4Plan plan;
+  const float* in;
+  const float* Up;     // U packed for gemm_nn, usz floats per xi
+  const int64_t* off;  // Vt's row offsets
+  int64_t usz;
+  const float* bias;  // may be null
+  Activation act;
+  bool pool2x2;
+  float* out;
+  float* saved;                          // may be null
+  int64_t Po, Qo, out_image, out_plane;  // the stored outputs (pooled or not)
+  int inner;                             // threads inside each GEMM
+};
+
+// Images of block b of a group from n0 that are real (the rest of a last block: zero images).
+template <class V>
+int64_t winograd4_block_lanes(int64_t N, int64_t n0, int64_t b) {
+  return std::min<int64_t>(V::W, N - n0 - b * V::W);
+}
+
+// Input phase, left-over images: each image copied into its own padded planes (C of them, from
+// xp, zeroed by the caller), then per vector of columns each lane's patch gathered (lanes past
+// the tiles repeat the last one: junk columns, never stored) and transformed into Vt.
+// buf: one gathered patch per lane (36, L).
+template <class V>
+void winograd4_input_leftover(const Winograd4Forward& s, const Winograd4Group& gr, int64_t ncols,
+                              float* xp, float* buf, float* Vt) {
   using R = typename V::R;
   constexpr int L = V::W;
+  const Winograd4Grid& g = s.g;
+  const Winograd4Span& sp = s.sp;
+  const int64_t C = s.cg.C, H = s.cg.H, W = s.cg.W, top = s.cg.pad_top, left = s.cg.pad_left;
+  const int64_t T = g.T, plane = g.Hp * g.Wp, ld = s.plan.ld;
+  for (int64_t i = 0; i < gr.count; ++i) {
+    const float* image = s.in + (gr.n0 + i) * C * H * W;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = sp.y0; y < sp.y1; ++y) {
+        std::memcpy(xp + (i * C + c) * plane + (y + top) * g.Wp + sp.x0 + left,
+                    image + (c * H + y) * W + sp.x0, (sp.x1 - sp.x0) * sizeof(float));
+      }
+  }
+  for (int64_t u = 0; u < ncols; u += L) {
+    // Lane l's patch in channel 0 (its tile's image and corner).
+    const int lanes = static_cast<int>(std::clamp<int64_t>(gr.count * T - u, 1, L));
+    int64_t at[L];
+    for (int l = 0; l < L; ++l) {
+      const int64_t col = u + std::min(l, lanes - 1), i = col / T, t = col % T;
+      at[l] = i * C * plane + 4 * (t / g.TW) * g.Wp + 4 * (t % g.TW);
+    }
+    for (int64_t c = 0; c < C; ++c) {
+      // Patch row r of every lane: L floats from its corner (6 used; the rest reach at most
+      // into the next row, or the slack after the planes), transposed into buf's rows.
+      for (int r = 0; r < 6; ++r) {
+        R v[L];
+        for (int l = 0; l < L; ++l) v[l] = V::load(xp + c * plane + at[l] + r * g.Wp);
+        V::transpose(v);
+        for (int q = 0; q < 6; ++q) V::store(buf + (6 * r + q) * L, v[q]);
+      }
+      winograd4_input_tile<V>(buf, 6 * L, L, Vt + c * ld + u, C * ld);
+    }
+  }
+}
+
+// The outputs of V::W columns' tiles (m: their first column in output channel k's row of xi 0,
+// rows of xi xs apart): y[side r + s] = act(output + bias), side 4, or 2 after the fused 2x2 max
+// pool; by the same operations in both layouts.
+template <class V>
+inline void winograd4_tile_outputs(const float* m, int64_t xs, const typename V::R& vb,
+                                   Activation act, bool pool2x2, typename V::R* y) {
+  winograd4_output_tile<V>(m, xs, y);
+  if (pool2x2) {
+    y[0] = window_max<V>(y[0], y[1], y[4], y[5]);
+    y[1] = window_max<V>(y[2], y[3], y[6], y[7]);
+    y[2] = window_max<V>(y[8], y[9], y[12], y[13]);
+    y[3] = window_max<V>(y[10], y[11], y[14], y[15]);
+  }
+  const int side = pool2x2 ? 2 : 4;
+  for (int e = 0; e < side * side; ++e) {
+    y[e] = V::add(y[e], vb);
+    y[e] = activate<V>(act, y[e]);
+  }
+}
+
+// Output phase, whole blocks: the outputs go as vectors into stage, an image of (K, Po, Qo)
+// vectors of L lanes, then L x L transposes store L consecutive floats of each image at a time
+// (a partial block's through pad, its real images' outputs only).
+template <class V>
+void winograd4_output_blocks(const Winograd4Forward& s, const Winograd4Group& gr, const float* Mt,
+                             float* stage, float* pad) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const Winograd4Grid& g = s.g;
+  const int64_t K = s.cg.K, T = g.T, ld = s.plan.ld, Po = s.Po, Qo = s.Qo;
+  const int side = s.pool2x2 ? 2 : 4;  // outputs per tile side
+  for (int64_t b = 0; b < gr.blocks; ++b) {
+    for (int64_t k = 0; k < K; ++k) {
+      const R vb = V::set1(s.bias ? s.bias[k] : 0.0f);
+      float* sk = stage + k * s.out_plane * L;
+      for (int64_t ty = 0; ty < g.TH; ++ty)
+        for (int64_t tx = 0; tx < g.TW; ++tx) {
+          R y[16];
+          winograd4_tile_outputs<V>(Mt + k * ld + (b * T + ty * g.TW + tx) * L, K * ld, vb, s.act,
+                                    s.pool2x2, y);
+          const int64_t p0 = side * ty, q0 = side * tx;
+          const int rows = static_cast<int>(std::min<int64_t>(side, Po - p0));
+          const int cols = static_cast<int>(std::min<int64_t>(side, Qo - q0));
+          for (int r = 0; r < rows; ++r)
+            for (int c = 0; c < cols; ++c)
+              V::store(sk + ((p0 + r) * Qo + q0 + c) * L, y[r * side + c]);
+        }
+    }
+    float* ob = s.out + (gr.n0 + b * L) * s.out_image;
+    const int64_t lanes = winograd4_block_lanes<V>(s.cg.N, gr.n0, b);
+    if (lanes == L) {
+      transpose_out<V>(stage, s.out_image, ob, s.out_image);
+    } else {  // the images' outputs only
+      transpose_out<V>(stage, s.out_image, pad, s.out_image);
+      std::memcpy(ob, pad, lanes * s.out_image * sizeof(float));
+    }
+  }
+}
+
+// Output phase, left-over images (lanes over their tiles): each lane's whole tile (side x side,
+// junk included: no per-lane bounds) goes into the image's padded planes (K, side TH, side TW)
+// in stage, whose (Po, Qo) corner is then copied to out.
+template <class V>
+void winograd4_output_leftover(const Winograd4Forward& s, const Winograd4Group& gr, const float* Mt,
+                               float* stage) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const Winograd4Grid& g = s.g;
+  const int64_t K = s.cg.K, T = g.T, ld = s.plan.ld, Po = s.Po, Qo = s.Qo;
+  const int side = s.pool2x2 ? 2 : 4;
+  const int64_t Ps = side * g.TH, Qs = side * g.TW, splane = Ps * Qs;
+  const int64_t used = gr.count * T;
+  alignas(64) float vals[16 * L];
+  for (int64_t u = 0; u < used; u += L) {
+    const int lanes = static_cast<int>(std::min<int64_t>(L, used - u));
+    int64_t at[L];  // lane l's first output in channel 0 of stage
+    for (int l = 0; l < lanes; ++l) {
+      const int64_t t = (u + l) % T;
+      at[l] = (u + l) / T * K * splane + side * (t / g.TW) * Qs + side * (t % g.TW);
+    }
+    for (int64_t k = 0; k < K; ++k) {
+      R y[16];
+      winograd4_tile_outputs<V>(Mt + k * ld + u, K * ld, V::set1(s.bias ? s.bias[k] : 0.0f), s.act,
+                                s.pool2x2, y);
+      for (int e = 0; e < side * side; ++e) V::store(vals + e * L, y[e]);
+      for (int l = 0; l < lanes; ++l) {
+        float* o = stage + at[l] + k * splane;
+        if (s.pool2x2) {
+          o[0] = vals[l], o[1] = vals[L + l], o[Qs] = vals[2 * L + l], o[Qs + 1] = vals[3 * L + l];
+        } else {
+          for (int r = 0; r < 4; ++r)
+            for (int c = 0; c < 4; ++c) o[r * Qs + c] = vals[(4 * r + c) * L + l];
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < gr.count; ++i)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t r = 0; r < Po; ++r) {
+        std::memcpy(s.out + (gr.n0 + i) * s.out_image + k * s.out_plane + r * Qo,
+                    stage + (i * K + k) * splane + r * Qs, Qo * sizeof(float));
+      }
+}
+
+// Group j of a forward: the input transform (blocks of image lanes, or the left-over images with
+// the lanes over their tiles), the 36 GEMMs M = U V, the output transform.
+template <class V, class Cfg>
+void winograd4_forward_group(const Winograd4Forward& s, int64_t j) {
+  constexpr int L = V::W;
+  const Winograd4Grid& g = s.g;
+  const int64_t C = s.cg.C, K = s.cg.K, T = g.T, plane = g.Hp * g.Wp, ld = s.plan.ld;
+  const int64_t image = C * s.cg.H * s.cg.W;
+  const Winograd4Group gr = winograd4_group(s.plan, j);
+  const int64_t ncols = gr.blocks > 0 ? gr.blocks * T * L : (gr.count * T + L - 1) / L * L;
+  // (The left-over images' planes: L floats of slack for the last patch's vector loads.)
+  const int64_t planes = gr.blocks > 0 ? L * plane : gr.count * C * plane + L;
+  // stage: a block's outputs (out_image vectors), or the left-over images' padded outputs.
+  const int64_t staged = gr.blocks > 0 ? s.out_image * L : gr.count * K * 16 * T;
+  // A partial block's images padded to V::W (its input, then its outputs).
+  const bool partial = gr.blocks > 0 && gr.n0 + gr.blocks * L > s.cg.N;
+  const int64_t pad_floats = partial ? L * std::max(image, s.out_image) : 0;
+  float* work =
+      scratch(Scratch::a, (s.saved ? 0 : 36 * C * ld) + planes + 36 * L + staged + pad_floats);
+  float* Vt = s.saved ? s.saved + j * 36 * C * ld : work;
+  float* xp = work + (s.saved ? 0 : 36 * C * ld);
+  float* buf = xp + planes;  // one gathered patch per lane (36, L)
+  float* Mt = scratch(Scratch::b, 36 * K * ld);
+  std::memset(xp, 0, planes * sizeof(float));
+  float* stage = buf + 36 * L;
+  float* pad = stage + staged;
+  if (gr.blocks > 0) {
+    for (int64_t b = 0; b < gr.blocks; ++b) {
+      const float* images = s.in + (gr.n0 + b * L) * image;
+      const int64_t lanes = winograd4_block_lanes<V>(s.cg.N, gr.n0, b);
+      if (lanes < L) images = winograd4_padded_block<V>(images, lanes, image, pad);
+      winograd4_input_block<V>(g, s.sp, s.cg, images, xp, Vt + b * T * L, ld);
+    }
+  } else {
+    winograd4_input_leftover<V>(s, gr, ncols, xp, buf, Vt);
+  }
+  winograd_gemms_nn<V, Cfg>(36, K, C, ncols, s.Up, s.usz, Vt, ld, s.off, Mt, s.inner);
+  if (gr.blocks > 0) {
+    winograd4_output_blocks<V>(s, gr, Mt, stage, pad);
+  } else {
+    winograd4_output_leftover<V>(s, gr, Mt, stage);
+  }
+}
+
+// out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (pad_top, pad_left) of the
+// output frame, with w (K, C, 3, 3) + bias), the shapes those of cg (a 3x3 stride-1 layer); with
+// pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool. threads: as many as the work is worth.
+// group_bytes: Vt per group (0: winograd_group_bytes(C); tests shrink it). saved (may be null):
+// keeps every block's Vt there, block j at j * winograd4_vt_floats (see winograd4_saved_floats),
+// for winograd4_backward; each group is then one block, and images past the whole blocks make a
+// last block padded with zero images (winograd4_trains) instead of running with the lanes over
+// their tiles: the same floats either way, in the layout the backward reads.
+template <class V, class Cfg>
+void winograd4_correlate(const Conv2dGeometry& layer, const float* in, const float* w,
+                         const float* bias, float* out, Activation act, bool pool2x2, int threads,
+                         int64_t group_bytes = 0, float* saved = nullptr) {
+  Winograd4Forward s;
+  s.cg = winograd_frame(layer, pool2x2);
+  const int64_t N = s.cg.N, C = s.cg.C, K = s.cg.K, P = s.cg.P, Q = s.cg.Q;
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
   if (group_bytes == 0) group_bytes = winograd_group_bytes(C);
   if (saved) group_bytes = 1;
-  const Winograd4Grid g = make_winograd4_grid(P, Q);
-  const int64_t T = g.T, plane = g.Hp * g.Wp;
-  const int64_t full = saved ? winograd4_padded<V>(N) / L : N / L, tail = saved ? 0 : N % L;
-  const int64_t per_group =
-      std::clamp<int64_t>(group_bytes / (36 * 4 * C * T * L), 1, std::max<int64_t>(full, 1));
-  const int64_t full_groups = (full + per_group - 1) / per_group;
-  const int64_t G = full_groups + (tail > 0);
-  const auto group_of = [&](int64_t j) -> Winograd4Group {
-    if (j < full_groups) {
-      const int64_t b0 = j * per_group;
-      return {b0 * L, std::min(per_group, full - b0), 0};
-    }
-    return {full * L, 0, tail};
-  };
-  // Row stride of Vt and Mt: the widest group, in whole vectors, made an odd number of vectors
-  // (rows a multiple of 4 KB apart share the L1 cache's sets).
-  const int64_t ld = winograd4_ld<V>(std::max(std::min(per_group, full) * T * L, tail * T));
+  s.g = make_winograd4_grid(P, Q);
+  s.plan = make_winograd4_plan<V>(N, C, s.g.T, group_bytes, saved != nullptr);
 
-  const int64_t usz = packed_nn_a_size<Cfg>(K, C);
-  const bool cached = K * C <= kWinogradCacheMaxKC;
-  float* shared = scratch(Scratch::c, 2 * C + (cached ? 0 : 36 * usz));
+  s.usz = packed_nn_a_size<Cfg>(K, C);
+  float* shared = scratch(Scratch::c, 2 * C + (winograd_caches(K, C) ? 0 : 36 * s.usz));
   auto* off = reinterpret_cast<int64_t*>(shared);
-  for (int64_t c = 0; c < C; ++c) off[c] = c * ld;
-  const float* Up = shared + 2 * C;
-  if (cached) {
-    Up = winograd4_weights_cached<Cfg>(w, K, C, usz);
-  } else {
-    winograd4_weights_packed<Cfg>(w, K, C, shared + 2 * C, usz);
-  }
+  for (int64_t c = 0; c < C; ++c) off[c] = c * s.plan.ld;
+  s.off = off;
+  s.Up = winograd4_weights<Cfg>(w, K, C, false, s.usz, shared + 2 * C);
 
-  int outer, inner;
-  split_threads(G, 2.0 * N * K * C * 36 * T, threads, &outer, &inner);
-  const int64_t Po = pool2x2 ? P / 2 : P, Qo = pool2x2 ? Q / 2 : Q;
-  const int64_t out_image = K * Po * Qo, out_plane = Po * Qo;
-  const Winograd4Span sp = winograd4_span(g, H, W, top, left);
-
-  const auto run_group = [&](int64_t j) {
-    const Winograd4Group gr = group_of(j);
-    const int64_t ncols = gr.blocks > 0 ? gr.blocks * T * L : (gr.count * T + L - 1) / L * L;
-    // (The left-over images' planes: L floats of slack for the last patch's vector loads.)
-    const int64_t planes = gr.blocks > 0 ? L * plane : gr.count * C * plane + L;
-    // stage: a block's outputs (out_image vectors), or the left-over images' padded outputs.
-    const int64_t staged = gr.blocks > 0 ? out_image * L : gr.count * K * 16 * T;
-    // A partial block's images padded to V::W (its input, then its outputs).
-    const bool partial = gr.blocks > 0 && gr.n0 + gr.blocks * L > N;
-    const int64_t pad_floats = partial ? L * std::max(C * H * W, out_image) : 0;
-    float* work =
-        scratch(Scratch::a, (saved ? 0 : 36 * C * ld) + planes + 36 * L + staged + pad_floats);
-    float* Vt = saved ? saved + j * 36 * C * ld : work;
-    float* xp = work + (saved ? 0 : 36 * C * ld);
-    float* buf = xp + planes;  // one gathered patch per lane (36, L)
-    float* Mt = scratch(Scratch::b, 36 * K * ld);
-    std::memset(xp, 0, planes * sizeof(float));
-    float* pad = buf + 36 * L + staged;
-    const auto lanes_of = [&](int64_t b) { return std::min<int64_t>(L, N - gr.n0 - b * L); };
-    if (gr.blocks > 0) {
-      for (int64_t b = 0; b < gr.blocks; ++b) {
-        const float* images = in + (gr.n0 + b * L) * C * H * W;
-        if (lanes_of(b) < L)
-          images = winograd4_padded_block<V>(images, lanes_of(b), C * H * W, pad);
-        winograd4_input_block<V>(g, sp, images, C, H, W, top, left, xp, Vt + b * T * L, ld);
-      }
-    } else {
-      for (int64_t i = 0; i < gr.count; ++i) {
-        const float* image = in + (gr.n0 + i) * C * H * W;
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t y = sp.y0; y < sp.y1; ++y) {
-            std::memcpy(xp + (i * C + c) * plane + (y + top) * g.Wp + sp.x0 + left,
-                        image + (c * H + y) * W + sp.x0, (sp.x1 - sp.x0) * sizeof(float));
-          }
-      }
-      for (int64_t u = 0; u < ncols; u += L) {
-        // Lane l's patch in channel 0 (its tile's image and corner); lanes past the tiles read
-        // zeros.
-        // (lanes past the tiles repeat the last one: junk columns, never stored).
-        const int lanes = static_cast<int>(std::clamp<int64_t>(gr.count * T - u, 1, L));
-        int64_t at[L];
-        for (int l = 0; l < L; ++l) {
-          const int64_t col = u + std::min(l, lanes - 1), i = col / T, t = col % T;
-          at[l] = i * C * plane + 4 * (t / g.TW) * g.Wp + 4 * (t % g.TW);
-        }
-        for (int64_t c = 0; c < C; ++c) {
-          // Patch row r of every lane: L floats from its corner (6 used; the rest reach at most
-          // into the next row, or the slack after the planes), transposed into buf's rows.
-          for (int r = 0; r < 6; ++r) {
-            R v[L];
-            for (int l = 0; l < L; ++l) v[l] = V::load(xp + c * plane + at[l] + r * g.Wp);
-            V::transpose(v);
-            for (int s = 0; s < 6; ++s) V::store(buf + (6 * r + s) * L, v[s]);
-          }
-          winograd4_input_tile<V>(buf, 6 * L, L, Vt + c * ld + u, C * ld);
-        }
-      }
-    }
-    for (int xi = 0; xi < 36; ++xi) {
-      GemmNN gg;
-      gg.M = K, gg.N = ncols, gg.J = C, gg.A = Up + xi * usz, gg.a_packed = true,
-      gg.B = Vt + xi * C * ld, gg.boff = off, gg.C = Mt + xi * K * ld, gg.ldc = ld;
-      gemm_nn<V, Cfg>(gg, inner);
-    }
-    // Output: per channel and vector of columns, the 16 outputs (or 4 pooled) of each lane's
-    // tile, by the same operations in both layouts.
-    const int side = pool2x2 ? 2 : 4;                                   // outputs per tile side
-    const auto tile_outputs = [&](const float* m, const R& vb, R* y) {  // y[side r + s]
-      winograd4_output_tile<V>(m, K * ld, y);
-      if (pool2x2) {
-        y[0] = window_max<V>(y[0], y[1], y[4], y[5]);
-        y[1] = window_max<V>(y[2], y[3], y[6], y[7]);
-        y[2] = window_max<V>(y[8], y[9], y[12], y[13]);
-        y[3] = window_max<V>(y[10], y[11], y[14], y[15]);
-      }
-      for (int e = 0; e < side * side; ++e) {
-        y[e] = V::add(y[e], vb);
-        y[e] = activate<V>(act, y[e]);
-      }
-    };
-    if (gr.blocks > 0) {
-      // Whole blocks: the outputs go as vectors into stage, an image of (K, Po, Qo) vectors of
-      // L lanes, then L x L transposes store L consecutive floats of each image at a time.
-      float* stage = buf + 36 * L;
-      for (int64_t b = 0; b < gr.blocks; ++b) {
-        for (int64_t k = 0; k < K; ++k) {
-          const R vb = V::set1(bias ? bias[k] : 0.0f);
-          float* sk = stage + k * out_plane * L;
-          for (int64_t ty = 0; ty < g.TH; ++ty)
-            for (int64_t tx = 0; tx < g.TW; ++tx) {
-              R y[16];
-              tile_outputs(Mt + k * ld + (b * T + ty * g.TW + tx) * L, vb, y);
-              const int64_t p0 = side * ty, q0 = side * tx;
-              const int rows = static_cast<int>(std::min<int64_t>(side, Po - p0));
-              const int cols = static_cast<int>(std::min<int64_t>(side, Qo - q0));
-              for (int r = 0; r < rows; ++r)
-                for (int c = 0; c < cols; ++c)
-                  V::store(sk + ((p0 + r) * Qo + q0 + c) * L, y[r * side + c]);
-            }
-        }
-        float* ob = out + (gr.n0 + b * L) * out_image;
-        if (lanes_of(b) == L) {
-          transpose_out<V>(stage, out_image, ob, out_image);
-        } else {  // the images' outputs only
-          transpose_out<V>(stage, out_image, pad, out_image);
-          std::memcpy(ob, pad, lanes_of(b) * out_image * sizeof(float));
-        }
-      }
-    } else {
-      // Left-over images, lanes over their tiles: each lane's whole tile (side x side, junk
-      // included: no per-lane bounds) goes into the image's padded planes (K, side TH, side TW)
-      // in stage, whose (Po, Qo) corner is then copied to out.
-      const int64_t Ps = side * g.TH, Qs = side * g.TW, splane = Ps * Qs;
-      float* stage = buf + 36 * L;
-      const int64_t used = gr.count * T;
-      alignas(64) float vals[16 * L];
-      for (int64_t u = 0; u < used; u += L) {
-        const int lanes = static_cast<int>(std::min<int64_t>(L, used - u));
-        int64_t at[L];  // lane l's first output in channel 0 of stage
-        for (int l = 0; l < lanes; ++l) {
-          const int64_t t = (u + l) % T;
-          at[l] = (u + l) / T * K * splane + side * (t / g.TW) * Qs + side * (t % g.TW);
-        }
-        for (int64_t k = 0; k < K; ++k) {
-          R y[16];
-          tile_outputs(Mt + k * ld + u, V::set1(bias ? bias[k] : 0.0f), y);
-          for (int e = 0; e < side * side; ++e) V::store(vals + e * L, y[e]);
-          for (int l = 0; l < lanes; ++l) {
-            float* o = stage + at[l] + k * splane;
-            if (pool2x2) {
-              o[0] = vals[l], o[1] = vals[L + l], o[Qs] = vals[2 * L + l],
-              o[Qs + 1] = vals[3 * L + l];
-            } else {
-              for (int r = 0; r < 4; ++r)
-                for (int c = 0; c < 4; ++c) o[r * Qs + c] = vals[(4 * r + c) * L + l];
-            }
-          }
-        }
-      }
-      for (int64_t i = 0; i < gr.count; ++i)
-        for (int64_t k = 0; k < K; ++k)
-          for (int64_t r = 0; r < Po; ++r) {
-            std::memcpy(out + (gr.n0 + i) * out_image + k * out_plane + r * Qo,
-                        stage + (i * K + k) * splane + r * Qs, Qo * sizeof(float));
-          }
-    }
-  };
-  parallel_for(G, outer, [&](int64_t j0, int64_t j1) {
-    for (int64_t j = j0; j < j1; ++j) run_group(j);
+  int outer;
+  split_threads(s.plan.G, 2.0 * N * K * C * 36 * s.g.T, threads, &outer, &s.inner);
+  s.Po = pool2x2 ? P / 2 : P, s.Qo = pool2x2 ? Q / 2 : Q;
+  s.out_image = K * s.Po * s.Qo, s.out_plane = s.Po * s.Qo;
+  s.sp = winograd4_span(s.g, s.cg.H, s.cg.W, s.cg.pad_top, s.cg.pad_left);
+  s.in = in, s.bias = bias, s.act = act, s.pool2x2 = pool2x2, s.out = out, s.saved = saved;
+  parallel_for(s.plan.G, outer, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) winograd4_forward_group<V, Cfg>(s, j);
   });
 }
 
@@ -596,164 +689,219 @@ inline void winograd4_weight_grad_from_u(const float* dU, int64_t K, int64_t C, 
     }
 }
 
-// The backward pass of a stride-1 3x3 layer over blocks of V::W images, the last one padded with
-// zero images (x and dy zero there: exact zeros added to dw and db; their dx is not stored):
-// x (N, C, H, W) at (top, left) of the output frame, w (K, C, 3, 3), dy (N, K, P, Q).
-// dx (N, C, H, W; null: not wanted), dw (K, C, 3, 3; null: not wanted), db (K; may be null).
-// saved (may be null): the forward's Vt of every block (winograd4_correlate's `saved`); x is then
-// not read. Each thread sums its blocks into its own dU and db, then the threads' sums are added
-// in thread order: deterministic for a thread count. dx does not depend on the thread count.
-template <class V, class Cfg>
-void winograd4_backward(const float* x, const float* w, const float* dy, int64_t N, int64_t C,
-                        int64_t H, int64_t W, int64_t top, int64_t left, int64_t K, int64_t P,
-                        int64_t Q, float* dx, float* dw, float* db, int threads,
-                        const float* saved = nullptr) {
+// What every block of one winograd4_backward call reads.
+struct Winograd4Backward {
+  Conv2dGeometry cg;
+  Winograd4Grid g;
+  Winograd4Span sp;
+  const float* x;  // null when saved or when dw is not wanted
+  const float* dy;
+  const float* saved;  // the forward's Vt of every block, or null
+  const float* Ut;     // U^T packed for gemm_nn (dx wanted)
+  const int64_t* off;  // GEMM row offsets
+  float* dx;           // null: not wanted
+  bool want_dw, want_db;
+  bool dx_whole;  // every input is under some output (no dx to zero)
+  int64_t usz, ld, vsz;
+  int64_t Py, Qy;  // dy's interleaved plane: the tiles' outputs
+  int inner;       // threads inside each GEMM
+};
+
+// One thread's buffers for winograd4_backward.
+struct Winograd4BackwardBuffers {
+  float* work;  // Vt (when transformed here)
+  float* dV;
+  float* xp;      // x's or dx's interleaved plane
+  float* yp;      // dy's interleaved plane
+  float* pad_x;   // a partial block's x, then its dx, padded to V::W images
+  float* pad_dy;  // a partial block's dy padded to V::W images
+  float* Dt;
+  float* dU;  // this thread's dU (36, K, C) (dw wanted)
+  float* db;  // this thread's db (K)
+};
+
+inline bool winograd4_transforms_x(const Winograd4Backward& s) {
+  return s.want_dw && !s.saved;
+}
+
+// The thread's buffers, its partial sums (`part` floats from `part_sums`) zeroed.
+template <class V>
+Winograd4BackwardBuffers winograd4_backward_buffers(const Winograd4Backward& s, float* part_sums,
+                                                    int64_t part) {
+  constexpr int L = V::W;
+  const int64_t C = s.cg.C, K = s.cg.K, image = C * s.cg.H * s.cg.W, PQ = s.cg.P * s.cg.Q;
+  const int64_t plane = s.g.Hp * s.g.Wp;
+  const bool transform_x = winograd4_transforms_x(s);
+  Winograd4BackwardBuffers b;
+  b.dU = part_sums;
+  b.db = part_sums + (s.want_dw ? 36 * K * C : 0);
+  std::memset(part_sums, 0, part * sizeof(float));
+  const int64_t pads = s.cg.N % L ? L * (image + K * PQ) : 0;
+  b.work = scratch(Scratch::a, (transform_x ? s.vsz : 0) + (s.dx ? s.vsz : 0) + L * plane +
+                                   L * s.Py * s.Qy + pads);
+  b.dV = b.work + (transform_x ? s.vsz : 0);
+  b.xp = b.dV + (s.dx ? s.vsz : 0);
+  b.yp = b.xp + L * plane;
+  b.pad_x = b.yp + L * s.Py * s.Qy;
+  b.pad_dy = b.pad_x + L * image;
+  b.Dt = scratch(Scratch::b, 36 * K * s.ld);
+  return b;
+}
+
+// Transform phase for dy: Dt = A dY A^T of a block's V::W images (dyb: their dy, consecutive),
+// from dy's interleaved plane (zeros past P, Q: the junk outputs); db (may be null) += the
+// block's dy per channel.
+template <class V>
+void winograd4_output_grad(const Winograd4Backward& s, const float* dyb, float* yp, float* Dt,
+                           float* db) {
   using R = typename V::R;
   constexpr int L = V::W;
-  const Winograd4Grid g = make_winograd4_grid(P, Q);
-  const int64_t T = g.T, plane = g.Hp * g.Wp, PQ = P * Q, KC = K * C;
-  const int64_t blocks = winograd4_padded<V>(N) / L, ld = winograd4_ld<V>(T * L), vsz = 36 * C * ld;
-  const int64_t image = C * H * W;
-  const int64_t Py = 4 * g.TH, Qy = 4 * g.TW;  // dy's interleaved plane: the tiles' outputs
-  int outer, inner;
-  split_threads(blocks, 2.0 * N * K * C * 36 * T * ((dx != nullptr) + (dw != nullptr)), threads,
-                &outer, &inner);
-  // Shared: GEMM row offsets; U^T packed for the input gradient; per thread a dU and a db.
-  const int64_t usz = dx ? packed_nn_a_size<Cfg>(C, K) : 0;
-  const bool cached = KC <= kWinogradCacheMaxKC;
-  const int64_t noff = std::max(C, K), part = (dw ? 36 * KC : 0) + K;
-  float* shared = scratch(Scratch::c, 2 * noff + (cached || !dx ? 0 : 36 * usz) + outer * part);
-  auto* off = reinterpret_cast<int64_t*>(shared);
-  float* parts = shared + 2 * noff + (cached || !dx ? 0 : 36 * usz);
-  for (int64_t i = 0; i < noff; ++i) off[i] = i * ld;
-  const float* Ut = nullptr;
-  if (dx) {
-    // U^T: the weights read as w'[c, k] = w[k, c], transformed as the forward's.
-    float* up = shared + 2 * noff;
-    if (cached) {
-      Ut = winograd_weights_cached_as(w, C, K, true, 4, 36 * usz, [&](float* u) {
-        winograd4_weights_packed<Cfg>(w, C, K, u, usz, true);
-      });
-    } else {
-      winograd4_weights_packed<Cfg>(w, C, K, up, usz, true);
-      Ut = up;
+  const Winograd4Grid& g = s.g;
+  const int64_t K = s.cg.K, P = s.cg.P, Q = s.cg.Q, PQ = P * Q, T = g.T, ld = s.ld;
+  const int64_t Py = s.Py, Qy = s.Qy;
+  std::memset(yp, 0, L * Py * Qy * sizeof(float));
+  for (int64_t k = 0; k < K; ++k) {
+    const float* dyk = dyb + k * PQ;
+    for (int64_t p = 0; p < P; ++p) transpose_in<V>(dyk + p * Q, K * PQ, 0, Q, yp + p * Qy * L);
+    if (db) db[k] += V::hsum(sum_vectors<V>(yp, Py * Qy));  // the block's dy of k
+    for (int64_t t = 0; t < T; ++t) {
+      const float* d = yp + (4 * (t / g.TW) * Qy + 4 * (t % g.TW)) * L;
+      R cols[4][6];  // A applied to each column s of the tile's dY
+      for (int c = 0; c < 4; ++c) {
+        R col[4];
+        for (int r = 0; r < 4; ++r) col[r] = V::load(d + (r * Qy + c) * L);
+        winograd4_a<V>(col, cols[c]);
+      }
+      float* o = Dt + k * ld + t * L;
+      for (int i = 0; i < 6; ++i) {
+        const R row[4] = {cols[0][i], cols[1][i], cols[2][i], cols[3][i]};
+        R m[6];
+        winograd4_a<V>(row, m);
+        for (int j = 0; j < 6; ++j) V::store(o + (6 * i + j) * K * ld, m[j]);
+      }
     }
   }
-  const Winograd4Span sp = winograd4_span(g, H, W, top, left);
-  const bool dx_whole = sp.y0 == 0 && sp.y1 == H && sp.x0 == 0 && sp.x1 == W;
+}
+
+// Output phase of the input gradient: per channel, the patch gradients B dV B^T of every tile
+// added into the interleaved plane xp, then transposed out into dxb (the block's V::W images).
+template <class V>
+void winograd4_input_grad(const Winograd4Backward& s, const float* dV, float* xp, float* dxb) {
+  using R = typename V::R;
+  constexpr int L = V::W;
+  const Winograd4Grid& g = s.g;
+  const Winograd4Span& sp = s.sp;
+  const int64_t C = s.cg.C, H = s.cg.H, W = s.cg.W, top = s.cg.pad_top, left = s.cg.pad_left;
+  const int64_t plane = g.Hp * g.Wp, image = C * H * W, ld = s.ld;
+  for (int64_t c = 0; c < C; ++c) {
+    std::memset(xp, 0, L * plane * sizeof(float));
+    for (int64_t ty = 0; ty < g.TH; ++ty)
+      for (int64_t tx = 0; tx < g.TW; ++tx) {
+        const float* m = dV + c * ld + (ty * g.TW + tx) * L;
+        R cols[6][6];  // B applied to each column j of dV
+        for (int j = 0; j < 6; ++j) {
+          R col[6];
+          for (int i = 0; i < 6; ++i) col[i] = V::load(m + (6 * i + j) * C * ld);
+          winograd4_b<V>(col, cols[j]);
+        }
+        float* o = xp + (4 * ty * g.Wp + 4 * tx) * L;
+        for (int i = 0; i < 6; ++i) {
+          const R row[6] = {cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i], cols[5][i]};
+          R dd[6];
+          winograd4_b<V>(row, dd);
+          for (int j = 0; j < 6; ++j) {
+            float* q = o + (i * g.Wp + j) * L;
+            V::store(q, V::add(V::load(q), dd[j]));
+          }
+        }
+      }
+    for (int64_t y = sp.y0; y < sp.y1; ++y) {
+      transpose_out<V>(xp + ((y + top) * g.Wp + sp.x0 + left) * L, sp.x1 - sp.x0,
+                       dxb + c * H * W + y * W + sp.x0, image);
+    }
+  }
+}
+
+// Block `blk` of a backward (images blk V::W on, a last partial block padded with zero images):
+// the transforms, the weight gradient's 36 NT GEMMs dU += Dt Vt^T, the input gradient's 36 NN
+// GEMMs dV = U^T Dt and their adjoint.
+template <class V, class Cfg>
+void winograd4_backward_block(const Winograd4Backward& s, const Winograd4BackwardBuffers& b,
+                              int64_t blk) {
+  constexpr int L = V::W;
+  const int64_t N = s.cg.N, C = s.cg.C, K = s.cg.K, image = C * s.cg.H * s.cg.W;
+  const int64_t n0 = blk * L, lanes = std::min<int64_t>(L, N - n0), ncols = s.g.T * L;
+  const float* Vt = s.saved ? s.saved + blk * s.vsz : b.work;
+  if (winograd4_transforms_x(s)) {
+    std::memset(b.xp, 0, L * s.g.Hp * s.g.Wp * sizeof(float));
+    const float* images = s.x + n0 * image;
+    if (lanes < L) images = winograd4_padded_block<V>(images, lanes, image, b.pad_x);
+    winograd4_input_block<V>(s.g, s.sp, s.cg, images, b.xp, b.work, s.ld);
+  }
+  const int64_t ny = K * s.cg.P * s.cg.Q;
+  const float* dyb = s.dy + n0 * ny;
+  if (lanes < L) dyb = winograd4_padded_block<V>(dyb, lanes, ny, b.pad_dy);
+  winograd4_output_grad<V>(s, dyb, b.yp, b.Dt, s.want_db ? b.db : nullptr);
+  if (s.want_dw) winograd_gemms_nt<V, Cfg>(36, K, C, ncols, b.Dt, Vt, s.ld, s.off, b.dU, s.inner);
+  if (!s.dx) return;
+  winograd_gemms_nn<V, Cfg>(36, C, K, ncols, s.Ut, s.usz, b.Dt, s.ld, s.off, b.dV, s.inner);
+  float* dxb = lanes < L ? b.pad_x : s.dx + n0 * image;
+  if (!s.dx_whole) std::memset(dxb, 0, L * image * sizeof(float));  // inputs no output reads
+  winograd4_input_grad<V>(s, b.dV, b.xp, dxb);
+  if (lanes < L) std::memcpy(s.dx + n0 * image, dxb, lanes * image * sizeof(float));
+}
+
+// The backward pass of a stride-1 3x3 layer of geometry cg over blocks of V::W images, the last
+// one padded with zero images (x and dy zero there: exact zeros added to dw and db; their dx is
+// not stored): x (N, C, H, W) at (pad_top, pad_left) of the output frame, w (K, C, 3, 3), dy (N,
+// K, P, Q). dx (N, C, H, W; null: not wanted), dw (K, C, 3, 3; null: not wanted), db (K; may be
+// null). saved (may be null): the forward's Vt of every block (winograd4_correlate's `saved`); x
+// is then not read. Each thread sums its blocks into its own dU and db, then the threads' sums
+// are added in thread order: deterministic for a thread count. dx does not depend on the thread
+// count.
+template <class V, class Cfg>
+void winograd4_backward(const Conv2dGeometry& cg, const float* x, const float* w, const float* dy,
+                        float* dx, float* dw, float* db, int threads,
+                        const float* saved = nullptr) {
+  constexpr int L = V::W;
+  const int64_t N = cg.N, C = cg.C, K = cg.K, KC = K * C;
+  Winograd4Backward s;
+  s.cg = cg;
+  s.g = make_winograd4_grid(cg.P, cg.Q);
+  const int64_t blocks = winograd4_padded<V>(N) / L;
+  s.ld = winograd4_ld<V>(s.g.T * L), s.vsz = 36 * C * s.ld;
+  s.Py = 4 * s.g.TH, s.Qy = 4 * s.g.TW;
+  int outer;
+  split_threads(blocks, 2.0 * N * K * C * 36 * s.g.T * ((dx != nullptr) + (dw != nullptr)), threads,
+                &outer, &s.inner);
+  // Shared: GEMM row offsets; U^T packed for the input gradient; per thread a dU and a db.
+  s.usz = dx ? packed_nn_a_size<Cfg>(C, K) : 0;
+  const bool cached = winograd_caches(C, K);
+  const int64_t noff = std::max(C, K), part = (dw ? 36 * KC : 0) + K;
+  const int64_t ut_floats = cached || !dx ? 0 : 36 * s.usz;
+  float* shared = scratch(Scratch::c, 2 * noff + ut_floats + outer * part);
+  auto* off = reinterpret_cast<int64_t*>(shared);
+  float* parts = shared + 2 * noff + ut_floats;
+  for (int64_t i = 0; i < noff; ++i) off[i] = i * s.ld;
+  s.off = off;
+  // U^T: the weights read as w'[c, k] = w[k, c], transformed as the forward's.
+  s.Ut = dx ? winograd4_weights<Cfg>(w, C, K, true, s.usz, shared + 2 * noff) : nullptr;
+  s.sp = winograd4_span(s.g, cg.H, cg.W, cg.pad_top, cg.pad_left);
+  s.dx_whole = s.sp.y0 == 0 && s.sp.y1 == cg.H && s.sp.x0 == 0 && s.sp.x1 == cg.W;
+  s.x = x, s.dy = dy, s.saved = saved, s.dx = dx;
+  s.want_dw = dw != nullptr, s.want_db = db != nullptr;
   int used = 1;
   run_parallel(outer, [&](int tid, int nt) {
     if (tid == 0) used = nt;
-    float* dU = parts + tid * part;
-    float* my_db = dU + (dw ? 36 * KC : 0);
-    std::memset(dU, 0, part * sizeof(float));
-    const bool transform_x = dw && !saved;
-    // Per thread: Vt (when transformed here), dV, x's or dx's interleaved plane, dy's; for a
-    // partial block, its x or dx and its dy padded to V::W images.
-    const int64_t pads = N % L ? L * (image + K * PQ) : 0;
-    float* work = scratch(
-        Scratch::a, (transform_x ? vsz : 0) + (dx ? vsz : 0) + L * plane + L * Py * Qy + pads);
-    float* dV = work + (transform_x ? vsz : 0);
-    float* xp = dV + (dx ? vsz : 0);
-    float* yp = xp + L * plane;
-    float* pad_x = yp + L * Py * Qy;  // x, then dx
-    float* pad_dy = pad_x + L * image;
-    float* Dt = scratch(Scratch::b, 36 * K * ld);
+    const Winograd4BackwardBuffers b = winograd4_backward_buffers<V>(s, parts + tid * part, part);
     int64_t b0, b1;
     split_range(blocks, nt, tid, &b0, &b1);
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t n0 = b * L, lanes = std::min<int64_t>(L, N - n0);
-      const float* Vt = saved ? saved + b * vsz : work;
-      if (transform_x) {
-        std::memset(xp, 0, L * plane * sizeof(float));
-        const float* images = x + n0 * image;
-        if (lanes < L) images = winograd4_padded_block<V>(images, lanes, image, pad_x);
-        winograd4_input_block<V>(g, sp, images, C, H, W, top, left, xp, work, ld);
-      }
-      const float* dyb = dy + n0 * K * PQ;
-      if (lanes < L) dyb = winograd4_padded_block<V>(dyb, lanes, K * PQ, pad_dy);
-      float* dxb = dx ? (lanes < L ? pad_x : dx + n0 * image) : nullptr;
-      // Dt = A dY A^T, from dy's interleaved plane (zeros past P, Q: the junk outputs).
-      std::memset(yp, 0, L * Py * Qy * sizeof(float));
-      for (int64_t k = 0; k < K; ++k) {
-        const float* dyk = dyb + k * PQ;
-        for (int64_t p = 0; p < P; ++p) transpose_in<V>(dyk + p * Q, K * PQ, 0, Q, yp + p * Qy * L);
-        if (db) my_db[k] += V::hsum(sum_vectors<V>(yp, Py * Qy));  // the block's dy of k
-        for (int64_t t = 0; t < T; ++t) {
-          const float* d = yp + (4 * (t / g.TW) * Qy + 4 * (t % g.TW)) * L;
-          R cols[4][6];  // A applied to each column s of the tile's dY
-          for (int s = 0; s < 4; ++s) {
-            R col[4];
-            for (int r = 0; r < 4; ++r) col[r] = V::load(d + (r * Qy + s) * L);
-            winograd4_a<V>(col, cols[s]);
-          }
-          float* o = Dt + k * ld + t * L;
-          for (int i = 0; i < 6; ++i) {
-            const R row[4] = {cols[0][i], cols[1][i], cols[2][i], cols[3][i]};
-            R m[6];
-            winograd4_a<V>(row, m);
-            for (int j = 0; j < 6; ++j) V::store(o + (6 * i + j) * K * ld, m[j]);
-          }
-        }
-      }
-      const int64_t ncols = T * L;
-      if (dw) {
-        for (int xi = 0; xi < 36; ++xi) {
-          GemmNT gg;
-          gg.M = K, gg.N = C, gg.L = ncols, gg.A = Dt + xi * K * ld, gg.lda = ld,
-          gg.B = Vt + xi * C * ld, gg.boff = off, gg.C = dU + xi * KC, gg.ldc = C,
-          gg.accumulate = true;
-          gemm_nt<V, Cfg>(gg, inner);
-        }
-      }
-      if (!dx) continue;
-      for (int xi = 0; xi < 36; ++xi) {  // dV_xi (C, tiles) = U_xi^T Dt_xi
-        GemmNN gg;
-        gg.M = C, gg.N = ncols, gg.J = K, gg.A = Ut + xi * usz, gg.a_packed = true,
-        gg.B = Dt + xi * K * ld, gg.boff = off, gg.C = dV + xi * C * ld, gg.ldc = ld;
-        gemm_nn<V, Cfg>(gg, inner);
-      }
-      if (!dx_whole) std::memset(dxb, 0, L * image * sizeof(float));  // inputs no output reads
-      for (int64_t c = 0; c < C; ++c) {
-        // The patch gradients B dV B^T of every tile, added into the interleaved plane.
-        std::memset(xp, 0, L * plane * sizeof(float));
-        for (int64_t ty = 0; ty < g.TH; ++ty)
-          for (int64_t tx = 0; tx < g.TW; ++tx) {
-            const float* m = dV + c * ld + (ty * g.TW + tx) * L;
-            R cols[6][6];  // B applied to each column j of dV
-            for (int j = 0; j < 6; ++j) {
-              R col[6];
-              for (int i = 0; i < 6; ++i) col[i] = V::load(m + (6 * i + j) * C * ld);
-              winograd4_b<V>(col, cols[j]);
-            }
-            float* o = xp + (4 * ty * g.Wp + 4 * tx) * L;
-            for (int i = 0; i < 6; ++i) {
-              const R row[6] = {cols[0][i], cols[1][i], cols[2][i],
-                                cols[3][i], cols[4][i], cols[5][i]};
-              R dd[6];
-              winograd4_b<V>(row, dd);
-              for (int j = 0; j < 6; ++j) {
-                float* q = o + (i * g.Wp + j) * L;
-                V::store(q, V::add(V::load(q), dd[j]));
-              }
-            }
-          }
-        for (int64_t y = sp.y0; y < sp.y1; ++y) {
-          transpose_out<V>(xp + ((y + top) * g.Wp + sp.x0 + left) * L, sp.x1 - sp.x0,
-                           dxb + c * H * W + y * W + sp.x0, image);
-        }
-      }
-      if (lanes < L) std::memcpy(dx + n0 * image, dxb, lanes * image * sizeof(float));
-    }
+    for (int64_t blk = b0; blk < b1; ++blk) winograd4_backward_block<V, Cfg>(s, b, blk);
   });
-  // Fixed-order reduction over threads, then dw from dU.
-  float* dU = parts;
-  for (int t = 1; t < used; ++t) {
-    const float* p = parts + t * part;
-    for (int64_t i = 0; i < part; ++i) dU[i] += p[i];
-  }
-  if (dw) winograd4_weight_grad_from_u(dU, K, C, dw);
-  if (db) std::memcpy(db, dU + (dw ? 36 * KC : 0), K * sizeof(float));
+  // Reduce phase: the threads' sums in a fixed order, then dw from dU.
+  winograd_sum_parts(parts, part, used);
+  if (dw) winograd4_weight_grad_from_u(parts, K, C, dw);
+  if (db) std::memcpy(db, parts + (dw ? 36 * KC : 0), K * sizeof(float));
 }
 
 }  // namespace

@@ -203,6 +203,66 @@ const float* winograd_weights_cached(const float* w, int64_t K, int64_t C, bool 
   });
 }
 
+// Whether a layer's weight transform goes through the cache (winograd_weights_cached_as).
+inline bool winograd_caches(int64_t K, int64_t C) {
+  return K * C <= kWinogradCacheMaxKC;
+}
+
+// U packed for gemm_nn (winograd_weights_packed): from the cache where the layer is small enough
+// for it, else packed into buf (16 usz floats the caller allocated when !winograd_caches(K, C)).
+template <class Cfg>
+const float* winograd_weights(const float* w, int64_t K, int64_t C, bool transposed, int64_t usz,
+                              float* buf) {
+  if (winograd_caches(K, C)) return winograd_weights_cached<Cfg>(w, K, C, transposed, usz);
+  winograd_weights_packed<Cfg>(w, K, C, transposed, buf, usz);
+  return buf;
+}
+
+// The output frame Winograd computes for a layer: with the fused 2x2 max pool its rows and
+// columns rounded down to even (an odd last one, which the pool drops, is not computed).
+inline Conv2dGeometry winograd_frame(Conv2dGeometry g, bool pool2x2) {
+  if (pool2x2) g.P = g.P / 2 * 2, g.Q = g.Q / 2 * 2;
+  return g;
+}
+
+// The GEMMs of one group, one per position xi of the transformed patch (16 for F(2x2), 36 for
+// F(4x4)): C_xi (M, N) = A_xi (M, J) B_xi (J, N), A_xi packed for gemm_nn (usz floats apart),
+// B_xi at B + xi J ld and C_xi at C + xi M ld (rows ld apart; `off` the row offsets of B).
+// The forward's M = U V and the input gradient's dV = U^T dM.
+template <class V, class Cfg>
+void winograd_gemms_nn(int xis, int64_t M, int64_t J, int64_t N, const float* A, int64_t usz,
+                       const float* B, int64_t ld, const int64_t* off, float* C, int inner) {
+  for (int xi = 0; xi < xis; ++xi) {
+    GemmNN gg;
+    gg.M = M, gg.N = N, gg.J = J, gg.A = A + xi * usz, gg.a_packed = true, gg.B = B + xi * J * ld,
+    gg.boff = off, gg.C = C + xi * M * ld, gg.ldc = ld;
+    gemm_nn<V, Cfg>(gg, inner);
+  }
+}
+
+// The weight gradient's GEMMs of one group: dU_xi (M, N) += A_xi (M, L) B_xi (N, L)^T, A_xi at
+// A + xi M ld, B_xi at B + xi N ld (rows ld apart; `off` the row offsets of B), dU_xi at
+// dU + xi M N.
+template <class V, class Cfg>
+void winograd_gemms_nt(int xis, int64_t M, int64_t N, int64_t L, const float* A, const float* B,
+                       int64_t ld, const int64_t* off, float* dU, int inner) {
+  for (int xi = 0; xi < xis; ++xi) {
+    GemmNT gg;
+    gg.M = M, gg.N = N, gg.L = L, gg.A = A + xi * M * ld, gg.lda = ld, gg.B = B + xi * N * ld,
+    gg.boff = off, gg.C = dU + xi * M * N, gg.ldc = N, gg.accumulate = true;
+    gemm_nt<V, Cfg>(gg, inner);
+  }
+}
+
+// A backward's reduction: `used` threads each summed into their own `part` floats (parts + t
+// part); their sums are added into the first in thread order, deterministic for a thread count.
+inline void winograd_sum_parts(float* parts, int64_t part, int used) {
+  for (int t = 1; t < used; ++t) {
+    const float* p = parts + t * part;
+    for (int64_t i = 0; i < part; ++i) parts[i] += p[i];
+  }
+}
+
 // B^T d B for V::W tiles side by side, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: the 4x4
 // patch of tile t is rows 0..3 (wp apart) of p, columns 2t .. 2t + 3. Result xi = 4i + j to
 // out + xi * xs. Rows are combined first (whole vectors, no shuffles), then each combined row's
@@ -242,20 +302,21 @@ inline void winograd_input_tiles(const float* p, int64_t wp, float* out, int64_t
 }
 
 // Vt columns [base, base + (ty1 - ty0) * TW) of every row (xi, c) = B^T d B for the tiles of
-// image `in` (C, H, W) in tile rows [ty0, ty1), B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-// The input sits at (top, left) of the output frame (output (p, q) reads input (p - top + r,
-// q - left + s)). Each tile row is stored in whole vectors: lanes past TW spill into the next
-// tile row or image (written afterwards) or into the row's slack. xp: C planes of (2 * (ty1 - ty0)
-// + 2, Wp) floats, zero where the input does not reach. in_end: the end of in's buffer.
+// image `in` (C, H, W of cg) in tile rows [ty0, ty1), with
+// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. The input sits at (top, left) = (pad_top,
+// pad_left) of the output frame (output (p, q) reads input (p - top + r, q - left + s)). Each tile
+// row is stored in whole vectors: lanes past TW spill into the next tile row or image (written
+// afterwards) or into the row's slack. xp: C planes of (2 * (ty1 - ty0) + 2, Wp) floats, zero
+// where the input does not reach. in_end: the end of in's buffer.
 // Where every tile lies inside the image (no padding; the lecture net's pooled conv 2: its 5x5
 // tiles cover rows and columns 0..11 of 13), the tiles are read from `in` itself, without the
 // padded copy: the spill tiles' loads then run past a row into the next one (or the next
 // channel), values no stored tile uses, and must stay inside the buffer.
 template <class V>
-void winograd_input(const WinogradGrid& g, const float* in, int64_t C, int64_t H, int64_t W,
-                    int64_t top, int64_t left, int64_t ty0, int64_t ty1, float* Vt, int64_t base,
-                    float* xp, const float* in_end) {
+void winograd_input(const WinogradGrid& g, const Conv2dGeometry& cg, const float* in, int64_t ty0,
+                    int64_t ty1, float* Vt, int64_t base, float* xp, const float* in_end) {
   constexpr int L = V::W;
+  const int64_t C = cg.C, H = cg.H, W = cg.W, top = cg.pad_top, left = cg.pad_left;
   const int64_t rows = 2 * (ty1 - ty0) + 2;
   const int64_t xs = C * g.ld;  // next xi in Vt
   // The last float the loads reach: channel C - 1, the last tile row's row 3, column 2 TWv + 1.
@@ -319,18 +380,19 @@ inline void winograd_output_tile(const float* m, int64_t xs, typename V::R& y00,
   y11 = V::sub(V::sub(s1[1], s1[2]), s1[3]);
 }
 
-// out (K, P, Q) rows [2 ty0, 2 ty1) = act(Y + bias) for one image's tiles at Mt column base.
+// out (K, P, Q of cg) rows [2 ty0, 2 ty1) = act(Y + bias) for one image's tiles at Mt column base.
 // Output rows are stored as whole vectors straight from the registers; the floats past Q spill
 // into the rows after it, which this call writes later (a row built in a buffer and copied Q wide
 // stalled on every copy: loads that straddle two recent stores wait for them to retire). Where a
 // spill would leave what this call writes (the last rows of a band or of the image), the row goes
 // through rowbuf (4 * TWv floats) instead.
 template <class V>
-void winograd_output(const WinogradGrid& g, const float* Mt, int64_t base, int64_t K, int64_t P,
-                     int64_t Q, int64_t ty0, int64_t ty1, const float* bias, Activation act,
-                     float* out, float* rowbuf) {
+void winograd_output(const WinogradGrid& g, const Conv2dGeometry& cg, const float* Mt, int64_t base,
+                     int64_t ty0, int64_t ty1, const float* bias, Activation act, float* out,
+                     float* rowbuf) {
   using R = typename V::R;
   constexpr int L = V::W;
+  const int64_t K = cg.K, P = cg.P, Q = cg.Q;
   const int64_t row_end = std::min(P, 2 * ty1), span = 2 * g.TWv;
   const bool whole = ty0 == 0 && ty1 == g.TH;
   const int64_t xs = K * g.ld;  // next xi in Mt
@@ -407,33 +469,28 @@ void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base
   }
 }
 
-// out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (top, left) of the output
-// frame, with w (K, C, 3, 3) + bias); with pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool
-// (P and Q must then be even).
+// out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (pad_top, pad_left) of the
+// output frame, with w (K, C, 3, 3) + bias), the shapes those of cg (a 3x3 stride-1 layer); with
+// pool2x2, out is (N, K, P / 2, Q / 2), its 2x2 max pool.
 // threads: as many as the work is worth. group_bytes: 0 for winograd_group_bytes(C) (tests shrink
 // it to get bands and partial groups on small images). saved (may be null): keeps every group's
 // Vt there, group j at j * winograd_vt_floats (see winograd_saved_floats) for winograd_backward.
 template <class V, class Cfg>
-void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_t W, int64_t top,
-                        int64_t left, const float* w, int64_t K, int64_t P, int64_t Q,
-                        const float* bias, Activation act, float* out, bool pool2x2, int threads,
+void winograd_correlate(const Conv2dGeometry& layer, const float* in, const float* w,
+                        const float* bias, float* out, Activation act, bool pool2x2, int threads,
                         int64_t group_bytes = 0, float* saved = nullptr) {
+  const Conv2dGeometry cg = winograd_frame(layer, pool2x2);
+  const int64_t N = cg.N, C = cg.C, H = cg.H, W = cg.W, K = cg.K, P = cg.P, Q = cg.Q;
   if (N == 0 || K == 0 || P == 0 || Q == 0) return;
   if (group_bytes == 0) group_bytes = winograd_group_bytes(C);
   const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
   const int64_t T = g.TH * g.TW;
   // Shared: the row offsets of Vt for gemm_nn; U packed per xi.
   const int64_t usz = packed_nn_a_size<Cfg>(K, C);
-  const bool cached = K * C <= kWinogradCacheMaxKC;
-  float* shared = scratch(Scratch::c, 2 * C + (cached ? 0 : 16 * usz));
+  float* shared = scratch(Scratch::c, 2 * C + (winograd_caches(K, C) ? 0 : 16 * usz));
   auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
   for (int64_t c = 0; c < C; ++c) off[c] = c * g.ld;
-  const float* Up = shared + 2 * C;
-  if (cached) {
-    Up = winograd_weights_cached<Cfg>(w, K, C, false, usz);
-  } else {
-    winograd_weights_packed<Cfg>(w, K, C, false, shared + 2 * C, usz);
-  }
+  const float* Up = winograd_weights<Cfg>(w, K, C, false, usz, shared + 2 * C);
 
   const int64_t G = winograd_group_count(g, N), vsz = winograd_vt_floats(g, C);
   int outer, inner;
@@ -450,26 +507,20 @@ void winograd_correlate(const float* in, int64_t N, int64_t C, int64_t H, int64_
     float* Mt = scratch(Scratch::b, 16 * K * g.ld);
     std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
     for (int64_t i = 0; i < count; ++i) {
-      winograd_input<V>(g, in + (n0 + i) * C * H * W, C, H, W, top, left, ty0, ty1, Vt, i * Tb, xp,
-                        in_end);
+      winograd_input<V>(g, cg, in + (n0 + i) * C * H * W, ty0, ty1, Vt, i * Tb, xp, in_end);
     }
     // The GEMMs run over whole vectors (a masked tail vector cost as much as a third of the
     // lecture net's input gradient): the columns up to the next whole vector are zeros, their
     // products junk that is never read.
     const int64_t ncols = count * Tb, nvec = (ncols + V::W - 1) / V::W * V::W;
     for (int64_t r = 0; r < 16 * C; ++r) V::store(Vt + r * g.ld + ncols, V::zero());
-    for (int xi = 0; xi < 16; ++xi) {
-      GemmNN gg;
-      gg.M = K, gg.N = nvec, gg.J = C, gg.A = Up + xi * usz, gg.a_packed = true,
-      gg.B = Vt + xi * C * g.ld, gg.boff = off, gg.C = Mt + xi * K * g.ld, gg.ldc = g.ld;
-      gemm_nn<V, Cfg>(gg, inner);
-    }
+    winograd_gemms_nn<V, Cfg>(16, K, C, nvec, Up, usz, Vt, g.ld, off, Mt, inner);
     for (int64_t i = 0; i < count; ++i) {
       float* o = out + (n0 + i) * out_image;
       if (pool2x2) {
         winograd_output_pooled<V>(g, Mt, i * Tb, K, ty0, ty1, bias, act, o);
       } else {
-        winograd_output<V>(g, Mt, i * Tb, K, P, Q, ty0, ty1, bias, act, o, rowbuf);
+        winograd_output<V>(g, cg, Mt, i * Tb, ty0, ty1, bias, act, o, rowbuf);
       }
     }
   };
@@ -495,15 +546,17 @@ inline int64_t winograd_wgrad_group_bytes(int64_t C) {
   return std::max<int64_t>(kWinogradWgradGroupBytes, 16 * 4 * C * kWinogradWgradMinTiles);
 }
 
-// Dt columns [base, base + (ty1 - ty0) * TW) of rows (xi, k) = A dY A^T for one image's tiles,
+// Dt columns [base, base + (ty1 - ty0) * TW) of rows (xi, k) = A dY A^T for the tiles of one
+// image's dy (K, P, Q of cg),
 // A^T = [1 1 1 0; 0 1 -1 -1]; db (may be null) += the band's sum of dY per channel. dy's rows are
 // read in place, tiles in whole vectors as winograd_input: lanes past Q (and a last row past P)
 // load as zeros, so tiles past TW spill zeros (into columns written later, or the slack).
 template <class V>
-void winograd_output_grad(const WinogradGrid& g, const float* dy, int64_t K, int64_t P, int64_t Q,
+void winograd_output_grad(const WinogradGrid& g, const Conv2dGeometry& cg, const float* dy,
                           int64_t ty0, int64_t ty1, float* Dt, int64_t base, float* db) {
   using R = typename V::R;
   constexpr int L = V::W;
+  const int64_t K = cg.K, P = cg.P, Q = cg.Q;
   const int64_t xs = K * g.ld;
   const R zero = V::zero();
   // The floats of a row from column c on, masked to the row's Q.
@@ -628,13 +681,14 @@ void winograd_input_grad_rows(const WinogradGrid& g, const float* dv, int64_t xs
   }
 }
 
-// dx (C, H, W) of one image from its C adjoint planes (rows 2 TH + 2, wa apart): the input sits at
-// (top, left) of the planes, as in winograd_input. The planes reach every input: P = H + top +
-// bottom - 2 <= 2 TH and Q = W + left + right - 2 <= 2 TW, so h + top < 2 TH + 2 and
-// w + left < 2 TW + 2 <= wa.
+// dx (C, H, W of cg) of one image from its C adjoint planes (rows 2 TH + 2, wa apart): the input
+// sits at (top, left) = (pad_top, pad_left) of the planes, as in winograd_input. The planes reach
+// every input: P = H + top + bottom - 2 <= 2 TH and Q = W + left + right - 2 <= 2 TW, so h + top <
+// 2 TH + 2 and w + left < 2 TW + 2 <= wa.
 template <class V>
-void winograd_input_grad_store(const WinogradGrid& g, const float* planes, int64_t wa, int64_t C,
-                               int64_t H, int64_t W, int64_t top, int64_t left, float* dx) {
+void winograd_input_grad_store(const WinogradGrid& g, const Conv2dGeometry& cg, const float* planes,
+                               int64_t wa, float* dx) {
+  const int64_t C = cg.C, H = cg.H, W = cg.W, top = cg.pad_top, left = cg.pad_left;
   const int64_t rows = 2 * g.TH + 2;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t h = 0; h < H; ++h) {
@@ -642,146 +696,191 @@ void winograd_input_grad_store(const WinogradGrid& g, const float* planes, int64
     }
 }
 
-// The backward pass of a stride-1 3x3 layer: x (N, C, H, W) placed at (top, left) of the output
-// frame, w (K, C, 3, 3), dy (N, K, P, Q). dx (N, C, H, W): the input gradient (null: not wanted;
-// w and x unused then as needed); dw (K, C, 3, 3) and db (K): the weight and bias gradients (dw
-// null: not wanted, x unused; db may be null). Per group of images (or band of one image's tile
-// rows) and thread: Dt = A dY A^T once; the weight gradient's 16 NT GEMMs with Vt = B^T x B; the
-// input gradient's 16 NN GEMMs dV = U^T Dt (into Vt's buffer) and their adjoint planes.
+// What every group of one winograd_backward call reads.
+struct WinogradBackwardPass {
+  Conv2dGeometry cg;
+  WinogradGrid g;
+  const float* x;      // null when saved or when dw is not wanted
+  const float* x_end;  // the end of x's buffer
+  const float* dy;
+  const float* saved;  // the forward's Vt of every group, or null
+  const float* Ut;     // U^T packed for gemm_nn (dx wanted)
+  const int64_t* off;  // GEMM row offsets: row i of Vt, dV or Dt at i * ld
+  float* dx;           // null: not wanted
+  bool want_dw, want_db;
+  int64_t usz, vsz;       // floats of one xi's Ut block; of one group's Vt
+  int64_t wa, adj_plane;  // an adjoint plane's row stride and floats
+  int inner;              // threads inside each GEMM
+};
+
+// One thread's buffers for winograd_backward.
+struct WinogradBackwardBuffers {
+  float* work;    // Vt when transformed here, then dV (over it: Vt is read before dV is made)
+  float* xp;      // x's padded planes (when transforming x)
+  float* planes;  // dx's adjoint planes
+  float* Dt;      // A dY A^T of the group
+  float* dU;      // this thread's dU (16, K, C) (dw wanted)
+  float* db;      // this thread's db (K)
+};
+
+inline bool winograd_transforms_x(const WinogradBackwardPass& s) {
+  return s.want_dw && !s.saved;
+}
+
+// The thread's buffers, its partial sums (`part` floats from `part_sums`) zeroed.
+inline WinogradBackwardBuffers winograd_backward_buffers(const WinogradBackwardPass& s,
+                                                         float* part_sums, int64_t part) {
+  const WinogradGrid& g = s.g;
+  const int64_t C = s.cg.C, K = s.cg.K;
+  const bool transform_x = winograd_transforms_x(s);
+  WinogradBackwardBuffers b;
+  b.dU = part_sums;
+  b.db = part_sums + (s.want_dw ? 16 * K * C : 0);
+  std::memset(part_sums, 0, part * sizeof(float));
+  const int64_t vt = (transform_x || s.dx) ? s.vsz : 0, xp = transform_x ? C * g.Hp * g.Wp : 0;
+  b.work = scratch(Scratch::a, vt + xp + (s.dx ? C * s.adj_plane : 0));
+  b.xp = b.work + vt;
+  b.planes = b.xp + xp;
+  b.Dt = scratch(Scratch::b, 16 * K * g.ld);
+  return b;
+}
+
+// Transform phase of group j: Vt = B^T x B (unless saved) and Dt = A dY A^T of its images, each
+// zero-padded to whole vectors of columns (the zeros add nothing to the GEMMs' sums, and their
+// dV is never read); the bias gradient on the way. The group's tiles: `ncols` columns.
+template <class V>
+void winograd_backward_transform(const WinogradBackwardPass& s, const WinogradBackwardBuffers& b,
+                                 const WinogradGroup& grp, int64_t ncols) {
+  const WinogradGrid& g = s.g;
+  const Conv2dGeometry& cg = s.cg;
+  const int64_t C = cg.C, K = cg.K, Tb = (grp.ty1 - grp.ty0) * g.TW;
+  const bool transform_x = winograd_transforms_x(s);
+  if (transform_x) std::memset(b.xp, 0, C * (2 * (grp.ty1 - grp.ty0) + 2) * g.Wp * sizeof(float));
+  for (int64_t i = 0; i < grp.count; ++i) {
+    const int64_t n = grp.n0 + i;
+    if (transform_x) {
+      winograd_input<V>(g, cg, s.x + n * C * cg.H * cg.W, grp.ty0, grp.ty1, b.work, i * Tb, b.xp,
+                        s.x_end);
+    }
+    winograd_output_grad<V>(g, cg, s.dy + n * K * cg.P * cg.Q, grp.ty0, grp.ty1, b.Dt, i * Tb,
+                            s.want_db ? b.db : nullptr);
+  }
+  for (int64_t r = 0; r < 16 * K; ++r) V::store(b.Dt + r * g.ld + ncols, V::zero());
+  // (The forward zeroed the saved Vt's the same way.)
+  if (transform_x) {
+    for (int64_t r = 0; r < 16 * C; ++r) V::store(b.work + r * g.ld + ncols, V::zero());
+  }
+}
+
+// Output phase of the input gradient: each image's patch gradients B dV B^T into its adjoint
+// planes, stored to dx once the image's last band is in.
+template <class V>
+void winograd_backward_adjoint(const WinogradBackwardPass& s, const WinogradBackwardBuffers& b,
+                               const WinogradGroup& grp) {
+  const WinogradGrid& g = s.g;
+  const Conv2dGeometry& cg = s.cg;
+  const int64_t C = cg.C, Tb = (grp.ty1 - grp.ty0) * g.TW;
+  for (int64_t i = 0; i < grp.count; ++i) {
+    for (int64_t c = 0; c < C; ++c) {
+      winograd_input_grad_rows<V>(g, b.work + c * g.ld + i * Tb, C * g.ld, grp.ty0, grp.ty1,
+                                  b.planes + c * s.adj_plane, s.wa);
+    }
+    if (grp.ty1 == g.TH) {
+      winograd_input_grad_store<V>(g, cg, b.planes, s.wa, s.dx + (grp.n0 + i) * C * cg.H * cg.W);
+    }
+  }
+}
+
+// Group j of a backward: the transforms, the weight gradient's 16 NT GEMMs dU += Dt Vt^T, the
+// input gradient's 16 NN GEMMs dV = U^T Dt (into Vt's buffer) and their adjoint.
+template <class V, class Cfg>
+void winograd_backward_group(const WinogradBackwardPass& s, const WinogradBackwardBuffers& b,
+                             int64_t j) {
+  const WinogradGrid& g = s.g;
+  const int64_t C = s.cg.C, K = s.cg.K;
+  const WinogradGroup grp = winograd_group(g, s.cg.N, j);
+  const int64_t ncols = grp.count * (grp.ty1 - grp.ty0) * g.TW;
+  const int64_t nvec = (ncols + V::W - 1) / V::W * V::W;
+  winograd_backward_transform<V>(s, b, grp, ncols);
+  if (s.want_dw) {
+    const float* Vt = s.saved ? s.saved + j * s.vsz : b.work;
+    winograd_gemms_nt<V, Cfg>(16, K, C, nvec, b.Dt, Vt, g.ld, s.off, b.dU, s.inner);
+  }
+  if (!s.dx) return;
+  winograd_gemms_nn<V, Cfg>(16, C, K, nvec, s.Ut, s.usz, b.Dt, g.ld, s.off, b.work, s.inner);
+  winograd_backward_adjoint<V>(s, b, grp);
+}
+
+// The backward pass of a stride-1 3x3 layer of geometry cg: x (N, C, H, W) placed at (pad_top,
+// pad_left) of the output frame, w (K, C, 3, 3), dy (N, K, P, Q). dx (N, C, H, W): the input
+// gradient (null: not wanted; w and x unused then as needed); dw (K, C, 3, 3) and db (K): the
+// weight and bias gradients (dw null: not wanted, x unused; db may be null). Per group of images
+// (or band of one image's tile rows) and thread: winograd_backward_group.
 // Each thread reduces its images into its own dU; the threads' dU are then summed in thread order:
 // deterministic for a thread count. dx does not depend on the thread count or the grouping.
 // group_bytes: 0 for winograd_wgrad_group_bytes(C) (tests shrink it to get bands). saved (may be
 // null): the forward's Vt of every group (winograd_correlate with the same group_bytes): x is not
 // read then.
 template <class V, class Cfg>
-void winograd_backward(const float* x, const float* w, const float* dy, int64_t N, int64_t C,
-                       int64_t H, int64_t W, int64_t top, int64_t left, int64_t K, int64_t P,
-                       int64_t Q, float* dx, float* dw, float* db, int threads,
-                       int64_t group_bytes = 0, const float* saved = nullptr) {
+void winograd_backward(const Conv2dGeometry& cg, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db, int threads, int64_t group_bytes = 0,
+                       const float* saved = nullptr) {
+  const int64_t N = cg.N, C = cg.C, K = cg.K, KC = K * C;
   if (group_bytes == 0) group_bytes = winograd_wgrad_group_bytes(C);
-  const WinogradGrid g = make_winograd_grid<V, Cfg>(N, C, K, P, Q, group_bytes);
-  const int64_t T = g.TH * g.TW, KC = K * C, PQ = P * Q;
-  const int64_t G = winograd_group_count(g, N), nbands = winograd_bands(g);
-  const int64_t vsz = winograd_vt_floats(g, C);
+  WinogradBackwardPass s;
+  s.cg = cg;
+  s.g = make_winograd_grid<V, Cfg>(N, C, K, cg.P, cg.Q, group_bytes);
+  const WinogradGrid& g = s.g;
+  const int64_t T = g.TH * g.TW, G = winograd_group_count(g, N), nbands = winograd_bands(g);
+  s.vsz = winograd_vt_floats(g, C);
   // A thread owns whole images when it writes dx (the bands of an image share their planes'
   // overlapping rows, filled in order); otherwise it takes whole groups.
   const bool by_image = dx && g.band < g.TH;
   const int64_t items = by_image ? N : G;
-  int outer, inner;
+  int outer;
   split_threads(items, 2.0 * N * K * C * 16 * T * ((dx != nullptr) + (dw != nullptr)), threads,
-                &outer, &inner);
-  // Shared: GEMM row offsets (row i of Vt, dV or Dt at i * ld); U^T packed for the input
-  // gradient (when not cached); per thread a dU (16, K, C) and a db (K).
-  const int64_t usz = dx ? packed_nn_a_size<Cfg>(C, K) : 0;
-  const bool cached = KC <= kWinogradCacheMaxKC;
+                &outer, &s.inner);
+  // Shared: GEMM row offsets; U^T packed for the input gradient (when not cached); per thread a
+  // dU (16, K, C) and a db (K).
+  s.usz = dx ? packed_nn_a_size<Cfg>(C, K) : 0;
+  const bool cached = winograd_caches(C, K);
   const int64_t noff = std::max(C, K), part = (dw ? 16 * KC : 0) + K;
-  float* shared = scratch(Scratch::c, 2 * noff + (cached ? 0 : 16 * usz) + outer * part);
+  float* shared = scratch(Scratch::c, 2 * noff + (cached ? 0 : 16 * s.usz) + outer * part);
   auto* off = reinterpret_cast<int64_t*>(shared);
-  float* parts = shared + 2 * noff + (cached ? 0 : 16 * usz);
+  float* parts = shared + 2 * noff + (cached ? 0 : 16 * s.usz);
   for (int64_t i = 0; i < noff; ++i) off[i] = i * g.ld;
-  const float* Ut = nullptr;
-  if (dx) {
-    if (cached) {
-      Ut = winograd_weights_cached<Cfg>(w, C, K, true, usz);
-    } else {
-      winograd_weights_packed<Cfg>(w, C, K, true, shared + 2 * noff, usz);
-      Ut = shared + 2 * noff;
-    }
-  }
-  const int64_t wa = winograd_adjoint_width<V>(g), adj_plane = (2 * g.TH + 2) * wa;
-  const float* x_end = x ? x + N * C * H * W : nullptr;
+  s.off = off;
+  s.Ut = dx ? winograd_weights<Cfg>(w, C, K, true, s.usz, shared + 2 * noff) : nullptr;
+  s.wa = winograd_adjoint_width<V>(g), s.adj_plane = (2 * g.TH + 2) * s.wa;
+  s.x = x, s.x_end = x ? x + N * C * cg.H * cg.W : nullptr, s.dy = dy, s.saved = saved;
+  s.dx = dx, s.want_dw = dw != nullptr, s.want_db = db != nullptr;
   int used = 1;  // threads OpenMP really gave us
   run_parallel(outer, [&](int tid, int nt) {
     if (tid == 0) used = nt;
-    float* dU = parts + tid * part;
-    float* my_db = dU + (dw ? 16 * KC : 0);
-    std::memset(dU, 0, part * sizeof(float));
-    // Per thread: Vt (unless saved) or, with saved, dV's own buffer; x's padded planes (when
-    // transforming x); dx's adjoint planes.
-    const bool transform_x = dw && !saved;
-    float* work =
-        scratch(Scratch::a, ((transform_x || dx) ? vsz : 0) + (transform_x ? C * g.Hp * g.Wp : 0) +
-                                (dx ? C * adj_plane : 0));
-    float* xp = work + ((transform_x || dx) ? vsz : 0);
-    float* planes = xp + (transform_x ? C * g.Hp * g.Wp : 0);
-    float* Dt = scratch(Scratch::b, 16 * K * g.ld);
-    const auto group = [&](int64_t j) {
-      const auto [n0, count, ty0, ty1] = winograd_group(g, N, j);
-      const float* Vt = saved ? saved + j * vsz : work;
-      float* dV = work;  // over Vt's buffer when Vt was transformed here (read before dV is made)
-      const int64_t Tb = (ty1 - ty0) * g.TW, ncols = count * Tb;
-      const int64_t nvec = (ncols + V::W - 1) / V::W * V::W;
-      if (transform_x) std::memset(xp, 0, C * (2 * (ty1 - ty0) + 2) * g.Wp * sizeof(float));
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t n = n0 + i;
-        if (transform_x) {
-          winograd_input<V>(g, x + n * C * H * W, C, H, W, top, left, ty0, ty1, work, i * Tb, xp,
-                            x_end);
-        }
-        winograd_output_grad<V>(g, dy + n * K * PQ, K, P, Q, ty0, ty1, Dt, i * Tb,
-                                db ? my_db : nullptr);
-      }
-      // The columns up to the next whole vector are zeros: they add nothing to the sums, and
-      // their dV is never read.
-      for (int64_t r = 0; r < 16 * K; ++r) V::store(Dt + r * g.ld + ncols, V::zero());
-      if (dw) {
-        // (The forward zeroed the saved Vt's the same way.)
-        if (transform_x) {
-          for (int64_t r = 0; r < 16 * C; ++r) V::store(work + r * g.ld + ncols, V::zero());
-        }
-        for (int xi = 0; xi < 16; ++xi) {
-          GemmNT gg;
-          gg.M = K, gg.N = C, gg.L = nvec, gg.A = Dt + xi * K * g.ld, gg.lda = g.ld,
-          gg.B = Vt + xi * C * g.ld, gg.boff = off, gg.C = dU + xi * KC, gg.ldc = C,
-          gg.accumulate = true;
-          gemm_nt<V, Cfg>(gg, inner);
-        }
-      }
-      if (!dx) return;
-      for (int xi = 0; xi < 16; ++xi) {  // dV_xi (C, tiles) = U_xi^T Dt_xi
-        GemmNN gg;
-        gg.M = C, gg.N = nvec, gg.J = K, gg.A = Ut + xi * usz, gg.a_packed = true,
-        gg.B = Dt + xi * K * g.ld, gg.boff = off, gg.C = dV + xi * C * g.ld, gg.ldc = g.ld;
-        gemm_nn<V, Cfg>(gg, inner);
-      }
-      for (int64_t i = 0; i < count; ++i) {
-        for (int64_t c = 0; c < C; ++c) {
-          winograd_input_grad_rows<V>(g, dV + c * g.ld + i * Tb, C * g.ld, ty0, ty1,
-                                      planes + c * adj_plane, wa);
-        }
-        if (ty1 == g.TH) {
-          winograd_input_grad_store<V>(g, planes, wa, C, H, W, top, left,
-                                       dx + (n0 + i) * C * H * W);
-        }
-      }
-    };
+    const WinogradBackwardBuffers b = winograd_backward_buffers(s, parts + tid * part, part);
     int64_t i0, i1;
     split_range(items, nt, tid, &i0, &i1);
     for (int64_t i = i0; i < i1; ++i) {
       if (by_image) {
-        for (int64_t b = 0; b < nbands; ++b) group(i * nbands + b);  // image i's bands in order
+        for (int64_t band = 0; band < nbands; ++band) {  // image i's bands in order
+          winograd_backward_group<V, Cfg>(s, b, i * nbands + band);
+        }
       } else {
-        group(i);
+        winograd_backward_group<V, Cfg>(s, b, i);
       }
     }
   });
-  // Fixed-order reduction over threads, then dw from dU.
-  float* dU = parts;
-  for (int t = 1; t < used; ++t) {
-    const float* p = parts + t * part;
-    for (int64_t i = 0; i < part; ++i) dU[i] += p[i];
-  }
-  if (dw) winograd_weight_grad_from_u(dU, K, C, dw);
-  if (db) std::memcpy(db, dU + (dw ? 16 * KC : 0), K * sizeof(float));
+  // Reduce phase: the threads' sums in a fixed order, then dw from dU.
+  winograd_sum_parts(parts, part, used);
+  if (dw) winograd_weight_grad_from_u(parts, K, C, dw);
+  if (db) std::memcpy(db, parts + (dw ? 16 * KC : 0), K * sizeof(float));
 }
 
 // dw (K, C, 3, 3) and db (K; may be null) of a stride-1 3x3 layer (winograd_backward without dx).
 template <class V, class Cfg>
-void winograd_weight_grad(const float* x, const float* dy, int64_t N, int64_t C, int64_t H,
-                          int64_t W, int64_t top, int64_t left, int64_t K, int64_t P, int64_t Q,
-                          float* dw, float* db, int threads, int64_t group_bytes = 0) {
-  winograd_backward<V, Cfg>(x, nullptr, dy, N, C, H, W, top, left, K, P, Q, nullptr, dw, db,
-                            threads, group_bytes);
+void winograd_weight_grad(const Conv2dGeometry& cg, const float* x, const float* dy, float* dw,
+                          float* db, int threads, int64_t group_bytes = 0) {
+  winograd_backward<V, Cfg>(cg, x, nullptr, dy, nullptr, dw, db, threads, group_bytes);
 }
 
 // Floats winograd_correlate saves for winograd_backward (both with winograd_wgrad_group_bytes).
