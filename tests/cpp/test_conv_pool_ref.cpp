@@ -11,7 +11,7 @@
 
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv2d_ref.h"
-#include "kernels/pool/avg_pool2d.h"
+#include "kernels/pool/avg_pool2d_ref.h"
 #include "kernels/pool/pool2d_ref.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
@@ -268,7 +268,7 @@ TEST(Pool2dRef, AvgHandComputed) {
   const Pool2dGeometry g = pool_geometry(1, 1, 4, 4, 2, 2, 2, 2, 0, 0);
   const std::vector<float> x = iota(16);
   std::vector<float> y(4);
-  kernels::avg_pool2d_forward(g, true, x.data(), y.data());
+  kernels::avg_pool2d_forward_ref(g, true, x.data(), y.data());
   EXPECT_EQ(y, (std::vector<float>{3.5f, 5.5f, 11.5f, 13.5f}));
 }
 
@@ -277,16 +277,16 @@ TEST(Pool2dRef, AvgPaddingDivisor) {
   const Pool2dGeometry g = pool_geometry(1, 1, 2, 2, 3, 3, 1, 1, 1, 1);
   const std::vector<float> x = {1, 2, 3, 4};
   std::vector<float> y(4);
-  kernels::avg_pool2d_forward(g, true, x.data(), y.data());
+  kernels::avg_pool2d_forward_ref(g, true, x.data(), y.data());
   for (float v : y) EXPECT_FLOAT_EQ(v, 10.0f / 9.0f);
-  kernels::avg_pool2d_forward(g, false, x.data(), y.data());
+  kernels::avg_pool2d_forward_ref(g, false, x.data(), y.data());
   for (float v : y) EXPECT_FLOAT_EQ(v, 2.5f);
   // Backward: each of the 4 outputs spreads dy = 1 over its 4 real elements.
   const std::vector<float> dy(4, 1.0f);
   std::vector<float> dx(4, -1.0f);
-  kernels::avg_pool2d_backward(g, false, dy.data(), dx.data());
+  kernels::avg_pool2d_backward_ref(g, false, dy.data(), dx.data());
   for (float v : dx) EXPECT_FLOAT_EQ(v, 1.0f);
-  kernels::avg_pool2d_backward(g, true, dy.data(), dx.data());
+  kernels::avg_pool2d_backward_ref(g, true, dy.data(), dx.data());
   for (float v : dx) EXPECT_FLOAT_EQ(v, 4.0f / 9.0f);
 }
 
@@ -338,8 +338,8 @@ TEST_P(Pool2dRefRandom, AvgAdjointIdentity) {
   const auto dy = random_vector(g.N * g.C * g.P * g.Q, 10);
   for (bool include_pad : {true, false}) {
     std::vector<float> y(dy.size()), dx(x.size());
-    kernels::avg_pool2d_forward(g, include_pad, x.data(), y.data());
-    kernels::avg_pool2d_backward(g, include_pad, dy.data(), dx.data());
+    kernels::avg_pool2d_forward_ref(g, include_pad, x.data(), y.data());
+    kernels::avg_pool2d_backward_ref(g, include_pad, dy.data(), dx.data());
     EXPECT_NEAR(dot(y, dy), dot(x, dx), 1e-5 * norm(x) * norm(dy) * g.kernel_h * g.kernel_w)
         << "count_include_pad=" << include_pad;
   }

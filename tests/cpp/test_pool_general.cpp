@@ -14,7 +14,7 @@
 
 #include "kernel_test_util.h"
 #include "kernels/pool/avg_pool2d.h"
-#include "kernels/pool/avg_pool2d_fast.h"
+#include "kernels/pool/avg_pool2d_ref.h"
 #include "kernels/pool/pool2d.h"
 #include "kernels/pool/pool2d_ref.h"
 
@@ -125,11 +125,11 @@ TEST_P(PoolGeneralTest, AverageMatchesReferenceInBothPaddingModes) {
     for (bool include_pad : {true, false}) {
       SCOPED_TRACE(include_pad ? "count_include_pad" : "exclude pad");
       std::vector<float> y_ref(ny), y(ny, 7.0f), dx_ref(n), dx(n, 7.0f);
-      avg_pool2d_forward(g, include_pad, x.data(), y_ref.data());
-      avg_pool2d_forward_fast(g, include_pad, x.data(), y.data());
+      avg_pool2d_forward_ref(g, include_pad, x.data(), y_ref.data());
+      avg_pool2d_forward(g, include_pad, x.data(), y.data());
       EXPECT_TRUE(all_close(y, y_ref, 1e-6f, 1e-6f));
-      avg_pool2d_backward(g, include_pad, dy.data(), dx_ref.data());
-      avg_pool2d_backward_fast(g, include_pad, dy.data(), dx.data());
+      avg_pool2d_backward_ref(g, include_pad, dy.data(), dx_ref.data());
+      avg_pool2d_backward(g, include_pad, dy.data(), dx.data());
       EXPECT_TRUE(all_close(dx, dx_ref, 1e-6f, 1e-6f));
     }
   }
@@ -143,11 +143,11 @@ TEST_P(PoolGeneralTest, TwoByTwoAverageEqualsReferenceExactly) {
     const size_t n = g.N * g.C * g.H * g.W, ny = g.N * g.C * g.P * g.Q;
     const auto x = random_vector(n, 8), dy = random_vector(ny, 9);
     std::vector<float> y_ref(ny), y(ny, 7.0f), dx_ref(n), dx(n, 7.0f);
-    avg_pool2d_forward(g, true, x.data(), y_ref.data());
-    avg_pool2d_forward_fast(g, true, x.data(), y.data());
+    avg_pool2d_forward_ref(g, true, x.data(), y_ref.data());
+    avg_pool2d_forward(g, true, x.data(), y.data());
     EXPECT_EQ(y, y_ref) << H << "x" << W;
-    avg_pool2d_backward(g, true, dy.data(), dx_ref.data());
-    avg_pool2d_backward_fast(g, true, dy.data(), dx.data());
+    avg_pool2d_backward_ref(g, true, dy.data(), dx_ref.data());
+    avg_pool2d_backward(g, true, dy.data(), dx.data());
     EXPECT_EQ(dx, dx_ref) << H << "x" << W;
   }
 }

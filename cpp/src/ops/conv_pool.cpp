@@ -1,8 +1,8 @@
 // conv2d, max_pool2d, avg_pool2d, flatten: argument checks, output allocation and tape nodes. The
 // arithmetic lives in kernels/: conv/conv2d.h (ISA-dispatched, threaded; tested against
 // conv/conv2d_ref.cpp; the geometry from conv/conv_geometry.h) and pool/ (max pooling
-// ISA-dispatched, tested against pool/pool2d_ref.cpp; average pooling pool/avg_pool2d_fast.h,
-// tested against the loops of pool/avg_pool2d.cpp).
+// ISA-dispatched, tested against pool/pool2d_ref.cpp; average pooling pool/avg_pool2d.h,
+// tested against the loops of pool/avg_pool2d_ref.cpp).
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -10,7 +10,7 @@
 
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_geometry.h"
-#include "kernels/pool/avg_pool2d_fast.h"
+#include "kernels/pool/avg_pool2d.h"
 #include "kernels/pool/pool2d.h"
 #include "ops/conv_fused.h"
 #include "pocketcnn/autograd.h"
@@ -209,12 +209,12 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt) {
   const kernels::Pool2dGeometry g = pool_geometry("avg_pool2d", x, opt);
   const bool include_pad = opt.count_include_pad;
   Tensor y = Tensor::empty({g.N, g.C, g.P, g.Q});
-  kernels::avg_pool2d_forward_fast(g, include_pad, x.data(), y.data());
+  kernels::avg_pool2d_forward(g, include_pad, x.data(), y.data());
   return record(
       "avg_pool2d", y, {x},
       [g, include_pad](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
         Tensor dx = Tensor::empty({g.N, g.C, g.H, g.W});
-        kernels::avg_pool2d_backward_fast(g, include_pad, dy.data(), dx.data());
+        kernels::avg_pool2d_backward(g, include_pad, dy.data(), dx.data());
         return {dx};
       });
 }

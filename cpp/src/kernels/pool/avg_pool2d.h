@@ -1,16 +1,14 @@
-// Average pooling: direct loops over each window clipped to the input (the padding is never
-// read), single-threaded. The op calls these; the tests check them against hand-computed
-// windows and finite differences.
+// Average pooling, any kernel, stride and padding: the entry points the ops call (ISA-dispatched,
+// threaded; pool/pool_general_impl.h). The contracts of the plain loops avg_pool2d_forward_ref /
+// avg_pool2d_backward_ref (pool/avg_pool2d_ref.h, the tests' oracle), equal to them up to float
+// rounding (a window is summed rows first), and bit for bit for 2x2 / stride 2 / no padding.
 #pragma once
 
 #include "kernels/pool/pool_geometry.h"
 
 namespace pocketcnn::kernels {
 
-// y = mean over each window; the divisor is kernel_h*kernel_w when count_include_pad, else the
-// number of window elements inside the input.
 void avg_pool2d_forward(const Pool2dGeometry& g, bool count_include_pad, const float* x, float* y);
-// dx (N, C, H, W) = each dy spread evenly over its window (same divisor). Overwrites dx.
 void avg_pool2d_backward(const Pool2dGeometry& g, bool count_include_pad, const float* dy,
                          float* dx);
 

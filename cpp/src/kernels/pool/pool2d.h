@@ -2,7 +2,7 @@
 // pool2d_ref.h, which the tests compare against. The common 2x2 / stride 2 / no-padding max pool
 // (every pooling layer of the lecture net, and the benchmark target) has its own vectorised path;
 // other geometries the general separable one (pool/pool_general_impl.h; average pooling too:
-// pool/avg_pool2d_fast.h).
+// pool/avg_pool2d.h).
 #pragma once
 
 #include <cstdint>

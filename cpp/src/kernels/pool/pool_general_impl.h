@@ -18,7 +18,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/pool/avg_pool2d.h"
+#include "kernels/pool/avg_pool2d_ref.h"
 #include "kernels/pool/pool_geometry.h"
 #include "kernels/runtime/parallel.h"
 
@@ -311,7 +311,7 @@ template <class V>
 void avg_pool2d_forward(const Pool2dGeometry& g, bool include_pad, const float* x, float* y,
                         int threads) {
   if (!pool_general_ok(g))
-    return kernels::avg_pool2d_forward(g, include_pad, x, y);  // the plain loops
+    return kernels::avg_pool2d_forward_ref(g, include_pad, x, y);  // too large for the index math
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
   if (is_avg_2x2(g)) {
     return for_pool_planes<V>(
@@ -388,7 +388,8 @@ template <class V>
 void avg_pool2d_backward(const Pool2dGeometry& g, bool include_pad, const float* dy, float* dx,
                          int threads) {
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
-  if (!pool_general_ok(g) || PQ == 0) return kernels::avg_pool2d_backward(g, include_pad, dy, dx);
+  if (!pool_general_ok(g) || PQ == 0)
+    return kernels::avg_pool2d_backward_ref(g, include_pad, dy, dx);
   if (is_avg_2x2(g)) {
     return for_pool_planes<V>(
         g, threads, 4.0 * (HW + PQ),
