@@ -13,6 +13,7 @@
 #include "kernels/pointwise/loss.h"
 #include "kernels/pointwise/reduce.h"
 #include "kernels/pointwise/softmax.h"
+#include "kernels/pointwise/softmax_ref.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
@@ -250,11 +251,11 @@ TEST(ReduceRef, SumAccumulatesInDouble) {
 TEST(SoftmaxRef, RowsSumToOneAndMatchHandComputedValues) {
   const Vec x{0, 0, std::log(2.0f), 1, 2, 3};  // (2, 3): softmax along the last dim
   Vec y(6);
-  softmax_forward(2, 3, 1, x.data(), y.data());
+  softmax_forward_ref(2, 3, 1, x.data(), y.data());
   expect_near({y[0], y[1], y[2]}, {0.25f, 0.25f, 0.5f});
   for (int r = 0; r < 2; ++r) EXPECT_NEAR(y[r * 3] + y[r * 3 + 1] + y[r * 3 + 2], 1.0f, 1e-6f);
   Vec ly(6);
-  log_softmax_forward(2, 3, 1, x.data(), ly.data());
+  log_softmax_forward_ref(2, 3, 1, x.data(), ly.data());
   for (int i = 0; i < 6; ++i) EXPECT_NEAR(ly[i], std::log(y[i]), 1e-6f);
 }
 
@@ -262,15 +263,15 @@ TEST(SoftmaxRef, AlongAMiddleDimUsesStrides) {
   // x (1, 2, 2) softmax over dim 1 (outer 1, D 2, inner 2): columns [0, log 3] and [5, 5].
   const Vec x{0, 5, std::log(3.0f), 5};
   Vec y(4);
-  softmax_forward(1, 2, 2, x.data(), y.data());
+  softmax_forward_ref(1, 2, 2, x.data(), y.data());
   expect_near(y, {0.25f, 0.5f, 0.75f, 0.5f});
 }
 
 TEST(SoftmaxRef, HugeLogitsStayFinite) {
   const Vec x{1e4f, 0, -1e4f};
   Vec y(3), ly(3);
-  softmax_forward(1, 3, 1, x.data(), y.data());
-  log_softmax_forward(1, 3, 1, x.data(), ly.data());
+  softmax_forward_ref(1, 3, 1, x.data(), y.data());
+  log_softmax_forward_ref(1, 3, 1, x.data(), ly.data());
   expect_near(y, {1, 0, 0});
   expect_near(ly, {0, -1e4f, -2e4f});
 }
@@ -279,11 +280,11 @@ TEST(SoftmaxRef, Backward) {
   // softmax: dx = y * (dy - <dy, y>); with y = (0.25, 0.25, 0.5), dy = (1, 0, 0): <dy,y> = 0.25.
   const Vec y{0.25f, 0.25f, 0.5f}, dy{1, 0, 0};
   Vec dx(3);
-  softmax_backward(1, 3, 1, y.data(), dy.data(), dx.data());
+  softmax_backward_ref(1, 3, 1, y.data(), dy.data(), dx.data());
   expect_near(dx, {0.1875f, -0.0625f, -0.125f});
   // log_softmax: dx = dy - softmax * sum(dy)
   const Vec ly{std::log(0.25f), std::log(0.25f), std::log(0.5f)};
-  log_softmax_backward(1, 3, 1, ly.data(), dy.data(), dx.data());
+  log_softmax_backward_ref(1, 3, 1, ly.data(), dy.data(), dx.data());
   expect_near(dx, {0.75f, -0.25f, -0.5f});
 }
 

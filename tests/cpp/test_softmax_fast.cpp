@@ -1,5 +1,5 @@
-// The vectorised softmax / log-softmax (pointwise/softmax_fast.h) against the plain loops of
-// pointwise/softmax.h (float64
+// The vectorised softmax / log-softmax (pointwise/softmax.h) against the plain loops of
+// pointwise/softmax_ref.h (float64
 // sums) under every ISA and thread count, over the last axis (inner == 1) and across channels
 // (inner > 1), with huge logits, -inf entries and NaN rows. Stated error: softmax within
 // 1e-5 relative (4 ulp measured for D <= 1000), log-softmax within 2e-6 (1 + |y|) absolute;
@@ -13,7 +13,7 @@
 
 #include "kernel_test_util.h"
 #include "kernels/pointwise/softmax.h"
-#include "kernels/pointwise/softmax_fast.h"
+#include "kernels/pointwise/softmax_ref.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;
@@ -52,8 +52,9 @@ TEST_P(SoftmaxFastTest, ForwardMatchesReference) {
       const auto x = random_vector(n, static_cast<uint32_t>(n + s.D), -scale, scale);
       for (bool log : {false, true}) {
         std::vector<float> want(n), got(n, 7.0f);
-        (log ? log_softmax_forward : softmax_forward)(s.outer, s.D, s.inner, x.data(), want.data());
-        softmax_forward_fast(log, s.outer, s.D, s.inner, x.data(), got.data());
+        (log ? log_softmax_forward_ref : softmax_forward_ref)(s.outer, s.D, s.inner, x.data(),
+                                                              want.data());
+        softmax_forward(log, s.outer, s.D, s.inner, x.data(), got.data());
         SCOPED_TRACE(::testing::Message() << s.outer << "x" << s.D << "x" << s.inner << " scale "
                                           << scale << (log ? " log" : ""));
         expect_close(got, want, log, "forward", &worst);
@@ -76,8 +77,9 @@ TEST_P(SoftmaxFastTest, InfinitiesAndNanAsTheReference) {
     x[3 * slab + 2] = inf;
     for (bool log : {false, true}) {
       std::vector<float> want(n), got(n, 7.0f);
-      (log ? log_softmax_forward : softmax_forward)(s.outer, s.D, s.inner, x.data(), want.data());
-      softmax_forward_fast(log, s.outer, s.D, s.inner, x.data(), got.data());
+      (log ? log_softmax_forward_ref : softmax_forward_ref)(s.outer, s.D, s.inner, x.data(),
+                                                            want.data());
+      softmax_forward(log, s.outer, s.D, s.inner, x.data(), got.data());
       for (int64_t i = 0; i < n; ++i) {
         if (std::isnan(want[i]) || std::isinf(want[i])) {
           ASSERT_TRUE((std::isnan(got[i]) && std::isnan(want[i])) || got[i] == want[i])
@@ -96,10 +98,11 @@ TEST_P(SoftmaxFastTest, BackwardMatchesReference) {
     const auto x = random_vector(n, 5, -4.0f, 4.0f), dy = random_vector(n, 6);
     for (bool log : {false, true}) {
       std::vector<float> y(n), want(n), got(n, 7.0f);
-      (log ? log_softmax_forward : softmax_forward)(s.outer, s.D, s.inner, x.data(), y.data());
-      (log ? log_softmax_backward : softmax_backward)(s.outer, s.D, s.inner, y.data(), dy.data(),
-                                                      want.data());
-      softmax_backward_fast(log, s.outer, s.D, s.inner, y.data(), dy.data(), got.data());
+      (log ? log_softmax_forward_ref : softmax_forward_ref)(s.outer, s.D, s.inner, x.data(),
+                                                            y.data());
+      (log ? log_softmax_backward_ref : softmax_backward_ref)(s.outer, s.D, s.inner, y.data(),
+                                                              dy.data(), want.data());
+      softmax_backward(log, s.outer, s.D, s.inner, y.data(), dy.data(), got.data());
       SCOPED_TRACE(::testing::Message()
                    << s.outer << "x" << s.D << "x" << s.inner << (log ? " log" : ""));
       EXPECT_TRUE(pocketcnn::testing::all_close(got, want, 1e-5f, 1e-5f));

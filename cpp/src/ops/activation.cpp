@@ -1,5 +1,5 @@
 // Activations (relu, sigmoid, tanh) and softmax / log_softmax along one dimension.
-#include "kernels/pointwise/softmax_fast.h"
+#include "kernels/pointwise/softmax.h"
 #include "ops/dims.h"
 #include "ops/elementwise.h"
 #include "pocketcnn/autograd.h"
@@ -41,11 +41,11 @@ SoftmaxGeometry softmax_geometry(const char* name, const Tensor& x, int64_t dim)
 Tensor softmax_op(const char* op, const Tensor& x, int64_t dim, bool log) {
   const SoftmaxGeometry g = softmax_geometry(op, x, dim);
   Tensor y = Tensor::empty(x.shape());
-  kernels::softmax_forward_fast(log, g.outer, g.D, g.inner, x.data(), y.data());
+  kernels::softmax_forward(log, g.outer, g.D, g.inner, x.data(), y.data());
   Tensor ys = y.detach();
   return record(op, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
     Tensor dx = Tensor::empty(ys.shape());
-    kernels::softmax_backward_fast(log, g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
+    kernels::softmax_backward(log, g.outer, g.D, g.inner, ys.data(), dy.data(), dx.data());
     return {dx};
   });
 }
