@@ -1,7 +1,7 @@
 // Fast elementwise kernels the ops call (ISA-dispatched, threaded above a size threshold), every
-// unary op vectorised (pointwise/unary_impl.h). Same contracts as unary_forward_ref /
-// unary_backward_ref; relu, neg and every backward bit for bit, sigmoid / tanh / exp / log within
-// the error bounds stated in pointwise/vmath_impl.h.
+// unary op vectorised (pointwise/unary_impl.h). Same contracts as unary_forward_loop /
+// unary_backward_loop (elementwise_loops.h); relu, neg and every backward bit for bit, sigmoid /
+// tanh / exp / log within the error bounds stated in pointwise/vmath_impl.h.
 #pragma once
 
 #include <cstdint>
