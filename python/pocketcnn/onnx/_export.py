@@ -1,4 +1,6 @@
-"""``pc.onnx.export``: a built Sequential model -> an ONNX file (NCHW, dynamic batch).
+"""``pc.onnx.export``: a built Sequential or functional model -> an ONNX file (NCHW, dynamic
+batch). A functional model's layer calls become nodes in the graph's order (Add as a chain of
+ONNX Add, Concatenate as Concat; a layer called twice shares its initializers).
 
 One entry per layer class in ``EXPORTERS`` (``@exporter("Conv2D")``): a function that adds the
 layer's nodes to a ``GraphBuilder`` and returns the name of its output. A layer's activation is
@@ -51,6 +53,7 @@ class GraphBuilder:
         self.nodes: list[dict[str, Any]] = []
         self.initializers: list[dict[str, Any]] = []
         self._names: set[str] = {"input", "output"}
+        self.layer_weights: dict[int, list[str]] = {}  # id(layer) -> its weight initializers
 
     def unique(self, base: str) -> str:
         name, i = base, 1
@@ -94,9 +97,13 @@ def exporter(*class_names: str):
 
 
 def _weights(graph: GraphBuilder, layer) -> list[str]:
+    known = graph.layer_weights.get(id(layer))  # a layer called twice in a graph: one copy
+    if known is not None:
+        return known
     names = [graph.constant(f"{layer.name}.weight", np.asarray(layer.weights[0]))]
     if getattr(layer, "use_bias", False):
         names.append(graph.constant(f"{layer.name}.bias", np.asarray(layer.weights[1])))
+    graph.layer_weights[id(layer)] = names
     return names
 
 
@@ -178,12 +185,28 @@ def _separable(graph, layer, x):
     return _conv2d(graph, layer.pointwise, _conv2d(graph, layer.depthwise, x))
 
 
-@exporter("Add", "Concatenate")
-def _merge(graph, layer, x):  # layers of several inputs exist only in functional models
-    raise OnnxError(
-        f"pc.onnx.export: layer {layer.name!r} ({type(layer).__name__}) needs a graph model, "
-        "which export does not support yet"
-    )
+def _merge_inputs(layer, x) -> list[str]:
+    if isinstance(x, str):  # a Sequential model: a merge layer has one input there
+        raise OnnxError(
+            f"pc.onnx.export: layer {layer.name!r} ({type(layer).__name__}) takes several inputs; "
+            "it exists only in functional models (pc.Model)"
+        )
+    return list(x)
+
+
+@exporter("Add")
+def _add(graph, layer, x):  # ONNX Add takes two inputs: a chain of them, left to right
+    names = _merge_inputs(layer, x)
+    y = names[0]
+    for k, other in enumerate(names[1:], start=2):
+        y = graph.node("Add", [y, other], layer.name if k == len(names) else f"{layer.name}/{k}")
+    return y
+
+
+@exporter("Concatenate")
+def _concatenate(graph, layer, x):
+    rank = len(layer.built_input_shape[0])
+    return graph.node("Concat", _merge_inputs(layer, x), layer.name, axis=layer.axis % rank + 1)
 
 
 @exporter("Flatten")
@@ -234,15 +257,22 @@ def _value_info(name: str, per_sample_shape) -> dict[str, Any]:
     return {"name": name, "type": {"tensor_type": {"elem_type": FLOAT, "shape": {"dim": dims}}}}
 
 
+def _graph_body(graph: GraphBuilder, model) -> str:
+    """The nodes of a functional model's layer calls, in the graph's order; the output's name."""
+    names = {id(model._input_tensor): "input"}
+    for call in model._calls:
+        inputs = [names[id(t)] for t in call.inputs]
+        layer = call.layer
+        y = _layer_exporter(layer)(graph, layer, inputs if call.multi else inputs[0])
+        names[id(call.output)] = _add_activation(graph, layer, y)
+    return names[id(model._output_tensor)]
+
+
 def model_proto(model, opset: int = 17) -> dict[str, Any]:
-    """The ModelProto (as a dict) for a built Sequential model."""
+    """The ModelProto (as a dict) for a built Sequential or functional model."""
     if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSET_IR_VERSION:
         raise ValueError(
             f"pc.onnx.export: opset must be one of {sorted(OPSET_IR_VERSION)}, got {opset!r}"
-        )
-    if getattr(model, "_calls", None) is not None:
-        raise OnnxError(
-            "pc.onnx.export: functional (graph) models are not supported yet, only Sequential"
         )
     if not getattr(model, "built", False) or not model.layers:
         raise ValueError(
@@ -250,10 +280,13 @@ def model_proto(model, opset: int = 17) -> dict[str, Any]:
             "input_shape or call model.build(input_shape))"
         )
     graph = GraphBuilder()
-    x = "input"
-    for layer in model.layers:
-        x = _add_activation(graph, layer, _layer_exporter(layer)(graph, layer, x))
-    if x == "input":  # only identity layers: ONNX outputs need a node
+    if getattr(model, "_calls", None) is not None:
+        x = _graph_body(graph, model)
+    else:
+        x = "input"
+        for layer in model.layers:
+            x = _add_activation(graph, layer, _layer_exporter(layer)(graph, layer, x))
+    if not graph.nodes or graph.nodes[-1]["output"] != [x]:  # the output needs its own node
         x = graph.node("Identity", [x], "identity")
     graph.nodes[-1]["output"] = ["output"]
     from .. import __version__
