@@ -77,6 +77,17 @@ def zoo():
             L.Flatten(),
             L.Dense(3),
         ]),
+        "keras3_activations": pc.Sequential([
+            L.Conv2D(4, 3, padding="same", activation="elu", input_shape=(2, 6, 6)),
+            L.LeakyReLU(0.1),
+            L.Conv2D(4, 3, activation="softplus"),
+            L.ELU(0.5),
+            L.Conv2D(3, 1),
+            L.Activation("hard_sigmoid"),
+            L.Flatten(),
+            L.Dense(5, activation="leaky_relu"),
+            L.Dense(3),
+        ]),
         "dense_only": pc.Sequential([
             L.Dense(9, activation="relu", input_shape=(12,)),
             L.Dense(5, activation="softmax"),

@@ -30,7 +30,15 @@ ACTIVATION_OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "sigmoid": ("Sigmoid", {}),
     "tanh": ("Tanh", {}),
     "softmax": ("Softmax", {"axis": 1}),
+    "leaky_relu": ("LeakyRelu", {"alpha": 0.2}),
+    "elu": ("Elu", {"alpha": 1.0}),
+    "softplus": ("Softplus", {}),
+    # relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1) (ONNX's defaults 0.2 / 0.5 are Keras 2's)
+    "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
 }
+# Activations without a single ONNX op at every opset (silu; gelu before opset 20): a function
+# adding their nodes (see _export_activations).
+COMPOSITE_ACTIVATIONS: dict[str, Callable[[GraphBuilder, str, str], str]] = {}
 
 
 def _attribute(name: str, value) -> dict[str, Any]:
@@ -49,7 +57,8 @@ def _attribute(name: str, value) -> dict[str, Any]:
 class GraphBuilder:
     """Collects nodes and initializers with unique names."""
 
-    def __init__(self):
+    def __init__(self, opset: int = 17):
+        self.opset = opset  # the activations' exporters choose ops by it
         self.nodes: list[dict[str, Any]] = []
         self.initializers: list[dict[str, Any]] = []
         self._names: set[str] = {"input", "output"}
@@ -244,6 +253,8 @@ def _layer_exporter(layer):
 def _add_activation(graph: GraphBuilder, layer, x: str) -> str:
     if layer.activation is None:
         return x
+    if layer.activation in COMPOSITE_ACTIVATIONS:
+        return COMPOSITE_ACTIVATIONS[layer.activation](graph, x, f"{layer.name}/{layer.activation}")
     if layer.activation not in ACTIVATION_OPS:
         raise OnnxError(
             f"pc.onnx.export: layer {layer.name!r}: activation {layer.activation!r} has no ONNX op"
@@ -279,7 +290,7 @@ def model_proto(model, opset: int = 17) -> dict[str, Any]:
             "pc.onnx.export: the model must be built (give the first layer an "
             "input_shape or call model.build(input_shape))"
         )
-    graph = GraphBuilder()
+    graph = GraphBuilder(opset)
     if getattr(model, "_calls", None) is not None:
         x = _graph_body(graph, model)
     else:
@@ -320,3 +331,6 @@ def export(model, path: str | os.PathLike, opset: int = 17) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+from . import _export_activations  # noqa: E402, F401  (fills COMPOSITE_ACTIVATIONS, EXPORTERS)
