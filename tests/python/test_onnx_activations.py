@@ -64,11 +64,38 @@ def test_gelu_at_opset_20_loads_back(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 
 
-def test_decomposed_silu_is_refused_as_a_branch(tmp_path):
-    model = randomize(pc.Sequential([L.Dense(3, activation="silu", input_shape=(4,))]))
+def test_silu_written_as_sigmoid_times_x_loads_as_silu(tmp_path):
+    model = randomize(pc.Sequential([
+        L.Conv2D(2, 3, activation="silu", input_shape=(1, 5, 5)),
+        L.Flatten(),
+        L.Dense(3, activation="silu"),
+    ]))  # fmt: skip
     pc.onnx.export(model, tmp_path / "m.onnx")
-    with pytest.raises(pc.onnx.OnnxError, match="branches are not supported"):
-        pc.onnx.load(tmp_path / "m.onnx")
+    loaded = pc.onnx.load(tmp_path / "m.onnx")
+    assert isinstance(loaded, pc.Sequential)
+    assert [layer.activation for layer in loaded.layers] == ["silu", None, "silu"]
+    x = inputs(model, 7)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_a_product_other_than_silu_is_refused_naming_the_node(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Sigmoid", ["input"], ["s"], name="sig"),
+        helper.make_node("Mul", ["s", "two"], ["output"], name="square"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor("two", TensorProto.FLOAT, [1], [2.0])],
+    )  # fmt: skip
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with pytest.raises(pc.onnx.OnnxError, match=r"node 'square' \(Mul\).*x \* Sigmoid\(x\)"):
+        pc.onnx.load(path)
 
 
 def _single_node_model(op_type, **attributes):

@@ -22,6 +22,7 @@ from . import (
 from ._chain import IMPORTERS, Chain, Node
 from ._errors import OnnxError
 from ._import_graph import GraphChain, import_node, to_model
+from ._import_patterns import fuse_silu
 from ._tensors import FLOAT, to_array
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -239,6 +240,8 @@ def load(path, max_bytes: int = DEFAULT_MAX_BYTES):
         path = os.fspath(path)
         data, model_dir = _read_bounded(path, max_bytes), os.path.dirname(os.path.abspath(path))
     proto = _proto.decode(data, "ModelProto")
+    if proto.get("graph") is not None:
+        fuse_silu(proto["graph"])
     if _branched(proto, model_dir):
         return _build_graph_model(proto, model_dir)
     chain, name = _build_chain(proto, model_dir)
