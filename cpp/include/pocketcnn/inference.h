@@ -18,6 +18,7 @@ namespace pocketcnn {
 class InferencePlan {
  public:
   // activation: "" / "linear" (none), "relu", "sigmoid", "tanh", "softmax" (over dim 1).
+  // With groups or dilation in `opt` the step runs conv2d_grouped (3x3 depthwise: fast kernels).
   void add_conv2d(const Tensor& w, const Tensor& b, const Conv2dOptions& opt,
                   const std::string& activation);
   void add_max_pool2d(const Pool2dOptions& opt);
