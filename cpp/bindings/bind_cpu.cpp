@@ -112,15 +112,18 @@ C++ call with conv + bias + ReLU + 2x2 max pool fused. Built by pocketcnn._infer
       .def(
           "add_conv2d",
           [](InferencePlan& p, py::handle w, py::handle b, int64_t sh, int64_t sw, int64_t pt,
-             int64_t pl, int64_t pb, int64_t pr, const std::string& act) {
+             int64_t pl, int64_t pb, int64_t pr, const std::string& act, int64_t dh, int64_t dw,
+             int64_t groups) {
             Conv2dOptions o;
             o.stride_h = sh, o.stride_w = sw, o.pad_top = pt, o.pad_left = pl, o.pad_bottom = pb,
             o.pad_right = pr;
+            o.dilation_h = dh, o.dilation_w = dw, o.groups = groups;  // conv2d_grouped checks them
             p.add_conv2d(to_tensor(w, "add_conv2d: weight"),
                          to_optional_tensor(b, "add_conv2d: bias"), o, act);
           },
           "weight"_a, "bias"_a, "stride_h"_a, "stride_w"_a, "pad_top"_a, "pad_left"_a,
-          "pad_bottom"_a, "pad_right"_a, "activation"_a)
+          "pad_bottom"_a, "pad_right"_a, "activation"_a, "dilation_h"_a = 1, "dilation_w"_a = 1,
+          "groups"_a = 1)
       .def(
           "add_pool2d",
           [](InferencePlan& p, bool is_max, int64_t kh, int64_t kw, int64_t sh, int64_t sw,

@@ -184,10 +184,14 @@ Tensor InferencePlan::run(const Tensor& x) const {
         const bool next_pool = i + 1 < steps_.size() && steps_[i + 1].kind == Kind::max_pool2d &&
                                is_2x2_pool(steps_[i + 1].pool);
         std::optional<kernels::Conv2dGeometry> fused;
-        if (next_pool && (s.activation.empty() || s.activation == "relu")) {
+        // Grouped / dilated / depthwise convs have their own op (depthwise 3x3: fast kernels).
+        const bool grouped = s.conv.groups != 1 || s.conv.dilation_h != 1 || s.conv.dilation_w != 1;
+        if (next_pool && !grouped && (s.activation.empty() || s.activation == "relu")) {
           fused = fusable_geometry(h, w, b, s.conv);
         }
-        if (fused) {
+        if (grouped) {
+          h = apply_activation(s.activation, conv2d_grouped(h, w, b, s.conv));
+        } else if (fused) {
           h = conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
           ++i;  // the pool is done
         } else if (kernels::Activation act; fused_activation(s.activation, &act)) {

@@ -34,6 +34,9 @@ class InferencePlan(Protocol):
         pad_bottom: int,
         pad_right: int,
         activation: str,
+        dilation_h: int = 1,
+        dilation_w: int = 1,
+        groups: int = 1,
     ) -> None: ...
     def add_linear(
         self, weight: _core.Tensor, bias: _core.Tensor | None, activation: str

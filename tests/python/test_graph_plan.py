@@ -136,8 +136,15 @@ class _DoubledAdd(L.Add):
 def _fallback_models():
     x = pc.Input((2, 5, 5))
     yield pc.Model(x, _DoubledAdd()([x, L.Conv2D(2, 3, padding="same")(x)]))
+
+
+def test_grouped_convs_run_in_the_plan():
+    # Grouped / depthwise convs have a plan step since the depthwise kernels (resnet branch).
     x = pc.Input((2, 5, 5))
-    yield pc.Model(x, L.Add()([x, L.Conv2D(2, 3, padding="same", groups=2)(x)]))  # no step
+    model = pc.Model(x, L.Add()([x, L.Conv2D(2, 3, padding="same", groups=2)(x)]))
+    assert build_graph_plan(model) is not None
+    xs = np.random.default_rng(4).standard_normal((3, 2, 5, 5)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(xs), _tape(model, xs), rtol=1e-5, atol=1e-6)
 
 
 def test_graphs_the_plan_cannot_run_fall_back_to_python():

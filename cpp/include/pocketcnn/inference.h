@@ -20,6 +20,7 @@ class InferencePlan {
   // activation: "" / "linear" (none), "relu", "sigmoid", "tanh", "softmax" (over dim 1), or
   // one of ops/plan_activation.h's (leaky_relu[:slope], elu[:alpha], gelu, silu, ...; those run
   // their vectorised kernel in place on the step's output).
+  // With groups or dilation in `opt` the step runs conv2d_grouped (3x3 depthwise: fast kernels).
   void add_conv2d(const Tensor& w, const Tensor& b, const Conv2dOptions& opt,
                   const std::string& activation);
   void add_max_pool2d(const Pool2dOptions& opt);

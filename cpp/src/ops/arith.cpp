@@ -49,9 +49,25 @@ Tensor sum_to(const Tensor& full, const Shape& shape) {
   return t;
 }
 
+// a + b of one shape (a residual Add): one contiguous pass, and a backward that hands dy itself
+// to both inputs (as reshape's does; the tape copies before it sums into a gradient) instead of
+// the broadcasting loops' two per-element copies.
+Tensor add_same_shape(const Tensor& a, const Tensor& b) {
+  Tensor y = Tensor::empty(a.shape());
+  const float *pa = a.data(), *pb = b.data();
+  float* py = y.data();
+  const int64_t n = a.numel();
+  for (int64_t i = 0; i < n; ++i) py[i] = pa[i] + pb[i];
+  return record("add", y, {a, b},
+                [](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
+                  return {needs[0] ? dy : Tensor(), needs[1] ? dy : Tensor()};
+                });
+}
+
 Tensor binary_op(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
   PCNN_CHECK_TYPE(a.defined(), name, ": input is None");
   PCNN_CHECK_TYPE(b.defined(), name, ": other is None");
+  if (op == BinaryOp::Add && a.shape() == b.shape()) return add_same_shape(a, b);
   Shape out;
   PCNN_CHECK(kernels::broadcast_shape(a.shape(), b.shape(), &out), name, ": shapes ",
              shape_str(a.shape()), " (input) and ", shape_str(b.shape()),

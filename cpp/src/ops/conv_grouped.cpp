@@ -1,11 +1,13 @@
 // conv2d_grouped: Conv2D with groups and/or dilation (DepthwiseConv2D is groups = C). Argument
-// checks naming the shapes, the output, the tape node; the loops are kernels/conv/conv_grouped.
+// checks naming the shapes, the output, the tape node; the loops are kernels/conv/conv_grouped
+// (the reference), or kernels/depthwise for the 3x3 depthwise convolutions it covers.
 #include "kernels/conv/conv_grouped.h"
 
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "kernels/depthwise/depthwise3x3.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
@@ -65,8 +67,13 @@ Tensor conv2d_grouped(const Tensor& x, const Tensor& w, const Tensor& b, const C
                shape_str(b.shape()));
   }
   Tensor y = Tensor::empty({g.N, g.K, g.P, g.Q});
-  kernels::grouped_conv2d_forward(g, x.data(), w.data(), b.defined() ? b.data() : nullptr,
-                                  y.data());
+  const bool depthwise = kernels::depthwise3x3_applies(g);
+  const float* bias = b.defined() ? b.data() : nullptr;
+  if (depthwise) {
+    kernels::depthwise3x3_forward(g, x.data(), w.data(), bias, y.data());
+  } else {
+    kernels::grouped_conv2d_forward(g, x.data(), w.data(), bias, y.data());
+  }
   const Tensor xs = x.detach(), ws = w.detach();
   return record("conv2d_grouped", y, {x, w, b},
                 [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
@@ -75,8 +82,10 @@ Tensor conv2d_grouped(const Tensor& x, const Tensor& w, const Tensor& b, const C
                   if (needs[1]) grads[1] = Tensor::empty(ws.shape());
                   if (needs[2]) grads[2] = Tensor::empty({g.K});
                   auto ptr = [](const Tensor& t) { return t.defined() ? t.data() : nullptr; };
-                  kernels::grouped_conv2d_backward(g, xs.data(), ws.data(), dy.data(),
-                                                   ptr(grads[0]), ptr(grads[1]), ptr(grads[2]));
+                  auto backward =
+                      depthwise ? kernels::depthwise3x3_backward : kernels::grouped_conv2d_backward;
+                  backward(g, xs.data(), ws.data(), dy.data(), ptr(grads[0]), ptr(grads[1]),
+                           ptr(grads[2]));
                   return grads;
                 });
 }

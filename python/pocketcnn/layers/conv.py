@@ -39,8 +39,9 @@ class Conv2D(Layer):
             only its input group (kernel (K, C / groups, R, S)); must divide C and K.
         input_shape: (C, H, W) when this is the model's first layer.
 
-    Grouped or dilated convolutions run reference loops in Python-driven ops (no inference-plan
-    step yet), correct but not fast.
+    Grouped or dilated convolutions run plain reference loops, correct but not fast, except the
+    3x3 depthwise ones (groups = C, stride 1 or 2, padding up to 2): those have vectorised
+    kernels, in training and in the inference plan.
     """
 
     default_name = "conv2d"
@@ -144,22 +145,24 @@ class Conv2D(Layer):
             padding = "same"
         bias = self._weights[1] if self.use_bias else None
         if self.groups != 1 or self.dilation_rate != (1, 1):
-            padding = ((top, bottom), (left, right))
-            x = ops.zero_pad2d(x, padding) if any(padding[0] + padding[1]) else x
-            return ops.conv2d(
-                x, self._weights[0], bias, self.strides, 0, self.dilation_rate, self.groups
+            # The op pads unequal sides itself (no zero_pad2d copy; the depthwise 3x3 kernels
+            # read the padding in place).
+            (sh, sw), (dh, dw) = self.strides, self.dilation_rate
+            return _core.conv2d_grouped(
+                x, self._weights[0], bias, sh, sw, top, left, bottom, right, dh, dw, self.groups
             )
         return ops.conv2d(x, self._weights[0], bias, stride=self.strides, padding=padding)
 
     def add_to_plan(self, plan, activation):
-        if self.groups != 1 or self.dilation_rate != (1, 1):
-            return False  # no grouped / dilated plan step yet: the model runs layer by layer
         assert self.built_input_shape is not None
         _, h, w = self.built_input_shape
         top, bottom, left, right = self._pads(h, w)
         bias = self._weights[1] if self.use_bias else None
-        sh, sw = self.strides
-        plan.add_conv2d(self._weights[0], bias, sh, sw, top, left, bottom, right, activation)
+        (sh, sw), (dh, dw) = self.strides, self.dilation_rate
+        plan.add_conv2d(
+            self._weights[0], bias, sh, sw, top, left, bottom, right, activation, dh, dw,
+            self.groups,
+        )  # fmt: skip
         return True
 
     def get_config(self):
@@ -266,6 +269,10 @@ class SeparableConv2D(Layer):
 
     def forward(self, x, training):
         return self.pointwise.forward(self.depthwise.forward(x, training), training)
+
+    def add_to_plan(self, plan, activation):
+        # Two conv steps; a BatchNormalization after this layer folds into the pointwise one.
+        return self.depthwise.add_to_plan(plan, "") and self.pointwise.add_to_plan(plan, activation)
 
     def get_config(self):
         d = self.depthwise.get_config()

@@ -165,7 +165,9 @@ class GlobalAveragePooling2D(_GlobalPool2D):
     _plan_is_max = False
 
     def _pool(self, x):
-        return ops.avg_pool2d(x, tuple(x.shape[2:]), 1)
+        # A mean over (H, W), not avg_pool2d with the plane as its window: the same values, and
+        # its backward is about half the time of the pooling one (measured on (128, 64, 7, 7)).
+        return ops.mean(x, (2, 3), keepdim=True)
 
 
 class GlobalMaxPooling2D(_GlobalPool2D):
