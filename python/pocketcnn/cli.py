@@ -244,8 +244,8 @@ def _add_viz(sub) -> None:
         help="pictures of what a saved model learned",
         description="Writes PNG pictures of a saved model: its conv filters, the feature maps "
         "and saliency of Fashion-MNIST test images, inputs that maximise each class and the last "
-        "conv layer's filters, and its training curves. Needs Pillow (pip install "
-        '"pocketcnn[viz]").',
+        "conv layer's filters, and its training curves (PNG files written by pocketcnn's own "
+        "encoder: nothing to install).",
     )
     p.add_argument("model", help="model file")
     p.add_argument(
