@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from graph_networks import graph_forward_flops, small_resnet_nodes
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Network:
     train_batch: int
     layers: tuple[tuple, ...]
     about: str
+    graph: tuple[tuple, ...] = ()  # instead of layers: graph_networks.py's nodes
 
 
 def _lecture(act1, act2) -> tuple[tuple, ...]:
@@ -137,6 +139,16 @@ NETWORKS = [
         "ResNet/AlexNet stem: 7x7 stride-2 conv, 3x3 stride-2 max pooling (padding 1)",
     ),
 ]
+NETWORKS.append(
+    Network(
+        "small_resnet",
+        (1, 28, 28),
+        64,
+        (),
+        "examples/small_resnet.py: BatchNorm, residual blocks (Add + ReLU), global avg pool",
+        graph=small_resnet_nodes(),
+    )
+)
 BY_NAME = {n.name: n for n in NETWORKS}
 
 
@@ -163,6 +175,8 @@ def shapes(net: Network) -> list[tuple[int, ...]]:
 
 def forward_flops(net: Network) -> int:
     """Multiply-adds x 2 of the convs and dense layers for one image."""
+    if net.graph:
+        return graph_forward_flops(net.input_shape, net.graph)
     flops, shape = 0, net.input_shape
     for layer, out in zip(net.layers, shapes(net)):
         if layer[0] == "conv":
@@ -176,6 +190,9 @@ def forward_flops(net: Network) -> int:
 def train_flops(net: Network) -> int:
     """Forward, weight gradients of every layer, input gradients of every layer but the first
     (nobody needs d loss / d image); pooling, activations, the loss and the update not counted."""
+    if net.graph:  # the stem conv needs no input gradient
+        stem = net.graph[:1]
+        return 3 * forward_flops(net) - graph_forward_flops(net.input_shape, stem)
     first = next(i for i, spec in enumerate(net.layers) if spec[0] in ("conv", "dense"))
     first_layer = Network(net.name, net.input_shape, 1, net.layers[: first + 1], "")
     return 3 * forward_flops(net) - forward_flops(first_layer)

@@ -12,6 +12,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 from common import emit, measure_suite, suite_args, suite_networks
+from graph_networks import BN_EPS, graph_shapes, graph_weights
 from networks import shapes, weights
 
 LR, MOMENTUM = 0.005, 0.9
@@ -23,8 +24,53 @@ ACTIVATIONS = {
 }
 
 
-def build(net) -> torch.nn.Sequential:
+class GraphNet(torch.nn.Module):
+    """A graph network of graph_networks.py: its nodes as modules, forward walks them."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.nodes = net.graph
+        shapes = graph_shapes(net.input_shape, net.graph)
+        self.mods = torch.nn.ModuleDict()
+        for name, op, inputs, *p in net.graph:
+            c = shapes[inputs[0]][0]
+            if op == "conv":
+                filters, k, stride, pad = p
+                self.mods[name] = torch.nn.Conv2d(c, filters, k, stride, pad, bias=False)
+            elif op == "bn":
+                self.mods[name] = torch.nn.BatchNorm2d(c, eps=BN_EPS)
+            elif op == "dense":
+                self.mods[name] = torch.nn.Linear(c, p[0])
+        with torch.no_grad():
+            for name, arrays in graph_weights(net.input_shape, net.graph).items():
+                mod = self.mods[name]
+                if isinstance(mod, torch.nn.BatchNorm2d):
+                    targets = [mod.weight, mod.bias, mod.running_mean, mod.running_var]
+                else:
+                    targets = list(mod.parameters())
+                assert len(targets) == len(arrays), name
+                for t, a in zip(targets, arrays):
+                    t.copy_(torch.from_numpy(a))
+
+    def forward(self, x):
+        values = {"x": x}
+        for name, op, inputs, *_ in self.nodes:
+            a = values[inputs[0]]
+            if op == "relu":
+                values[name] = torch.relu(a)
+            elif op == "add":
+                values[name] = a + values[inputs[1]]
+            elif op == "gap":
+                values[name] = torch.flatten(F.adaptive_avg_pool2d(a, 1), 1)
+            else:
+                values[name] = self.mods[name](a)
+        return values[self.nodes[-1][0]]
+
+
+def build(net) -> torch.nn.Module:
     """The network in NCHW (channels_last is applied by the caller), with the suite's weights."""
+    if net.graph:
+        return GraphNet(net)
     mods, shape = [], net.input_shape
     for spec, out in zip(net.layers, shapes(net)):
         kind, act = spec[0], None

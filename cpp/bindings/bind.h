@@ -22,6 +22,9 @@ void bind_nn_ops(py::module_& m);    // bind_nn_ops.cpp: conv2d, pooling, flatte
 void bind_math_ops(py::module_& m);  // bind_math_ops.cpp: activations, losses, arithmetic
 void bind_optim(py::module_& m);     // bind_optim.cpp: optimiser parameter updates
 void bind_cpu(py::module_& m);       // bind_cpu.cpp: ISA dispatch and CPU information
+void bind_graph(py::module_& m);     // bind_graph.cpp: the inference plan of graph models
+// bind_activation_ops.cpp: leaky_relu, elu, gelu, silu, hard_sigmoid, softplus
+void bind_activation_ops(py::module_& m);
 
 // A pocketcnn Tensor from a Tensor (shared, not copied) or anything numpy can turn into a numeric
 // array. A C-contiguous, writeable float32 array is wrapped without a copy; anything else numeric

@@ -24,7 +24,9 @@ PYBIND11_MODULE(_core, m) {
   pocketcnn::bindings::bind_tensor(m);
   pocketcnn::bindings::bind_nn_ops(m);
   pocketcnn::bindings::bind_math_ops(m);
+  pocketcnn::bindings::bind_activation_ops(m);
   pocketcnn::bindings::bind_optim(m);
   pocketcnn::bindings::bind_cpu(m);
+  pocketcnn::bindings::bind_graph(m);
   pocketcnn::bindings::register_exit_guard(m);
 }

@@ -6,6 +6,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_geometry.h"
 #include "ops/conv_fused.h"
+#include "ops/plan_activation.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 
@@ -13,20 +14,15 @@ namespace pocketcnn {
 
 namespace {
 
+// The activation names: ops/plan_activation.h (canonical spelling, or ValueError).
 std::string checked_activation(const std::string& name) {
-  const std::string a = name == "linear" ? "" : name;
-  PCNN_CHECK(a.empty() || a == "relu" || a == "sigmoid" || a == "tanh" || a == "softmax",
-             "InferencePlan: unknown activation '", name,
-             "' (use '', 'linear', 'relu', 'sigmoid', 'tanh' or 'softmax')");
-  return a;
+  return detail::plan_activation(name);
 }
 
+// Applied to a fresh step output (conv, linear, batch norm): the activations after relu /
+// sigmoid / tanh run their vectorised kernel in place.
 Tensor apply_activation(const std::string& a, const Tensor& x) {
-  if (a.empty()) return x;
-  if (a == "relu") return relu(x);
-  if (a == "sigmoid") return sigmoid(x);
-  if (a == "tanh") return tanh(x);
-  return softmax(x, 1);
+  return detail::apply_plan_activation(a, x, /*in_place=*/true);
 }
 
 // The conv-fusable activations: everything but softmax (which needs the whole channel axis).
@@ -40,7 +36,7 @@ bool fused_activation(const std::string& a, kernels::Activation* act) {
   else if (a == "tanh")
     *act = kernels::Activation::tanh;
   else
-    return false;
+    return detail::conv_fusable_activation(a, act);  // gelu, silu, ... (plan_activation.h)
   return true;
 }
 
@@ -244,8 +240,8 @@ Tensor InferencePlan::run(const Tensor& x) const {
                              batch_norm(h, s.bn.mean, s.bn.var, s.bn.gamma, s.bn.beta, o));
         break;
       }
-      case Kind::activation:
-        h = apply_activation(s.activation, h);
+      case Kind::activation:  // h may be the caller's input (or a view of it): not in place
+        h = detail::apply_plan_activation(s.activation, h, /*in_place=*/false);
         break;
     }
   }

@@ -7,7 +7,7 @@ pocketcnn's C++ core: tensors, the autograd tape and the CNN kernels
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'conv2d_grouped', 'cpu_info', 'cross_entropy', 'div', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'get_num_threads', 'is_grad_enabled', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'softmax', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
+__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'conv2d_grouped', 'cpu_info', 'cross_entropy', 'div', 'elu', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'gelu', 'get_num_threads', 'hard_sigmoid', 'is_grad_enabled', 'leaky_relu', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'silu', 'softmax', 'softplus', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
 class Tensor:
     """
     A float32 tensor (NCHW for images) with autograd.
@@ -164,6 +164,10 @@ def div(input: typing.Any, other: typing.Any) -> Tensor:
     """
     input / other with numpy broadcasting.
     """
+def elu(input: typing.Any, alpha: typing.SupportsFloat | typing.SupportsIndex = 1.0) -> Tensor:
+    """
+    input > 0 ? input : alpha * (exp(input) - 1) elementwise.
+    """
 def empty_cache() -> None:
     """
     Returns the tensor memory cache's free blocks to the operating system.
@@ -180,11 +184,23 @@ def forked_after_threads() -> bool:
     """
     Whether this process is a fork child dropped to 1 thread (OpenMP does not survive fork).
     """
+def gelu(input: typing.Any, approximate: bool = False) -> Tensor:
+    """
+    input * Phi(input) (erf form), or the tanh form with approximate=True.
+    """
 def get_num_threads() -> int:
     ...
+def hard_sigmoid(input: typing.Any) -> Tensor:
+    """
+    relu6(input + 3) / 6 elementwise (Keras 3 and PyTorch's hardsigmoid).
+    """
 def is_grad_enabled() -> bool:
     """
     Whether ops record the autograd graph (per thread).
+    """
+def leaky_relu(input: typing.Any, negative_slope: typing.SupportsFloat | typing.SupportsIndex = 0.20000000298023224) -> Tensor:
+    """
+    input > 0 ? input : negative_slope * input elementwise.
     """
 def limits() -> dict:
     """
@@ -280,9 +296,17 @@ def sigmoid(input: typing.Any) -> Tensor:
     """
     1 / (1 + exp(-input)) elementwise, without overflow.
     """
+def silu(input: typing.Any) -> Tensor:
+    """
+    input * sigmoid(input) elementwise (swish).
+    """
 def softmax(input: typing.Any, dim: typing.SupportsInt | typing.SupportsIndex = -1) -> Tensor:
     """
     Softmax along dim (max-subtracted, stable).
+    """
+def softplus(input: typing.Any) -> Tensor:
+    """
+    log(1 + exp(input)) elementwise, without overflow.
     """
 def sub(input: typing.Any, other: typing.Any) -> Tensor:
     """

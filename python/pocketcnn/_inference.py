@@ -18,8 +18,10 @@ from .layers.base import plan_step_is_trusted
 class InferencePlan(Protocol):
     """The steps ``_core._InferencePlan`` offers a layer's ``add_to_plan`` (the class is private
     to the extension, so the generated stub does not show it). ``activation`` is '' or a name
-    from layers.base's activations; weights and biases are the layer's own Tensors (the plan
-    keeps them, so in-place optimiser updates need no rebuild)."""
+    from layers.base's activations, or ``'leaky_relu:<slope>'`` / ``'elu:<alpha>'`` (the
+    LeakyReLU / ELU layers' own parameter; cpp/src/ops/plan_activation.h); weights and biases
+    are the layer's own Tensors (the plan keeps them, so in-place optimiser updates need no
+    rebuild)."""
 
     def add_conv2d(
         self,

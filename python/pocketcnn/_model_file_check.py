@@ -94,6 +94,8 @@ def planned_weight_shapes(model_config: Any) -> tuple[Shapes, Shapes, bool]:
     if shape is None:
         return [], [], False
     shape = _shape(list(shape), "input_shape")
+    if model_config.get("graph") is not None:  # a functional Model: shapes flow along its calls
+        return _planned_graph_shapes(layers, shape, model_config["graph"])
     shapes: Shapes = []
     trainable: Shapes = []
     for i, layer in enumerate(layers):
@@ -108,6 +110,52 @@ def planned_weight_shapes(model_config: Any) -> tuple[Shapes, Shapes, bool]:
         shape = _shape(
             list(layer.compute_output_shape(shape)), f"layer {i} ({layer.type_name}) output shape"
         )
+    return shapes, trainable, True
+
+
+def _graph_call_inputs(graph: Any, n_layers: int) -> list[tuple[int, list[int], bool]]:
+    """(layer index, input tensor indices, multi) of every call of a Model's saved graph, each
+    index checked: tensor 0 is the input, call k writes tensor k + 1."""
+    calls = graph.get("calls") if isinstance(graph, dict) else None
+    if not isinstance(calls, list):
+        raise PlanError("the graph has no list of calls")
+    out = []
+    for k, c in enumerate(calls):
+        if not isinstance(c, dict) or not isinstance(c.get("inputs"), list) or not c["inputs"]:
+            raise PlanError(f"graph call {k}: not a {{layer, inputs, multi}} object")
+        layer = _int(c.get("layer"), f"graph call {k}: layer")
+        inputs = [_int(i, f"graph call {k}: input") for i in c["inputs"]]
+        if layer >= n_layers or max(inputs) > k:
+            raise PlanError(f"graph call {k}: layer {layer} or inputs {inputs} out of range")
+        out.append((layer, inputs, bool(c.get("multi"))))
+    return out
+
+
+def _planned_graph_shapes(layers, shape, graph) -> tuple[Shapes, Shapes, bool]:
+    """planned_weight_shapes of a functional Model: each layer's weights from its first call's
+    input shapes, in the order of ``layers`` (the order weights are saved in)."""
+    tensors: list[Any] = [shape]
+    per_layer: dict[int, list[tuple[int, ...]] | None] = {}
+    for k, (index, inputs, multi) in enumerate(_graph_call_inputs(graph, len(layers))):
+        layer = layers[index]
+        arg = [tensors[i] for i in inputs] if multi else tensors[inputs[0]]
+        if index not in per_layer:
+            described = layer.weight_shapes(arg)
+            per_layer[index] = (
+                None if described is None else [tuple(int(d) for d in w) for w in described]
+            )
+        out = layer.compute_output_shape(arg)
+        tensors.append(_shape(list(out), f"graph call {k} ({layer.type_name}) output shape"))
+    shapes: Shapes = []
+    trainable: Shapes = []
+    for index, layer in enumerate(layers):
+        weights = per_layer.get(index, [])
+        if weights is None:
+            return shapes, trainable, False
+        for w in weights:
+            _shape(list(w), f"layer {index} ({layer.type_name}) weight shape")
+        shapes += weights
+        trainable += weights[: len(weights) - len(layer.state_names)]
     return shapes, trainable, True
 
 

@@ -8,8 +8,9 @@
 
 ``Model`` is a ``Sequential`` whose forward pass walks the graph, so compile / fit / evaluate /
 predict / summary / save / load are the same code. A layer called twice is one layer (its weights
-are shared; both calls must see the same input shape). One input and one output; graphs run
-layer by layer in Python (no compiled inference plan yet).
+are shared; both calls must see the same input shape). One input and one output. predict and
+evaluate run the graph as one compiled plan (``_graph_inference``: BatchNorm folded, a residual
+Add fused with the ReLU after it) when every layer has a plan step, else layer by layer.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks, _core
+from ._graph_inference import GraphPlanCache
 from ._symbolic import LayerCall, SymbolicTensor, is_symbolic
 from .layers import Layer, ShapeError
 from .layers import from_config as layer_from_config
@@ -104,13 +106,6 @@ def _calls_in_order(output: SymbolicTensor) -> tuple[list[LayerCall], list[Symbo
     return order, inputs
 
 
-class _NoPlan:
-    """Graphs have no compiled inference plan yet: predict/evaluate run the layers."""
-
-    def get(self, layers, logits: bool = False):
-        return None
-
-
 class Model(Sequential):
     """A model from a graph of layer calls: ``pc.Model(inputs, outputs)`` (see the module doc).
 
@@ -137,7 +132,7 @@ class Model(Sequential):
         if not calls:
             raise ValueError("Model: the outputs are the inputs; add a layer")
         self._input_tensor, self._output_tensor, self._calls = x, y, calls
-        self._plans = _NoPlan()  # type: ignore[assignment]
+        self._plans = GraphPlanCache(self)  # type: ignore[assignment]
         layers: list[Layer] = []
         for c in calls:
             if all(c.layer is not other for other in layers):
@@ -183,16 +178,28 @@ class Model(Sequential):
         return super()._fused_softmax and self._calls[-1].layer is self.layers[-1]
 
     def _forward(self, x: _core.Tensor, training: bool, logits: bool = False) -> _core.Tensor:
+        return self._run_calls(x, len(self._calls) - 1, training, logits)
+
+    def _run_calls(self, x: _core.Tensor, stop: int, training: bool, logits: bool) -> _core.Tensor:
+        """The output of call ``stop`` (calls 0..stop run; with ``logits`` call ``stop`` leaves
+        out its activation)."""
         values: dict[int, Any] = {id(self._input_tensor): x}
-        last = len(self._calls) - 1
-        for i, c in enumerate(self._calls):
+        for i, c in enumerate(self._calls[: stop + 1]):
             args = [values[id(t)] for t in c.inputs]
             values[id(c.output)] = c.layer(
                 args if c.multi else args[0],
                 training=training,
-                apply_activation=not (logits and i == last),
+                apply_activation=not (logits and i == stop),
             )
-        return values[id(self._output_tensor)]
+        return values[id(self._calls[stop].output)]
+
+    def _forward_to_layer(self, x: _core.Tensor, layer: Layer, logits: bool = False):
+        """The output of ``layer`` in inference mode (for pc.viz): of its last call when it is
+        called more than once, so the output layer gives the model's output."""
+        calls = [i for i, c in enumerate(self._calls) if c.layer is layer]
+        if not calls:
+            raise ValueError(f"{self.name}: {_label(layer)} is not a layer of this model")
+        return self._run_calls(x, calls[-1], False, logits)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -90,7 +90,11 @@ def _one_image(model, x, who: str) -> np.ndarray:
 
 def _forward_to(model, x: Tensor, index: int, *, logits: bool) -> Tensor:
     """Applies layers 0..index in inference mode. With logits=True the last applied layer skips
-    its activation (a class score before softmax, as in Simonyan et al. 2014)."""
+    its activation (a class score before softmax, as in Simonyan et al. 2014). A functional
+    (graph) model runs the calls its layer ``index`` depends on (of a layer used twice: its last
+    call)."""
+    if getattr(model, "_calls", None) is not None:
+        return model._forward_to_layer(x, model.layers[index], logits=logits)
     for i, lay in enumerate(model.layers[: index + 1]):
         x = lay(x, training=False, apply_activation=not (logits and i == index))
     return x

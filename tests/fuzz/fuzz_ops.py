@@ -42,7 +42,8 @@ DTYPES = ["float32", "float32", "float32", "float64", "int32", "int64", "bool", 
 OPS = [
     "conv2d", "max_pool2d", "avg_pool2d", "flatten", "linear", "relu", "sigmoid", "tanh",
     "softmax", "log_softmax", "cross_entropy", "mse_loss", "add", "sub", "mul", "div", "pow",
-    "neg", "exp", "log", "matmul", "sum", "mean", "reshape",
+    "neg", "exp", "log", "matmul", "sum", "mean", "reshape", "leaky_relu", "elu", "gelu", "silu",
+    "hard_sigmoid", "softplus",
 ]  # fmt: skip
 
 
@@ -121,6 +122,10 @@ def make_case(seed: int, index: int) -> dict:
         kwargs = {"dim": rng.choice([None, _int(rng), [0, 1], [0, 0], (-1,)])}
         if rng.random() < 0.3:
             kwargs["keepdim"] = rng.random() < 0.5
+    elif op in ("leaky_relu", "elu"):
+        args.append(rng.choice([0.2, 0, -1, 1e30, float("nan"), float("inf"), "x", None, True]))
+    elif op == "gelu":
+        kwargs = {"approximate": rng.choice([False, True, "tanh", "none", "x", None, 1])}
     elif op == "reshape":
         args += [_int(rng) if rng.random() < 0.7 else -1 for _ in range(rng.choice([1, 2, 3]))]
     return {"op": op, "args": args, "kwargs": kwargs, "backward": rng.random() < 0.4}

@@ -77,12 +77,39 @@ def zoo():
             L.Flatten(),
             L.Dense(3),
         ]),
+        "keras3_activations": pc.Sequential([
+            L.Conv2D(4, 3, padding="same", activation="elu", input_shape=(2, 6, 6)),
+            L.LeakyReLU(0.1),
+            L.Conv2D(4, 3, activation="softplus"),
+            L.ELU(0.5),
+            L.Conv2D(3, 1),
+            L.Activation("hard_sigmoid"),
+            L.Flatten(),
+            L.Dense(5, activation="leaky_relu"),
+            L.Dense(3),
+        ]),
         "dense_only": pc.Sequential([
             L.Dense(9, activation="relu", input_shape=(12,)),
             L.Dense(5, activation="softmax"),
         ]),
+        "graph_residual": graph_model(),
     }  # fmt: skip
     return {name: randomize(m, i) for i, (name, m) in enumerate(models.items())}
+
+
+def graph_model():
+    """A functional model: conv-BN-ReLU stem, a residual block (Add + ReLU), a Concatenate of
+    three branches, an Add of three inputs one of which comes twice, global pooling."""
+    x = pc.Input((3, 8, 8))
+    h = L.Conv2D(4, 3, padding="same", use_bias=False)(x)
+    h = L.ReLU()(L.BatchNormalization()(h))
+    y = L.Conv2D(4, 3, padding="same", activation="relu")(h)
+    y = L.Conv2D(4, 3, padding="same")(y)
+    h = L.ReLU()(L.Add()([h, y]))
+    pooled = L.AvgPool2D(3, strides=1, padding=1)(h)
+    h = L.Concatenate()([h, L.Conv2D(2, 1, activation="tanh")(h), pooled])  # 10 channels
+    h = L.Add()([h, L.Conv2D(10, 1)(h), h])
+    return pc.Model(x, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(h)))
 
 
 def inputs(model, batch, seed=1):

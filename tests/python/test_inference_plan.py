@@ -134,4 +134,4 @@ def test_plan_rejects_bad_input_with_value_error():
     with pytest.raises(ValueError):
         plan.run(np.zeros((28, 28), np.float32))
     with pytest.raises(ValueError, match="activation"):
-        pc._core._InferencePlan().add_activation("gelu")
+        pc._core._InferencePlan().add_activation("mish")

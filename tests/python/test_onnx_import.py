@@ -51,12 +51,6 @@ def test_lenet5_uses_average_pooling_and_tanh():
     assert model.layers[0].padding == (2, 2) and model.layers[0].activation == "tanh"
 
 
-def test_residual_block_is_refused_clearly():
-    # pocketcnn has no functional (graph) model yet: the skip connection cannot be a Sequential.
-    with pytest.raises(pc.onnx.OnnxError, match="branches are not supported"):
-        pc.onnx.load(fixture("residual")[0])
-
-
 def test_load_from_bytes():
     path, x, y = fixture("lenet5")
     with open(path, "rb") as f:

@@ -18,7 +18,9 @@ namespace pocketcnn {
 
 class InferencePlan {
  public:
-  // activation: "" / "linear" (none), "relu", "sigmoid", "tanh", "softmax" (over dim 1).
+  // activation: "" / "linear" (none), "relu", "sigmoid", "tanh", "softmax" (over dim 1), or
+  // one of ops/plan_activation.h's (leaky_relu[:slope], elu[:alpha], gelu, silu, ...; those run
+  // their vectorised kernel in place on the step's output).
   void add_conv2d(const Tensor& w, const Tensor& b, const Conv2dOptions& opt,
                   const std::string& activation);
   void add_max_pool2d(const Pool2dOptions& opt);

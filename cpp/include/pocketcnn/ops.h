@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pocketcnn/activations.h"  // leaky_relu, elu, gelu, silu, hard_sigmoid, softplus
 #include "pocketcnn/tensor.h"
 
 namespace pocketcnn {

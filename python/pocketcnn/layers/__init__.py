@@ -55,6 +55,7 @@ be unique. The subclass defines:
 
 from __future__ import annotations
 
+from .activations import ELU, LeakyReLU
 from .base import Layer, ShapeError, from_config
 from .conv import Conv2D, DepthwiseConv2D, SeparableConv2D
 from .core import Activation, Dense, Dropout, Flatten, ReLU, Softmax
@@ -83,12 +84,14 @@ __all__ = [
     "DepthwiseConv2D",
     "Dense",
     "Dropout",
+    "ELU",
     "Flatten",
     "GlobalAvgPool2D",
     "GlobalAveragePooling2D",
     "GlobalMaxPool2D",
     "GlobalMaxPooling2D",
     "Layer",
+    "LeakyReLU",
     "MaxPool2D",
     "MaxPooling2D",
     "ShapeError",

@@ -16,13 +16,23 @@ if TYPE_CHECKING:  # _inference imports this module
 
 Shape = tuple[int, ...]
 
-# name -> function of a Tensor; softmax is over the feature/channel axis (axis 1).
+# name -> function of a Tensor; softmax is over the feature/channel axis (axis 1). Keras 3's
+# definitions and defaults: leaky_relu's slope is 0.2 (keras.activations.leaky_relu), gelu the
+# exact erf form, hard_sigmoid relu6(x + 3) / 6.
 _ACTIVATIONS: dict[str, Callable[[_core.Tensor], _core.Tensor]] = {
     "relu": lambda x: ops.relu(x),
     "sigmoid": lambda x: ops.sigmoid(x),
     "tanh": lambda x: ops.tanh(x),
     "softmax": lambda x: ops.softmax(x, dim=1),
+    "leaky_relu": lambda x: ops.leaky_relu(x, 0.2),
+    "elu": lambda x: ops.elu(x),
+    "gelu": lambda x: ops.gelu(x),
+    "silu": lambda x: ops.silu(x),
+    "hard_sigmoid": lambda x: ops.hard_sigmoid(x),
+    "softplus": lambda x: ops.softplus(x),
 }
+# Other spellings Keras accepts -> the canonical name (what get_config saves).
+_ACTIVATION_ALIASES = {"swish": "silu"}
 _INITIALIZERS = ("he_uniform", "glorot_uniform", "he_normal", "glorot_normal", "zeros")
 
 
@@ -36,12 +46,13 @@ def activation_name(activation) -> str | None:
             f"got {activation!r}"
         )
     name = activation.lower()
+    name = _ACTIVATION_ALIASES.get(name, name)
     if name == "linear":
         return None
     if name not in _ACTIVATIONS:
         raise ValueError(
             f"unknown activation {activation!r}; "
-            f"use one of {sorted(_ACTIVATIONS)}, 'linear' or None"
+            f"use one of {sorted([*_ACTIVATIONS, *_ACTIVATION_ALIASES])}, 'linear' or None"
         )
     return name
 

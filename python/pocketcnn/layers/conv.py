@@ -29,7 +29,8 @@ class Conv2D(Layer):
         strides: int or pair.
         padding: ``'valid'`` (none), ``'same'`` (output ceil(H / stride), TensorFlow style) or an
             int / pair of zeros on each side (PyTorch style).
-        activation: None/'linear', 'relu', 'sigmoid', 'tanh' or 'softmax'.
+        activation: None/'linear' or a name: 'relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu',
+            'elu', 'gelu', 'silu'/'swish', 'hard_sigmoid', 'softplus' (see layers.activations).
         use_bias: add a (K,) bias.
         kernel_initializer: None (He if the activation is ReLU, else Glorot), or 'he_uniform',
             'glorot_uniform', 'he_normal', 'glorot_normal'.

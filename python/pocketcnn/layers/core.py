@@ -32,7 +32,8 @@ class Dense(Layer):
 
     Args:
         units: output features.
-        activation: None/'linear', 'relu', 'sigmoid', 'tanh' or 'softmax'.
+        activation: None/'linear' or a name: 'relu', 'sigmoid', 'tanh', 'softmax', 'leaky_relu',
+            'elu', 'gelu', 'silu'/'swish', 'hard_sigmoid', 'softplus' (see layers.activations).
         use_bias: add a (units,) bias.
         kernel_initializer: None (He if the activation is ReLU, else Glorot) or a name as for
             Conv2D.
@@ -94,7 +95,9 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """An activation as a layer: 'relu', 'sigmoid', 'tanh', 'softmax' (over axis 1) or 'linear'."""
+    """An activation as a layer: 'relu', 'sigmoid', 'tanh', 'softmax' (over axis 1), 'linear', or
+    one of the Keras 3 activations 'leaky_relu' (slope 0.2), 'elu', 'gelu', 'silu'/'swish',
+    'hard_sigmoid', 'softplus'."""
 
     default_name = "activation"
 

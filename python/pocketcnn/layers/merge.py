@@ -7,8 +7,8 @@ from .base import Layer, ShapeError
 
 
 class _Merge(Layer):
-    """Takes a list of inputs (per-sample shapes ``input_shapes``); no weights; no plan step
-    (graphs run layer by layer)."""
+    """Takes a list of inputs (per-sample shapes ``input_shapes``); no weights. No Sequential
+    plan step: the graph plan (``_graph_inference``) runs Add and Concatenate itself."""
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(s) for s in input_shape]

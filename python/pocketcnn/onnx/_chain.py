@@ -30,6 +30,7 @@ class Node:
         self.inputs = list(proto["input"])
         self.outputs = list(proto["output"])
         self.domain = proto.get("domain", "")
+        self.silu = bool(proto.get("_pocketcnn_silu"))  # _import_patterns: Mul(x, Sigmoid(x))
         self.label = f"node {self.name!r} ({self.op_type})"
         self._raw = {a.get("name", ""): a for a in proto["attribute"]}
         self._chain = chain

@@ -1,4 +1,6 @@
-"""``pc.onnx.export``: a built Sequential model -> an ONNX file (NCHW, dynamic batch).
+"""``pc.onnx.export``: a built Sequential or functional model -> an ONNX file (NCHW, dynamic
+batch). A functional model's layer calls become nodes in the graph's order (Add as a chain of
+ONNX Add, Concatenate as Concat; a layer called twice shares its initializers).
 
 One entry per layer class in ``EXPORTERS`` (``@exporter("Conv2D")``): a function that adds the
 layer's nodes to a ``GraphBuilder`` and returns the name of its output. A layer's activation is
@@ -28,7 +30,15 @@ ACTIVATION_OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "sigmoid": ("Sigmoid", {}),
     "tanh": ("Tanh", {}),
     "softmax": ("Softmax", {"axis": 1}),
+    "leaky_relu": ("LeakyRelu", {"alpha": 0.2}),
+    "elu": ("Elu", {"alpha": 1.0}),
+    "softplus": ("Softplus", {}),
+    # relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1) (ONNX's defaults 0.2 / 0.5 are Keras 2's)
+    "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
 }
+# Activations without a single ONNX op at every opset (silu; gelu before opset 20): a function
+# adding their nodes (see _export_activations).
+COMPOSITE_ACTIVATIONS: dict[str, Callable[[GraphBuilder, str, str], str]] = {}
 
 
 def _attribute(name: str, value) -> dict[str, Any]:
@@ -47,10 +57,12 @@ def _attribute(name: str, value) -> dict[str, Any]:
 class GraphBuilder:
     """Collects nodes and initializers with unique names."""
 
-    def __init__(self):
+    def __init__(self, opset: int = 17):
+        self.opset = opset  # the activations' exporters choose ops by it
         self.nodes: list[dict[str, Any]] = []
         self.initializers: list[dict[str, Any]] = []
         self._names: set[str] = {"input", "output"}
+        self.layer_weights: dict[int, list[str]] = {}  # id(layer) -> its weight initializers
 
     def unique(self, base: str) -> str:
         name, i = base, 1
@@ -94,9 +106,13 @@ def exporter(*class_names: str):
 
 
 def _weights(graph: GraphBuilder, layer) -> list[str]:
+    known = graph.layer_weights.get(id(layer))  # a layer called twice in a graph: one copy
+    if known is not None:
+        return known
     names = [graph.constant(f"{layer.name}.weight", np.asarray(layer.weights[0]))]
     if getattr(layer, "use_bias", False):
         names.append(graph.constant(f"{layer.name}.bias", np.asarray(layer.weights[1])))
+    graph.layer_weights[id(layer)] = names
     return names
 
 
@@ -178,12 +194,28 @@ def _separable(graph, layer, x):
     return _conv2d(graph, layer.pointwise, _conv2d(graph, layer.depthwise, x))
 
 
-@exporter("Add", "Concatenate")
-def _merge(graph, layer, x):  # layers of several inputs exist only in functional models
-    raise OnnxError(
-        f"pc.onnx.export: layer {layer.name!r} ({type(layer).__name__}) needs a graph model, "
-        "which export does not support yet"
-    )
+def _merge_inputs(layer, x) -> list[str]:
+    if isinstance(x, str):  # a Sequential model: a merge layer has one input there
+        raise OnnxError(
+            f"pc.onnx.export: layer {layer.name!r} ({type(layer).__name__}) takes several inputs; "
+            "it exists only in functional models (pc.Model)"
+        )
+    return list(x)
+
+
+@exporter("Add")
+def _add(graph, layer, x):  # ONNX Add takes two inputs: a chain of them, left to right
+    names = _merge_inputs(layer, x)
+    y = names[0]
+    for k, other in enumerate(names[1:], start=2):
+        y = graph.node("Add", [y, other], layer.name if k == len(names) else f"{layer.name}/{k}")
+    return y
+
+
+@exporter("Concatenate")
+def _concatenate(graph, layer, x):
+    rank = len(layer.built_input_shape[0])
+    return graph.node("Concat", _merge_inputs(layer, x), layer.name, axis=layer.axis % rank + 1)
 
 
 @exporter("Flatten")
@@ -221,6 +253,8 @@ def _layer_exporter(layer):
 def _add_activation(graph: GraphBuilder, layer, x: str) -> str:
     if layer.activation is None:
         return x
+    if layer.activation in COMPOSITE_ACTIVATIONS:
+        return COMPOSITE_ACTIVATIONS[layer.activation](graph, x, f"{layer.name}/{layer.activation}")
     if layer.activation not in ACTIVATION_OPS:
         raise OnnxError(
             f"pc.onnx.export: layer {layer.name!r}: activation {layer.activation!r} has no ONNX op"
@@ -234,26 +268,36 @@ def _value_info(name: str, per_sample_shape) -> dict[str, Any]:
     return {"name": name, "type": {"tensor_type": {"elem_type": FLOAT, "shape": {"dim": dims}}}}
 
 
+def _graph_body(graph: GraphBuilder, model) -> str:
+    """The nodes of a functional model's layer calls, in the graph's order; the output's name."""
+    names = {id(model._input_tensor): "input"}
+    for call in model._calls:
+        inputs = [names[id(t)] for t in call.inputs]
+        layer = call.layer
+        y = _layer_exporter(layer)(graph, layer, inputs if call.multi else inputs[0])
+        names[id(call.output)] = _add_activation(graph, layer, y)
+    return names[id(model._output_tensor)]
+
+
 def model_proto(model, opset: int = 17) -> dict[str, Any]:
-    """The ModelProto (as a dict) for a built Sequential model."""
+    """The ModelProto (as a dict) for a built Sequential or functional model."""
     if isinstance(opset, bool) or not isinstance(opset, int) or opset not in OPSET_IR_VERSION:
         raise ValueError(
             f"pc.onnx.export: opset must be one of {sorted(OPSET_IR_VERSION)}, got {opset!r}"
-        )
-    if getattr(model, "_calls", None) is not None:
-        raise OnnxError(
-            "pc.onnx.export: functional (graph) models are not supported yet, only Sequential"
         )
     if not getattr(model, "built", False) or not model.layers:
         raise ValueError(
             "pc.onnx.export: the model must be built (give the first layer an "
             "input_shape or call model.build(input_shape))"
         )
-    graph = GraphBuilder()
-    x = "input"
-    for layer in model.layers:
-        x = _add_activation(graph, layer, _layer_exporter(layer)(graph, layer, x))
-    if x == "input":  # only identity layers: ONNX outputs need a node
+    graph = GraphBuilder(opset)
+    if getattr(model, "_calls", None) is not None:
+        x = _graph_body(graph, model)
+    else:
+        x = "input"
+        for layer in model.layers:
+            x = _add_activation(graph, layer, _layer_exporter(layer)(graph, layer, x))
+    if not graph.nodes or graph.nodes[-1]["output"] != [x]:  # the output needs its own node
         x = graph.node("Identity", [x], "identity")
     graph.nodes[-1]["output"] = ["output"]
     from .. import __version__
@@ -287,3 +331,6 @@ def export(model, path: str | os.PathLike, opset: int = 17) -> None:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+from . import _export_activations  # noqa: E402, F401  (fills COMPOSITE_ACTIVATIONS, EXPORTERS)

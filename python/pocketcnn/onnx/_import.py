@@ -1,8 +1,9 @@
-"""``pc.onnx.load``: an ONNX file (a linear chain of supported ops) -> a pocketcnn Sequential.
+"""``pc.onnx.load``: an ONNX file -> a pocketcnn Sequential (a linear chain of supported ops)
+or a functional Model (a graph with branches, ``_import_graph``).
 
-The file is read with a size limit and decoded by ``_proto``; the graph must be one input, one
-output and a chain of nodes each reading only the previous node's output (plus constants). The
-ops themselves are in ``_import_ops`` (one entry per op in ``_chain.IMPORTERS``).
+The file is read with a size limit and decoded by ``_proto``; the graph must be one input and one
+output. A chain is nodes each reading only the previous node's output (plus constants). The ops
+themselves are in ``_import_ops`` (one entry per op in ``_chain.IMPORTERS``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from . import (
 )
 from ._chain import IMPORTERS, Chain, Node
 from ._errors import OnnxError
+from ._import_graph import GraphChain, import_node, to_model
+from ._import_patterns import fuse_silu
 from ._tensors import FLOAT, to_array
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -94,7 +97,23 @@ def _check_linear(graph: dict, nodes: list[Node]) -> None:
                 raise node.error(f"output {i} ({name!r}) is used; only the first is supported")
 
 
-def _build_chain(model: dict, model_dir: str | None) -> tuple[Chain, str]:
+def _is_linear(graph: dict, nodes: list[Node], consts) -> bool:
+    """Whether every computed value has at most one reader and every node reads at most one
+    (a chain: a Sequential model); else the graph has branches (a functional Model)."""
+    uses = _uses(graph, nodes)
+    constant = set(consts) | {n.outputs[0] for n in nodes if n.op_type == "Constant" and n.outputs}
+    if any(count > 1 for name, count in uses.items() if name not in constant):
+        return False
+    return all(len([n for n in node.inputs if n and n not in constant]) <= 1 for node in nodes)
+
+
+def _uses(graph: dict, nodes: list[Node]) -> Counter:
+    uses = Counter(name for node in nodes for name in node.inputs if name)
+    uses.update(v.get("name") for v in graph["output"])
+    return uses
+
+
+def _graph_parts(model: dict, model_dir: str | None):
     graph = model.get("graph")
     if graph is None:
         raise OnnxError("pc.onnx.load: the file holds no graph (is it an ONNX model?)")
@@ -104,6 +123,29 @@ def _build_chain(model: dict, model_dir: str | None) -> tuple[Chain, str]:
         t.get("name", ""): to_array(t, "initializer", model_dir) for t in graph["initializer"]
     }
     name, shape = _input_shape(graph, consts)
+    return graph, consts, name, shape
+
+
+def _build_graph_model(model: dict, model_dir: str | None):
+    """A graph with branches -> a functional Model (``_import_graph``)."""
+    graph, consts, name, shape = _graph_parts(model, model_dir)
+    probe = Chain(consts, shape, _opset(model), model_dir)
+    nodes = [Node(i, proto, probe) for i, proto in enumerate(graph["node"])]
+    chain = GraphChain(consts, shape, probe.opset, model_dir, name, _uses(graph, nodes))
+    for node in nodes:
+        node._chain = chain
+        if node.op_type == "Constant":
+            consts[node.outputs[0] if node.outputs else ""] = _constant_value(node)
+        else:
+            import_node(chain, node)
+    outputs = [v.get("name") for v in graph["output"]]
+    if len(outputs) != 1:
+        raise OnnxError(f"pc.onnx.load: graph outputs {outputs}; pocketcnn models have one")
+    return to_model(chain, outputs[0], graph.get("name", ""))
+
+
+def _build_chain(model: dict, model_dir: str | None) -> tuple[Chain, str]:
+    graph, consts, name, shape = _graph_parts(model, model_dir)
     chain = Chain(consts, shape, _opset(model), model_dir)
     nodes = [Node(i, proto, chain) for i, proto in enumerate(graph["node"])]
     _check_linear(graph, nodes)
@@ -175,8 +217,20 @@ def _to_sequential(chain: Chain, name: str):
     return model
 
 
+def _branched(model: dict, model_dir: str | None) -> bool:
+    graph = model.get("graph")
+    if graph is None:
+        return False  # _build_chain says what is wrong
+    probe = Chain({}, (), 0, model_dir)
+    nodes = [Node(i, proto, probe) for i, proto in enumerate(graph["node"])]
+    consts = {t.get("name", "") for t in graph["initializer"]}
+    return not _is_linear(graph, nodes, consts)
+
+
 def load(path, max_bytes: int = DEFAULT_MAX_BYTES):
-    """Reads an ONNX model (a path, or the file's bytes) into a ``pc.Sequential``."""
+    """Reads an ONNX model (a path, or the file's bytes): a chain of ops into a
+    ``pc.Sequential``, a graph with branches (Add / Concat of computed values, a value read by
+    several nodes) into a functional ``pc.Model``."""
     max_bytes = _checks.int_at_least(max_bytes, "pc.onnx.load: max_bytes")
     if isinstance(path, (bytes, bytearray, memoryview)):
         data, model_dir = bytes(path), None
@@ -185,7 +239,12 @@ def load(path, max_bytes: int = DEFAULT_MAX_BYTES):
     else:
         path = os.fspath(path)
         data, model_dir = _read_bounded(path, max_bytes), os.path.dirname(os.path.abspath(path))
-    chain, name = _build_chain(_proto.decode(data, "ModelProto"), model_dir)
+    proto = _proto.decode(data, "ModelProto")
+    if proto.get("graph") is not None:
+        fuse_silu(proto["graph"])
+    if _branched(proto, model_dir):
+        return _build_graph_model(proto, model_dir)
+    chain, name = _build_chain(proto, model_dir)
     try:
         return _to_sequential(chain, name)
     except (ValueError, TypeError) as e:

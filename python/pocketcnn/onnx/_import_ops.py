@@ -357,3 +357,6 @@ def _batch_norm(chain, node):
     else:
         layer.use_bias = True
         weights.append(folded)
+
+
+from . import _import_activations  # noqa: E402, F401  (LeakyRelu, Elu, Softplus, ...: IMPORTERS)

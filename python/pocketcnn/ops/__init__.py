@@ -4,9 +4,10 @@ Every op accepts Tensors or numpy arrays, checks its arguments (``ValueError``/`
 naming the argument and the shapes) and records the autograd graph unless under ``pc.no_grad()``.
 """
 
-from . import _math, _nn, _norm
+from . import _activations, _math, _nn, _norm
+from ._activations import *  # noqa: F403
 from ._math import *  # noqa: F403
 from ._nn import *  # noqa: F403
 from ._norm import *  # noqa: F403
 
-__all__ = list(_nn.__all__) + list(_math.__all__) + list(_norm.__all__)
+__all__ = list(_nn.__all__) + list(_math.__all__) + list(_norm.__all__) + list(_activations.__all__)

@@ -11,8 +11,21 @@
 namespace pocketcnn::kernels {
 
 // Applied to the output after the bias, in the same pass (no extra sweep over memory);
-// pointwise/activation_impl.h. The fused 2x2 max pool takes only none and relu.
-enum class Activation { none = 0, relu = 1, sigmoid = 2, tanh = 3 };
+// pointwise/activation_impl.h. The fused 2x2 max pool takes only none and relu. leaky_relu has
+// Keras' slope 0.2 and elu alpha 1 (others run after the conv, pointwise/activation_fast.h).
+enum class Activation {
+  none = 0,
+  relu = 1,
+  sigmoid = 2,
+  tanh = 3,
+  leaky_relu = 4,
+  elu = 5,
+  gelu = 6,
+  gelu_tanh = 7,
+  silu = 8,
+  hard_sigmoid = 9,
+  softplus = 10
+};
 
 // y = act(conv(x, w) + b); b may be null. saved (may be null): conv2d_saved_floats(g) floats
 // that the forward fills for conv2d_backward of the same batch and weights (training keeps them

@@ -11,6 +11,7 @@
 #include "kernels/isa/kernel_list.h"
 #include "kernels/norm/batchnorm.h"
 #include "kernels/optim/optim_update.h"
+#include "kernels/pointwise/activation_fast.h"
 #include "kernels/pointwise/elementwise.h"
 #include "kernels/pool/pool2d.h"
 #include "pocketcnn/cpu.h"

@@ -45,6 +45,10 @@
   X(unary_forward, (V), void, (UnaryOp, int64_t n, const float* x, float* y, int threads))         \
   X(unary_backward, (V), void, (UnaryOp, int64_t n, const float* x, const float* y,                \
                                 const float* dy, float* dx, int threads))                          \
+  X(activation_forward, (V), void, (const ActivationParams&, int64_t n, const float* x, float* y,  \
+                                    int threads))                                                  \
+  X(activation_backward, (V), void, (const ActivationParams&, int64_t n, const float* x,           \
+                                     const float* dy, float* dx, int threads))                     \
   X(sgd_update, (V), void, (int64_t n, float* p, const float* g, float* buf, const SgdStep&,       \
                             int threads))                                                          \
   X(adam_update, (V), void, (int64_t n, float* p, const float* g, float* m, float* v,              \

@@ -8,6 +8,7 @@
 #include "kernels/isa/kernel_list.h"
 #include "kernels/norm/batchnorm_impl.h"
 #include "kernels/optim/optim_update_impl.h"
+#include "kernels/pointwise/activation_fast_impl.h"
 #include "kernels/pointwise/elementwise_impl.h"
 #include "kernels/pointwise/softmax_impl.h"
 #include "kernels/pool/pool2d_impl.h"

@@ -1,9 +1,11 @@
 // The activation a conv fuses into its output pass (conv2d.h's Activation), lane-wise: the same
-// vector functions as the elementwise ops (unary_impl.h), so a fused conv + activation gives the
-// floats conv2d() followed by relu() / sigmoid() / tanh() gives under the same ISA.
+// vector functions as the elementwise ops (unary_impl.h, activation_fast_impl.h), so a fused
+// conv + activation gives the floats conv2d() followed by relu() / sigmoid() / tanh() / gelu() ...
+// gives under the same ISA.
 #pragma once
 
 #include "kernels/conv/conv2d.h"
+#include "kernels/pointwise/activation_fast_impl.h"
 #include "kernels/pointwise/vmath_impl.h"
 
 namespace pocketcnn::kernels::impl {
@@ -19,6 +21,20 @@ inline typename V::R activate(Activation act, const typename V::R& v) {
       return vsigmoid<V>(v);
     case Activation::tanh:
       return vtanh<V>(v);
+    case Activation::leaky_relu:
+      return activation_lane<V>({ActivationOp::LeakyRelu, 0.2f}, v);
+    case Activation::elu:
+      return activation_lane<V>({ActivationOp::Elu, 1.0f}, v);
+    case Activation::gelu:
+      return activation_lane<V>({ActivationOp::Gelu}, v);
+    case Activation::gelu_tanh:
+      return activation_lane<V>({ActivationOp::GeluTanh}, v);
+    case Activation::silu:
+      return activation_lane<V>({ActivationOp::Silu}, v);
+    case Activation::hard_sigmoid:
+      return activation_lane<V>({ActivationOp::HardSigmoid}, v);
+    case Activation::softplus:
+      return activation_lane<V>({ActivationOp::Softplus}, v);
     default:
       return v;
   }
