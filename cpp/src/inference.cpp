@@ -74,6 +74,15 @@ Tensor conv_relu_maxpool(const kernels::Conv2dGeometry& g, const Tensor& x, cons
   return y;
 }
 
+// conv + bias + any fusable activation + 2x2 average pool (the activation before the mean).
+Tensor conv_act_avgpool(const kernels::Conv2dGeometry& g, const Tensor& x, const Tensor& w,
+                        const Tensor& b, kernels::Activation act) {
+  Tensor y = Tensor::empty({g.N, g.K, g.P / 2, g.Q / 2});
+  kernels::conv2d_forward_avgpool2x2(g, x.data(), w.data(), b.defined() ? b.data() : nullptr,
+                                     y.data(), act);
+  return y;
+}
+
 }  // namespace
 
 void InferencePlan::add_conv2d(const Tensor& w, const Tensor& b, const Conv2dOptions& opt,
@@ -181,20 +190,25 @@ Tensor InferencePlan::run(const Tensor& x) const {
     if (s.kind == Kind::conv2d || s.kind == Kind::linear) folded_weights(s, &w, &b);
     switch (s.kind) {
       case Kind::conv2d: {
-        const bool next_pool = i + 1 < steps_.size() && steps_[i + 1].kind == Kind::max_pool2d &&
-                               is_2x2_pool(steps_[i + 1].pool);
+        const bool next_2x2 = i + 1 < steps_.size() && is_2x2_pool(steps_[i + 1].pool);
+        const bool next_max = next_2x2 && steps_[i + 1].kind == Kind::max_pool2d;
+        const bool next_avg = next_2x2 && steps_[i + 1].kind == Kind::avg_pool2d;
+        kernels::Activation act = kernels::Activation::none;
+        const bool act_fuses = fused_activation(s.activation, &act);
         std::optional<kernels::Conv2dGeometry> fused;
         // Grouped / dilated / depthwise convs have their own op (depthwise 3x3: fast kernels).
         const bool grouped = s.conv.groups != 1 || s.conv.dilation_h != 1 || s.conv.dilation_w != 1;
-        if (next_pool && !grouped && (s.activation.empty() || s.activation == "relu")) {
+        if (!grouped && ((next_max && (s.activation.empty() || s.activation == "relu")) ||
+                         (next_avg && act_fuses))) {
           fused = fusable_geometry(h, w, b, s.conv);
         }
         if (grouped) {
           h = apply_activation(s.activation, conv2d_grouped(h, w, b, s.conv));
         } else if (fused) {
-          h = conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
+          h = next_avg ? conv_act_avgpool(*fused, h, w, b, act)
+                       : conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
           ++i;  // the pool is done
-        } else if (kernels::Activation act; fused_activation(s.activation, &act)) {
+        } else if (act_fuses) {
           h = detail::conv2d_activated(h, w, b, s.conv, act);  // in the conv's output pass
         } else {
           h = apply_activation(s.activation, conv2d(h, w, b, s.conv));

@@ -2,6 +2,7 @@
 // every ISA and thread count, and rejects bad input like the ops do.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -122,6 +123,35 @@ TEST_P(InferencePlanTest, FusedTanhAndSigmoidEqualTheOps) {
                         : std::string(act) == "sigmoid" ? sigmoid(y)
                                                         : relu(y);
     EXPECT_EQ(values(plan.run(x)), values(want)) << act;
+  }
+}
+
+// conv + activation + 2x2 average pool fused (the pool is the conv's epilogue, or after a
+// Winograd layer the two steps in one call): odd conv outputs (a row and a column dropped),
+// padding, no bias, every fusable activation, and a 3x3 layer wide enough for Winograd.
+TEST_P(InferencePlanTest, FusedAveragePoolEqualsTheOps) {
+  const Tensor w1 = rand_tensor({9, 3, 5, 5}, 1, 0.3f), b1 = rand_tensor({9}, 2, 0.1f);
+  const Tensor w2 = rand_tensor({12, 9, 3, 3}, 3, 0.2f);
+  Conv2dOptions pad1;
+  pad1.pad_top = pad1.pad_left = pad1.pad_bottom = pad1.pad_right = 1;
+  for (const char* act : {"", "relu", "sigmoid", "tanh"}) {
+    InferencePlan plan;
+    plan.add_conv2d(w1, b1, pad1, act);
+    plan.add_avg_pool2d(pool(2, 2));
+    plan.add_conv2d(w2, Tensor(), pad1, "tanh");
+    plan.add_avg_pool2d(pool(2, 2));
+    const auto conv_act = [&](const Tensor& y) {
+      const std::string a = act;
+      return a == "relu" ? relu(y) : a == "sigmoid" ? sigmoid(y) : a == "tanh" ? tanh(y) : y;
+    };
+    for (int64_t n : {1, 20}) {
+      const Tensor x = rand_tensor({n, 3, 17, 15}, 50 + static_cast<uint32_t>(n), 2.0f);
+      Tensor h = avg_pool2d(conv_act(conv2d(x, w1, b1, pad1)), pool(2, 2));
+      h = avg_pool2d(tanh(conv2d(h, w2, Tensor(), pad1)), pool(2, 2));
+      const Tensor got = plan.run(x);
+      ASSERT_EQ(got.shape(), h.shape());
+      EXPECT_EQ(values(got), values(h)) << "activation '" << act << "', batch " << n;
+    }
   }
 }
 

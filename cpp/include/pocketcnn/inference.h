@@ -2,8 +2,9 @@
 // the autograd tape or a Python round trip per layer, and with the layers fused where that saves
 // a pass over memory: conv + bias + (ReLU) + 2x2 max pool is one kernel whose pooling is the GEMM
 // epilogue (the conv output never reaches memory, and a row/column the pool drops is never
-// computed); any other conv applies its ReLU / sigmoid / tanh in its output pass. Results equal
-// the layer-by-layer ops exactly (tests/cpp/test_inference.cpp).
+// computed); so is conv + bias + any activation + 2x2 average pool (the activation before the
+// mean: LeNet's tanh); any other conv applies its ReLU / sigmoid / tanh in its output pass.
+// Results equal the layer-by-layer ops exactly (tests/cpp/test_inference.cpp).
 // Weights are held by reference (the same tensors as the model's), so optimiser updates show.
 #pragma once
 

@@ -40,6 +40,11 @@ int64_t conv2d_saved_floats(const Conv2dGeometry& g);
 // three steps one after the other.
 void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
                                const float* b, float* y, Activation act);
+// y (N, K, P / 2, Q / 2) = avg_pool2d(act(conv(x, w) + b), 2) (2x2 windows, stride 2, no
+// padding; any conv stride; any act): the inference fusion of conv + bias + activation + 2x2
+// average pooling (LeNet's). Same floats as the steps one after the other.
+void conv2d_forward_avgpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, Activation act);
 // dx = the transpose of the convolution applied to dy. Overwrites dx.
 void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx);
 // dw, db (db may be null). Overwrites both.

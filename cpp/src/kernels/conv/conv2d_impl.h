@@ -40,6 +40,7 @@
 // (F(4x4, 3x3)); here the backward that takes both gradients.
 #pragma once
 
+#include "kernels/conv/conv_avgpool_impl.h"
 #include "kernels/conv/conv_dgrad_impl.h"
 #include "kernels/conv/conv_forward_impl.h"
 #include "kernels/conv/conv_wgrad_impl.h"

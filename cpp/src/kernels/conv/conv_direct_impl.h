@@ -11,6 +11,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/conv/conv_geometry.h"
+#include "kernels/conv/conv_rows_impl.h"
 #include "kernels/gemm/gemm_impl.h"
 #include "kernels/pointwise/activation_impl.h"
 #include "kernels/pool/pool2d_impl.h"
@@ -178,46 +179,104 @@ void pool_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Qp, 
   }
 }
 
+// dst (rows, Qp) = 2x2 average pool of act(src + bias): pooled row i from src rows 2i and 2i + 1
+// (ld apart; 2 Qp valid columns each), dst rows Qp apart. Reads whole vectors (the rows live in
+// a scratch buffer with slack; lanes past the valid columns are never stored). `room`: floats
+// dst may be written to (a short row's whole-vector store spills into rows written afterwards).
+template <class V>
+void avgpool_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Qp, float bias,
+                           Activation act, float* dst, int64_t room) {
+  using R = typename V::R;
+  const R vb = V::set1(bias), four = V::set1(4.0f);
+  // 2W consecutive conv outputs, activated, as the windows' (left, right) columns.
+  const auto activated_pairs = [&](const float* p, R& left, R& right) {
+    V::deinterleave(activate<V>(act, V::add(V::load(p), vb)),
+                    activate<V>(act, V::add(V::load(p + V::W), vb)), left, right);
+  };
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* r0 = src + 2 * i * ld;
+    float* d = dst + i * Qp;
+    const auto block = [&](int64_t q) {
+      R a, b, c, e;
+      activated_pairs(r0 + 2 * q, a, b);
+      activated_pairs(r0 + ld + 2 * q, c, e);
+      return V::div(V::add(V::add(V::add(a, b), c), e), four);
+    };
+    int64_t q = 0;
+    for (; q + V::W <= Qp; q += V::W) V::store(d + q, block(q));
+    if (q == Qp) continue;
+    // The tail as a whole vector where possible (partial stores are slow, see simd_avx2.h).
+    if (Qp >= V::W) {
+      V::store(d + Qp - V::W, block(Qp - V::W));
+    } else if (i * Qp + V::W <= room) {
+      V::store(d + q, block(q));
+    } else {
+      V::store_partial(d + q, block(q), static_cast<int>(Qp - q));
+    }
+  }
+}
+
+// What correlate_image's epilogue does with a band's output: store it, or pool it 2x2.
+enum class BandPool { none, max2x2, avg2x2 };
+
 // One image of a stride-1 correlation: out (K, P, Q) = act(A (K, C*R*S) * cols(in) + bias), where
 // `in` (C, H, W) sits at (top, left) of a zero plane of (P + R - 1, Q + S - 1) (top/left may be
-// negative: cropping). With pool2x2, P is even, band.rows too, and out is the 2x2 max pool
-// (K, P / 2, Q / 2) of that. A is packed (pack_nn_a). Uses scratch slots a and b; `off` from
+// negative: cropping). With a pool, P is even, band.rows too, and out is the 2x2 max or average
+// pool (K, P / 2, Q / 2) of that. A is packed (pack_nn_a). Uses scratch slots a and b; `off` from
 // band_offsets.
 template <class V, class Cfg>
 void correlate_image(const float* in, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
                      const float* A, int64_t K, int64_t R, int64_t S, int64_t P, int64_t Q,
                      const Banding& band, const int64_t* off, const float* bias, Activation act,
-                     float* out, int threads, bool pool2x2 = false) {
+                     float* out, int threads, BandPool pool = BandPool::none) {
   const int64_t CRS = C * R * S, Wp = band.Wp;
   // Columns are computed in whole register tiles: the last tile's extra columns are junk like
   // the S-1 per row (cheaper than a masked tail kernel: masked loads are slow on AMD). xp and yt
-  // get a tile of slack for them.
+  // get a tile of slack for them. Or row tiles (conv_rows_impl.h): whole vectors per output row,
+  // rows Qv * W apart in yt.
   const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(K).nr) * V::W;
   const int64_t slack = S + tile + V::W;
+  const RowTiling rt = choose_row_tiling<V, Cfg>(K, Q, Wp, band.rows);
+  const int64_t ld = rt.on ? rt.Qv * V::W : Wp;  // yt's distance between output rows
+  const int64_t yt_band = std::max(band.rows * Wp + tile, (band.rows * rt.Qv + 8) * V::W);
   float* xp = scratch(Scratch::a, C * band.bplane + slack);
-  float* yt = scratch(Scratch::b, K * (band.rows * Wp + tile) + 2 * V::W);
+  float* yt = scratch(Scratch::b, K * yt_band + 2 * V::W);
   std::memset(xp + C * band.bplane, 0, slack * sizeof(float));
   for (int64_t p0 = 0; p0 < P; p0 += band.rows) {
     const int64_t nr = std::min(band.rows, P - p0);
-    const int64_t M = (nr * Wp + tile - 1) / tile * tile;  // row stride of yt
+    int64_t M = (nr * Wp + tile - 1) / tile * tile;  // row stride of yt
     for (int64_t c = 0; c < C; ++c) {
       pad_plane(in + c * H * W, H, W, xp + c * band.bplane, nr + R - 1, Wp, top - p0, left);
     }
-    GemmNN gg;
-    gg.M = K, gg.N = M, gg.J = CRS, gg.A = A, gg.a_packed = true, gg.B = xp, gg.boff = off,
-    gg.C = yt, gg.ldc = M;
-    gemm_nn<V, Cfg>(gg, threads);
+    if (rt.on) {
+      const int64_t nvec = row_tile_vectors<Cfg>(K, rt, nr);
+      auto* vbase = reinterpret_cast<int64_t*>(scratch(Scratch::d, 2 * nvec));
+      for (int64_t u = 0; u < nvec; ++u) {
+        vbase[u] = u < nr * rt.Qv ? (u / rt.Qv) * Wp + (u % rt.Qv) * V::W : 0;
+      }
+      M = nvec * V::W;
+      gemm_row_tiles<V, Cfg>(K, CRS, A, xp, off, vbase, nvec, yt, threads);
+    } else {
+      GemmNN gg;
+      gg.M = K, gg.N = M, gg.J = CRS, gg.A = A, gg.a_packed = true, gg.B = xp, gg.boff = off,
+      gg.C = yt, gg.ldc = M;
+      gemm_nn<V, Cfg>(gg, threads);
+    }
     for (int64_t k = 0; k < K; ++k) {
       const float bk = bias ? bias[k] : 0.0f;
-      if (!pool2x2) {
-        copy_rows_bias_act<V>(yt + k * M, Wp, nr, Q, bk, act, out + k * P * Q + p0 * Q);
+      if (pool == BandPool::none) {
+        copy_rows_bias_act<V>(yt + k * M, ld, nr, Q, bk, act, out + k * P * Q + p0 * Q);
         continue;
       }
       const int64_t Pp = P / 2, Qp = Q / 2, row = p0 / 2, rows = nr / 2;
       // A spill lands in later rows of this channel, written afterwards (later in this band, or
       // in a later band).
-      pool_rows_bias_act<V>(yt + k * M, Wp, rows, Qp, bk, act, out + (k * Pp + row) * Qp,
-                            (Pp - row) * Qp);
+      float* dst = out + (k * Pp + row) * Qp;
+      if (pool == BandPool::max2x2) {
+        pool_rows_bias_act<V>(yt + k * M, ld, rows, Qp, bk, act, dst, (Pp - row) * Qp);
+      } else {
+        avgpool_rows_bias_act<V>(yt + k * M, ld, rows, Qp, bk, act, dst, (Pp - row) * Qp);
+      }
     }
   }
 }

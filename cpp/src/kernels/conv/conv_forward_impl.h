@@ -10,6 +10,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_stacked_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
@@ -84,20 +85,7 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
     });
     return;
   }
-  parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
-    float* col = scratch(Scratch::a, CRS * PQ);
-    for (int64_t n = n0; n < n1; ++n) {
-      im2col_any_stride<V>(g, x + n * g.C * g.H * g.W, col);
-      float* yn = y + n * g.K * PQ;
-      GemmNN gg;
-      gg.M = g.K, gg.N = PQ, gg.J = CRS, gg.A = w, gg.a_rs = CRS, gg.a_cs = 1, gg.B = col,
-      gg.ldb = PQ, gg.C = yn, gg.ldc = PQ;
-      gemm_nn<V, Cfg>(gg, inner);
-      for (int64_t k = 0; k < g.K; ++k) {
-        copy_rows_bias_act<V>(yn + k * PQ, PQ, 1, PQ, b ? b[k] : 0.0f, act, yn + k * PQ);
-      }
-    }
-  });
+  conv2d_forward_im2col_stacked<V, Cfg>(g, x, w, b, y, act, outer, inner);
 }
 
 // y (N, K, P / 2, Q / 2) = 2x2 max pool of act(conv(x, w) + b), stride 1 only: the conv's output
@@ -135,7 +123,7 @@ void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, con
     for (int64_t n = n0; n < n1; ++n) {
       correlate_image<V, Cfg>(x + n * g.C * g.H * g.W, g.C, g.H, g.W, g.pad_top, g.pad_left, wp,
                               g.K, g.R, g.S, 2 * Pp, g.Q, band, off, b, act, y + n * g.K * Pp * Qp,
-                              inner, true);
+                              inner, BandPool::max2x2);
     }
   });
 }

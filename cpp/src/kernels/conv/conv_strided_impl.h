@@ -90,21 +90,49 @@ inline void fill_phase_planes(const Conv2dGeometry& g, const float* src, int64_t
     }
 }
 
+// The im2col forward's column matrix for a stack of images stays within this (an L2-sized
+// share, like kBandInputBytes).
+constexpr int64_t kStackColBytes = 384 * 1024;
+
+// Images per stack of the im2col forward (conv_stacked_impl.h): enough for about four register
+// tiles of columns, within kStackColBytes.
+template <class V, class Cfg>
+int64_t im2col_stack_images(const Conv2dGeometry& g) {
+  const int64_t PQ = std::max<int64_t>(g.P * g.Q, 1), CRS = g.C * g.R * g.S;
+  const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.K).nr) * V::W;
+  const int64_t want = (4 * tile + PQ - 1) / PQ;
+  const int64_t fit = kStackColBytes / (4 * std::max<int64_t>(CRS * PQ, 1));
+  return std::clamp<int64_t>(std::min(want, fit), 1, std::max<int64_t>(g.N, 1));
+}
+
+// Outputs smaller than two thirds of a register tile of columns take the pixel-major im2col and
+// the dot-product GEMM (conv_stacked_impl.h): no columns rounded up, at any batch size (decided
+// by the geometry alone, so an image gets the same floats in every batch).
+template <class V, class Cfg>
+bool im2col_pixel_major_suits(const Conv2dGeometry& g) {
+  const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.K).nr) * V::W;
+  return 3 * g.P * g.Q < 2 * tile;
+}
+
 // Whether the phase planes beat im2col + GEMM for this strided layer. Their GEMM computes
 // (S-1)/sw junk columns per output row, and every band's columns rounded up to whole register
 // tiles, which on small outputs (8x8: 72 columns, two 64-wide tiles) doubles the FMAs; im2col
-// computes P*Q columns (rounded once) but first copies C*R*S*P*Q floats, charged 32 lane-FMAs
-// each (measured with the per-float gather im2col had then: 3x3 stride 2 3->32 on 32x32 went
-// 15 -> 21% of peak on phase planes, 32->64 on 16x16 25 -> 22%, so that one stays on im2col; not
-// re-tuned since im2col copies rows of phase planes, im2col_any_stride).
+// computes P*Q columns per image (a stack of images rounded once) but first copies C*R*S*P*Q
+// floats, charged 32 lane-FMAs each (measured with the per-float gather im2col had then: 3x3
+// stride 2 3->32 on 32x32 went 15 -> 21% of peak on phase planes, 32->64 on 16x16 25 -> 22%, so
+// that one stays on im2col; not re-tuned since im2col copies rows of phase planes,
+// im2col_any_stride).
 template <class V, class Cfg>
 bool strided_phase_planes_suit(const Conv2dGeometry& g, const Banding& band) {
   const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.K).nr) * V::W;
   const auto tiles = [&](int64_t cols) { return (cols + tile - 1) / tile * tile; };
   const int64_t full = g.P / band.rows, rest = g.P % band.rows;
   const int64_t phase_cols = full * tiles(band.rows * band.Wp) + (rest ? tiles(rest * band.Wp) : 0);
-  const int64_t im2col_cols = tiles(g.P * g.Q);
-  return g.K * (phase_cols - im2col_cols) <= 32 * g.P * g.Q;
+  const int64_t stack = im2col_stack_images<V, Cfg>(g);
+  const double im2col_cols = im2col_pixel_major_suits<V, Cfg>(g)
+                                 ? static_cast<double>(g.P * g.Q)
+                                 : static_cast<double>(tiles(stack * g.P * g.Q)) / stack;
+  return g.K * (phase_cols - im2col_cols) <= 32.0 * g.P * g.Q;
 }
 
 // One image of a strided forward: out (K, P, Q) = act(A (K, C*R*S) * cols(phase planes) + bias).

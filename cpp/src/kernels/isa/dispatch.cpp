@@ -51,6 +51,11 @@ void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const fl
   kernels().conv2d_forward_maxpool2x2(g, x, w, b, y, act, get_num_threads());
 }
 
+void conv2d_forward_avgpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
+                               const float* b, float* y, Activation act) {
+  kernels().conv2d_forward_avgpool2x2(g, x, w, b, y, act, get_num_threads());
+}
+
 void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx) {
   kernels().conv2d_backward_input(g, dy, w, dx, get_num_threads());
 }

@@ -18,6 +18,9 @@
   X(conv2d_forward_maxpool2x2, (V, Cfg), void, (const Conv2dGeometry&, const float* x,             \
                                                 const float* w, const float* b, float* y,          \
                                                 Activation act, int threads))                      \
+  X(conv2d_forward_avgpool2x2, (V, Cfg), void, (const Conv2dGeometry&, const float* x,             \
+                                                const float* w, const float* b, float* y,          \
+                                                Activation act, int threads))                      \
   X(conv2d_backward_input, (V, Cfg), void, (const Conv2dGeometry&, const float* dy,                \
                                             const float* w, float* dx, int threads))               \
   X(conv2d_backward_weight, (V, Cfg), void, (const Conv2dGeometry&, const float* x,                \
