@@ -13,7 +13,6 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv2d_ref.h"
 #include "kernels/pool/avg_pool2d.h"
-#include "kernels/pool/avg_pool2d_fast.h"
 
 using namespace pocketcnn;
 using namespace pocketcnn::kernels;
@@ -85,7 +84,7 @@ TEST_P(ConvAvgPoolTest, EqualsTheStepsAndTheReference) {
       for (const float* bias : {b.data(), static_cast<const float*>(nullptr)}) {
         std::vector<float> conv(g.N * g.K * g.P * g.Q), steps(ny, -5.0f), got(ny, 7.0f);
         conv2d_forward(g, x.data(), w.data(), bias, conv.data(), act);
-        avg_pool2d_forward_fast(pg, true, conv.data(), steps.data());
+        avg_pool2d_forward(pg, true, conv.data(), steps.data());
         conv2d_forward_avgpool2x2(g, x.data(), w.data(), bias, got.data(), act);
         const std::string what = describe(c) + " act " + std::to_string(static_cast<int>(act)) +
                                  (bias ? "" : " no bias");

@@ -14,23 +14,16 @@
 #include "pocketcnn/inference.h"
 #include "pocketcnn/inference_graph.h"
 #include "pocketcnn/ops.h"
+#include "tensor_test_util.h"
 
 using namespace pocketcnn;
+using pocketcnn::testing::rand_tensor;
 using pocketcnn::testing::random_vector;
+using pocketcnn::testing::values;
 
 namespace {
 
 class GraphPlanTest : public pocketcnn::testing::IsaThreadsTest {};
-
-Tensor rand_tensor(const Shape& s, uint32_t seed, float scale = 1.0f) {
-  std::vector<float> v = random_vector(shape_numel(s), seed);
-  for (float& x : v) x *= scale;
-  return Tensor::from_vector(s, v);
-}
-
-std::vector<float> values(const Tensor& t) {
-  return {t.data(), t.data() + t.numel()};
-}
 
 Conv2dOptions same3x3() {
   Conv2dOptions o;
