@@ -145,9 +145,16 @@ def scenario_nan(out: str) -> None:
             distributed=True,
         )
     except FloatingPointError as e:
-        print(f"rank {dist.rank()} stopped: {e}", flush=True)
+        say(f"rank {dist.rank()} stopped: {e}")
         return
-    print(f"rank {dist.rank()} did not stop", flush=True)
+    say(f"rank {dist.rank()} did not stop")
+
+
+def say(line: str) -> None:
+    """One write of the whole line: mpiexec merges the ranks' output, and print's separate write
+    of the newline let another rank's line land in between (two lines read as one)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 class Fail(pc.callbacks.Callback):
