@@ -114,13 +114,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TORCH_ENV = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "4294967296"}
 
 
-def run_bench(script: str, args: list[str], extra_env: dict | None = None) -> dict | None:
-    """Runs benchmarks/<script> in a subprocess and returns its RESULT dict (None if it failed)."""
+def run_bench(
+    script: str, args: list[str], extra_env: dict | None = None, python: str | None = None
+) -> dict | None:
+    """Runs benchmarks/<script> in a subprocess (under ``python``, default this interpreter) and
+    returns its RESULT dict (None if it failed)."""
     env = dict(os.environ)
     env.update(extra_env or {})
     env.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS threads must not compete
     proc = subprocess.run(
-        [sys.executable, os.path.join(HERE, script), *args],
+        [python or sys.executable, os.path.join(HERE, script), *args],
         env=env,
         capture_output=True,
         text=True,

@@ -12,33 +12,17 @@ interpreter's build over the base (> 1: faster). Runs benchmarks/suite_pocketcnn
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 
-from common import SUITE_WORKLOADS
+from common import SUITE_WORKLOADS, run_bench
 from networks import BY_NAME, NETWORKS
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run_build(python: str, args: list[str], threads: int) -> dict | None:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1"}
-    script = os.path.join(HERE, "suite_pocketcnn.py")
-    proc = subprocess.run(
-        [python, script, "--threads", str(threads), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=HERE,
-    )
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    sys.stderr.write(f"{python} suite_pocketcnn.py failed:\n{proc.stderr[-2000:]}\n")
-    return None
+    """suite_pocketcnn.py under the interpreter that imports one build."""
+    env = {"OMP_NUM_THREADS": str(threads)}
+    return run_bench("suite_pocketcnn.py", ["--threads", str(threads), *args], env, python)
 
 
 def medians(results: list[dict]) -> dict:
