@@ -143,6 +143,25 @@ inline void band_offsets(int64_t C, int64_t R, int64_t S, const Banding& b, int6
       for (int64_t s = 0; s < S; ++s) off[(c * R + r) * S + s] = c * b.bplane + r * b.Wp + s;
 }
 
+// Stores pooled row d (Qp floats, starting `offset` floats into dst) from block(q), the
+// vector of outputs q .. q + W - 1. The tail as whole vectors: one overlapping the previous
+// (same values again), or one spilling into the next row while within `room`; partial stores
+// are slow (see simd_avx2.h).
+template <class V, class Block>
+inline void store_pooled_row(float* d, int64_t Qp, int64_t offset, int64_t room,
+                             const Block& block) {
+  int64_t q = 0;
+  for (; q + V::W <= Qp; q += V::W) V::store(d + q, block(q));
+  if (q == Qp) return;
+  if (Qp >= V::W) {
+    V::store(d + Qp - V::W, block(Qp - V::W));
+  } else if (offset + V::W <= room) {
+    V::store(d + q, block(q));
+  } else {
+    V::store_partial(d + q, block(q), static_cast<int>(Qp - q));
+  }
+}
+
 // dst (rows, Qp) = act(2x2 max pool of src's row pairs + bias): pooled row i from src rows 2i and
 // 2i + 1 (ld apart; 2 Qp valid columns each), dst rows Qp apart. Pooling before the bias and
 // activation gives the same floats as after: adding a constant and a monotone activation preserve
@@ -164,18 +183,7 @@ void pool_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Qp, 
       typename V::R v = V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb);
       return relu ? V::max(zero, v) : v;
     };
-    int64_t q = 0;
-    for (; q + V::W <= Qp; q += V::W) V::store(d + q, block(q));
-    if (q == Qp) continue;
-    // The tail as whole vectors: one overlapping the previous (same values again), or one
-    // spilling into the next row; partial stores are slow (see simd_avx2.h).
-    if (Qp >= V::W) {
-      V::store(d + Qp - V::W, block(Qp - V::W));
-    } else if (i * Qp + V::W <= room) {
-      V::store(d + q, block(q));
-    } else {
-      V::store_partial(d + q, block(q), static_cast<int>(Qp - q));
-    }
+    store_pooled_row<V>(d, Qp, i * Qp, room, block);
   }
 }
 
@@ -202,17 +210,7 @@ void avgpool_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q
       activated_pairs(r0 + ld + 2 * q, c, e);
       return V::div(V::add(V::add(V::add(a, b), c), e), four);
     };
-    int64_t q = 0;
-    for (; q + V::W <= Qp; q += V::W) V::store(d + q, block(q));
-    if (q == Qp) continue;
-    // The tail as a whole vector where possible (partial stores are slow, see simd_avx2.h).
-    if (Qp >= V::W) {
-      V::store(d + Qp - V::W, block(Qp - V::W));
-    } else if (i * Qp + V::W <= room) {
-      V::store(d + q, block(q));
-    } else {
-      V::store_partial(d + q, block(q), static_cast<int>(Qp - q));
-    }
+    store_pooled_row<V>(d, Qp, i * Qp, room, block);
   }
 }
 
