@@ -56,6 +56,11 @@ std::vector<Pool2dGeometry> geometries() {
   }
   out.push_back(geometry(1, 2, 56, 56, 3, 3, 2, 2, 1, 1));  // the ResNet stem's pool
   out.push_back(geometry(4, 6, 28, 28, 2, 2, 2, 2, 0, 0));  // LeNet's
+  // One window over the whole plane (pool_global_impl.h): the plan's global pooling of the small
+  // ResNet (7x7), a plane longer than a vector, and a 1x1 plane.
+  out.push_back(geometry(3, 5, 7, 7, 7, 7, 1, 1, 0, 0));
+  out.push_back(geometry(2, 3, 12, 37, 12, 37, 2, 3, 0, 0));
+  out.push_back(geometry(2, 4, 1, 1, 1, 1, 1, 1, 0, 0));
   return out;
 }
 

@@ -241,6 +241,9 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32
   const int64_t NC = g.N * g.C, HW = g.H * g.W, PQ = g.P * g.Q;
   if (NC == 0 || PQ == 0) return;
   const int nt = threads_for_bytes(NC, 4.0 * NC * (HW + PQ), threads);
+  if (!is_2x2_stride2(g) && is_global_window(g)) {     // (2x2 planes keep the winners' path)
+    return global_max_pool(g, x, y, argmax, threads);  // pool/pool_global_impl.h
+  }
   if (!is_2x2_stride2(g) && pool_general_ok(g)) {
     return max_pool2d_forward_general<V>(g, x, y, argmax, threads);  // pool/pool_general_impl.h
   }

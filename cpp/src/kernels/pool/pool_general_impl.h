@@ -20,6 +20,7 @@
 
 #include "kernels/pool/avg_pool2d_ref.h"
 #include "kernels/pool/pool_geometry.h"
+#include "kernels/pool/pool_global_impl.h"
 #include "kernels/runtime/parallel.h"
 
 namespace pocketcnn::kernels::impl {
@@ -313,6 +314,9 @@ void avg_pool2d_forward(const Pool2dGeometry& g, bool include_pad, const float* 
   if (!pool_general_ok(g))
     return kernels::avg_pool2d_forward_ref(g, include_pad, x, y);  // too large for the index math
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
+  if (!is_avg_2x2(g) && is_global_window(g)) {    // (2x2 planes keep the reference's sum order)
+    return global_avg_pool<V>(g, x, y, threads);  // pool_global_impl.h
+  }
   if (is_avg_2x2(g)) {
     return for_pool_planes<V>(
         g, threads, 4.0 * (HW + PQ),
