@@ -114,20 +114,20 @@ void bind_nn_ops(py::module_& m) {
   m.def(
       "batch_norm",
       [](py::handle x, py::handle running_mean, py::handle running_var, py::handle weight,
-         py::handle bias, bool training, double momentum, double eps) {
+         py::handle bias, bool training, double momentum, double eps, bool relu) {
         Tensor xt = to_tensor(x, "batch_norm: input");
         Tensor rm = to_optional_tensor(running_mean, "batch_norm: running_mean");
         Tensor rv = to_optional_tensor(running_var, "batch_norm: running_var");
         Tensor wt = to_optional_tensor(weight, "batch_norm: weight");
         Tensor bt = to_optional_tensor(bias, "batch_norm: bias");
-        BatchNormOptions opt{training, momentum, eps};
+        BatchNormOptions opt{training, momentum, eps, relu};
         OpScope op;
         return batch_norm(xt, rm, rv, wt, bt, opt);
       },
       "input"_a, "running_mean"_a, "running_var"_a, "weight"_a, "bias"_a, "training"_a,
-      "momentum"_a, "eps"_a,
+      "momentum"_a, "eps"_a, "relu"_a = false,
       "PyTorch's F.batch_norm over axis 1 of input (N, C, ...); in training the running "
-      "statistics (C) are updated in place (unbiased variance).");
+      "statistics (C) are updated in place (unbiased variance). relu: relu() of that, in one op.");
 }
 
 }  // namespace pocketcnn::bindings

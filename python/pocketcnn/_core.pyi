@@ -136,9 +136,9 @@ def avg_pool2d(input: typing.Any, kernel_h: typing.SupportsInt | typing.Supports
     """
     Mean over each window of input (N, C, H, W) -> (N, C, P, Q); padded zeros count in the divisor when count_include_pad.
     """
-def batch_norm(input: typing.Any, running_mean: typing.Any, running_var: typing.Any, weight: typing.Any, bias: typing.Any, training: bool, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
+def batch_norm(input: typing.Any, running_mean: typing.Any, running_var: typing.Any, weight: typing.Any, bias: typing.Any, training: bool, momentum: typing.SupportsFloat | typing.SupportsIndex, eps: typing.SupportsFloat | typing.SupportsIndex, relu: bool = False) -> Tensor:
     """
-    PyTorch's F.batch_norm over axis 1 of input (N, C, ...); in training the running statistics (C) are updated in place (unbiased variance).
+    PyTorch's F.batch_norm over axis 1 of input (N, C, ...); in training the running statistics (C) are updated in place (unbiased variance). relu: relu() of that, in one op.
     """
 def concat(inputs: collections.abc.Sequence[typing.Any], dim: typing.SupportsInt | typing.SupportsIndex) -> Tensor:
     """

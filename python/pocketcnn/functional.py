@@ -22,7 +22,7 @@ import numpy as np
 from . import _checks, _core
 from ._graph_inference import GraphPlanCache
 from ._symbolic import LayerCall, SymbolicTensor, is_symbolic
-from .layers import Layer, ShapeError
+from .layers import Activation, BatchNormalization, Layer, ShapeError
 from .layers import from_config as layer_from_config
 from .model import Sequential, _seed_stream, _shape_str
 
@@ -132,6 +132,7 @@ class Model(Sequential):
         if not calls:
             raise ValueError("Model: the outputs are the inputs; add a layer")
         self._input_tensor, self._output_tensor, self._calls = x, y, calls
+        self._relu_fused: set[int] | None = None  # _relu_fused_calls, on first use
         self._plans = GraphPlanCache(self)  # type: ignore[assignment]
         layers: list[Layer] = []
         for c in calls:
@@ -180,12 +181,47 @@ class Model(Sequential):
     def _forward(self, x: _core.Tensor, training: bool, logits: bool = False) -> _core.Tensor:
         return self._run_calls(x, len(self._calls) - 1, training, logits)
 
+    def _relu_fused_calls(self) -> set[int]:
+        """Calls i of a BatchNormalization whose output only call i + 1, a ReLU, reads: the two
+        run as one op (batch_norm with relu; the ReLU's passes over memory were 5% of the small
+        ResNet's training step)."""
+        if self._relu_fused is None:
+            readers: dict[int, int] = {}
+            for c in self._calls:
+                for t in c.inputs:
+                    readers[id(t)] = readers.get(id(t), 0) + 1
+            fused = set()
+            for i, (c, nxt) in enumerate(zip(self._calls, self._calls[1:])):
+                if (
+                    isinstance(c.layer, BatchNormalization)
+                    and c.layer.activation is None
+                    and isinstance(nxt.layer, Activation)
+                    and nxt.layer.activation == "relu"
+                    and len(nxt.inputs) == 1
+                    and nxt.inputs[0] is c.output
+                    and readers.get(id(c.output)) == 1
+                    and c.output is not self._output_tensor
+                ):
+                    fused.add(i)
+            self._relu_fused = fused
+        return self._relu_fused
+
     def _run_calls(self, x: _core.Tensor, stop: int, training: bool, logits: bool) -> _core.Tensor:
         """The output of call ``stop`` (calls 0..stop run; with ``logits`` call ``stop`` leaves
-        out its activation)."""
+        out its activation). A BatchNormalization and the ReLU after it run as one op
+        (_relu_fused_calls) unless the BatchNormalization's own output is asked for."""
         values: dict[int, Any] = {id(self._input_tensor): x}
+        fused = self._relu_fused_calls()
+        skip = -1
         for i, c in enumerate(self._calls[: stop + 1]):
+            if i == skip:
+                continue
             args = [values[id(t)] for t in c.inputs]
+            if i in fused and (i + 1 < stop or (i + 1 == stop and not logits)):
+                nxt = self._calls[i + 1]
+                values[id(nxt.output)] = c.layer.forward_relu(args[0], training)
+                skip = i + 1
+                continue
             values[id(c.output)] = c.layer(
                 args if c.multi else args[0],
                 training=training,

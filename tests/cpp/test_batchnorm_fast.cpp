@@ -4,7 +4,9 @@
 // Also: results do not depend on the thread count (each channel is summed by one thread).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -69,6 +71,51 @@ TEST_P(BatchNormFastTest, BackwardMatchesReference) {
     batchnorm_backward_ref(g, true, x.data(), mean.data(), invstd.data(), nullptr, dy.data(),
                            nullptr, dg_ref.data(), nullptr);
     EXPECT_TRUE(all_close(dg, dg_ref, 1e-5f * static_cast<float>(g.N * g.HW), 1e-4f));
+  }
+}
+
+// BatchNormalization + ReLU in one op (batchnorm_apply_relu, batchnorm_relu_backward) against the
+// reference composed: relu of batchnorm_apply_ref, and batchnorm_backward_ref of dy zeroed where
+// that was <= 0.
+TEST_P(BatchNormFastTest, FusedReluMatchesReferenceComposition) {
+  for (const BatchNormGeometry& g : kShapes) {
+    SCOPED_TRACE("N " + std::to_string(g.N) + " C " + std::to_string(g.C) + " HW " +
+                 std::to_string(g.HW));
+    const size_t n = static_cast<size_t>(g.N * g.C * g.HW), c = static_cast<size_t>(g.C);
+    const std::vector<float> x = random_vector(n, 12, -2.0f, 3.0f), dy = random_vector(n, 13);
+    std::vector<float> mean(c), var(c), invstd(c), scale(c), shift(c);
+    batchnorm_stats_ref(g, x.data(), mean.data(), var.data());
+    const std::vector<float> gamma = random_vector(c, 14, 0.5f, 2.0f);
+    const std::vector<float> beta = random_vector(c, 15, -0.5f, 0.5f);
+    for (size_t k = 0; k < c; ++k) {
+      invstd[k] = 1.0f / std::sqrt(var[k] + 1e-5f);
+      scale[k] = gamma[k] * invstd[k];
+      shift[k] = beta[k] - mean[k] * scale[k];
+    }
+    std::vector<float> y(n, 7.0f), y_ref(n), dy_masked(n);
+    batchnorm_apply_relu(g, x.data(), scale.data(), shift.data(), y.data());
+    batchnorm_apply_ref(g, x.data(), scale.data(), shift.data(), y_ref.data());
+    size_t zeros = 0;
+    for (size_t i = 0; i < n; ++i) {
+      dy_masked[i] = y_ref[i] > 0.0f ? dy[i] : 0.0f;
+      y_ref[i] = std::max(0.0f, y_ref[i]);
+      zeros += y_ref[i] == 0.0f;
+    }
+    EXPECT_TRUE(all_close(y, y_ref, 1e-4f, 1e-6f));
+    EXPECT_GT(zeros, 0u);  // the mask does something
+    EXPECT_LT(zeros, n);
+    for (bool batch_stats : {true, false}) {
+      std::vector<float> dx(n, 9.0f), dg(c), db(c), dx_ref(n), dg_ref(c), db_ref(c);
+      batchnorm_relu_backward(g, batch_stats, x.data(), mean.data(), invstd.data(), gamma.data(),
+                              scale.data(), shift.data(), dy.data(), dx.data(), dg.data(),
+                              db.data());
+      batchnorm_backward_ref(g, batch_stats, x.data(), mean.data(), invstd.data(), gamma.data(),
+                             dy_masked.data(), dx_ref.data(), dg_ref.data(), db_ref.data());
+      const float tol = 1e-5f * static_cast<float>(g.N * g.HW);
+      EXPECT_TRUE(all_close(dx, dx_ref, 1e-4f, 1e-3f)) << "batch_stats " << batch_stats;
+      EXPECT_TRUE(all_close(dg, dg_ref, tol, 1e-4f));
+      EXPECT_TRUE(all_close(db, db_ref, tol, 1e-4f));
+    }
   }
 }
 

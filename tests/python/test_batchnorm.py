@@ -260,3 +260,59 @@ def test_plan_folds_batchnorm_before_a_fused_activation(activation):
     with pc.no_grad():
         want = model._forward(pc.Tensor(x), training=False).numpy()
     np.testing.assert_allclose(model.predict(x), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_relu_gradients_against_float64_finite_differences(training):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 2, 4, 5)) * 2 + 1
+    gamma, beta = rng.random(2) + 0.5, rng.standard_normal(2) * 0.5
+    rm, rv = rng.standard_normal(2).astype(np.float32), (rng.random(2) + 0.5).astype(np.float32)
+    eps = 1e-3
+
+    def pc_fn(x, g, b):
+        stats = (pc.Tensor(rm.copy()), pc.Tensor(rv.copy()))
+        return pc.ops.batch_norm(x, *stats, g, b, training=training, eps=eps, relu=True)
+
+    def np_fn(x, g, b):
+        if training:
+            mean, var, _ = batch_stats(x)
+        else:
+            mean, var = rm.astype(np.float64), rv.astype(np.float64)
+        return np.maximum(bn_numpy(x, g, b, mean, var, eps), 0.0)
+
+    out = pc_fn(x.astype(np.float32), gamma.astype(np.float32), beta.astype(np.float32)).numpy()
+    assert 0 < (out == 0).mean() < 1  # the ReLU cuts some values, not all
+    check_grad(pc_fn, np_fn, [x, gamma, beta])
+
+
+def _conv_bn_relu_model(seed=0):
+    x = inputs = pc.Input((2, 6, 6))
+    x = pc.layers.Conv2D(4, 3, padding="same", use_bias=False)(x)
+    x = pc.layers.ReLU()(pc.layers.BatchNormalization(momentum=0.9, name="bn")(x))
+    y = pc.layers.BatchNormalization()(pc.layers.Conv2D(4, 3, padding="same")(x))
+    x = pc.layers.Activation("relu")(pc.layers.Add()([x, y]))
+    out = pc.layers.Dense(3, activation="softmax")(pc.layers.GlobalAveragePooling2D()(x))
+    return pc.Model(inputs, out, seed=seed)
+
+
+def test_model_runs_batchnorm_and_relu_as_one_op_with_the_layer_by_layer_results():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((8, 2, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 8)
+    fused, plain = _conv_bn_relu_model(), _conv_bn_relu_model()
+    # The first BatchNormalization + ReLU (calls 1, 2) fuse; the second BatchNormalization feeds
+    # the Add, not a ReLU.
+    assert fused._relu_fused_calls() == {1}
+    plain._relu_fused = set()  # layer by layer
+    for m in (fused, plain):
+        m.compile(pc.optim.SGD(0.1, momentum=0.9), "cross_entropy")
+    for _ in range(3):
+        a, b = fused.train_on_batch(x, y), plain.train_on_batch(x, y)
+        assert a.keys() == b.keys()
+        np.testing.assert_allclose(list(a.values()), list(b.values()), rtol=1e-5, atol=1e-6)
+    for a, b in zip(fused.get_weights(), plain.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # The BatchNormalization's own output (pc.viz) is still the one before the ReLU.
+    bn_out = fused._forward_to_layer(pc.Tensor(x), fused.get_layer("bn")).numpy()
+    assert (bn_out < 0).any()

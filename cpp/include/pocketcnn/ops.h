@@ -61,6 +61,7 @@ struct BatchNormOptions {
   bool training = false;
   double momentum = 0.1;
   double eps = 1e-5;
+  bool relu = false;  // y = relu(batch_norm(x)) in one op (training's BatchNormalization + ReLU)
 };
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, const BatchNormOptions& opt);

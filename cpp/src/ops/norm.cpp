@@ -87,30 +87,41 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     }
   }
   // y = x * scale + shift with scale = gamma * invstd, shift = beta - mean * scale.
-  std::vector<float> scale(g.C), shift(g.C);
+  // Tensors: the backward of the fused ReLU recomputes its mask from them.
+  Tensor scale = Tensor::empty({g.C}), shift = Tensor::empty({g.C});
   for (int64_t c = 0; c < g.C; ++c) {
     const float gm = weight.defined() ? weight.data()[c] : 1.0f;
     const float bt = bias.defined() ? bias.data()[c] : 0.0f;
-    scale[c] = gm * invstd.data()[c];
-    shift[c] = bt - mean.data()[c] * scale[c];
+    scale.data()[c] = gm * invstd.data()[c];
+    shift.data()[c] = bt - mean.data()[c] * scale.data()[c];
   }
   Tensor y = Tensor::empty(x.shape());
-  kernels::batchnorm_apply(g, x.data(), scale.data(), shift.data(), y.data());
+  if (opt.relu) {
+    kernels::batchnorm_apply_relu(g, x.data(), scale.data(), shift.data(), y.data());
+  } else {
+    kernels::batchnorm_apply(g, x.data(), scale.data(), shift.data(), y.data());
+  }
 
   const Tensor xs = x.detach(), ws = weight.defined() ? weight.detach() : Tensor();
-  const bool batch_stats = opt.training;
-  return record("batch_norm", y, {x, weight, bias},
-                [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
-                  std::vector<Tensor> grads(3);
-                  if (needs[0]) grads[0] = Tensor::empty(xs.shape());
-                  if (needs[1]) grads[1] = Tensor::empty({g.C});
-                  if (needs[2]) grads[2] = Tensor::empty({g.C});
-                  auto ptr = [](const Tensor& t) { return t.defined() ? t.data() : nullptr; };
-                  kernels::batchnorm_backward(g, batch_stats, xs.data(), mean.data(), invstd.data(),
-                                              ptr(ws), dy.data(), ptr(grads[0]), ptr(grads[1]),
-                                              ptr(grads[2]));
-                  return grads;
-                });
+  const bool batch_stats = opt.training, relu = opt.relu;
+  return record(
+      relu ? "batch_norm_relu" : "batch_norm", y, {x, weight, bias},
+      [=](const Tensor& dy, const std::vector<bool>& needs) -> std::vector<Tensor> {
+        std::vector<Tensor> grads(3);
+        if (needs[0]) grads[0] = Tensor::empty(xs.shape());
+        if (needs[1]) grads[1] = Tensor::empty({g.C});
+        if (needs[2]) grads[2] = Tensor::empty({g.C});
+        auto ptr = [](const Tensor& t) { return t.defined() ? t.data() : nullptr; };
+        if (relu) {
+          kernels::batchnorm_relu_backward(g, batch_stats, xs.data(), mean.data(), invstd.data(),
+                                           ptr(ws), scale.data(), shift.data(), dy.data(),
+                                           ptr(grads[0]), ptr(grads[1]), ptr(grads[2]));
+          return grads;
+        }
+        kernels::batchnorm_backward(g, batch_stats, xs.data(), mean.data(), invstd.data(), ptr(ws),
+                                    dy.data(), ptr(grads[0]), ptr(grads[1]), ptr(grads[2]));
+        return grads;
+      });
 }
 
 }  // namespace pocketcnn

@@ -85,13 +85,17 @@ class BatchNormalization(Layer):
         beta = self._weights[-1] if self.center else None
         return gamma, beta
 
-    def forward(self, x, training):
+    def forward(self, x, training, relu: bool = False):
         gamma, beta = self._gamma_beta()
         mean, var = self._state
         return ops.batch_norm(
             x, mean, var, gamma, beta, training=bool(training) and self.trainable,
-            momentum=1.0 - self.momentum, eps=self._eps,
+            momentum=1.0 - self.momentum, eps=self._eps, relu=relu,
         )  # fmt: skip
+
+    def forward_relu(self, x, training):
+        """``relu(self(x))`` in one op: how a Model runs this layer followed by a ReLU."""
+        return self.forward(x, training, relu=True)
 
     def add_to_plan(self, plan, activation):
         gamma, beta = self._gamma_beta()

@@ -15,6 +15,7 @@ def batch_norm(
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
+    relu: bool = False,
 ) -> _core.Tensor:
     """PyTorch's ``F.batch_norm``: normalises ``input`` (N, C, ...) per channel (axis 1).
 
@@ -24,11 +25,14 @@ def batch_norm(
     ``running = (1 - momentum) * running + momentum * batch`` with the unbiased variance
     (``* m / (m - 1)``, m values per channel). Without ``training`` the running statistics
     normalise (both are then required). ``momentum`` here is PyTorch's (the weight of the new
-    batch); Keras' ``BatchNormalization(momentum=0.99)`` is ``1 - 0.99`` of it.
+    batch); Keras' ``BatchNormalization(momentum=0.99)`` is ``1 - 0.99`` of it. ``relu``:
+    ``relu()`` of the result in the same op (one pass over memory less, forward and backward).
     """
     x = as_tensor(input, "batch_norm: input")
     if not isinstance(training, bool):
         raise TypeError(f"batch_norm: training must be a bool, got {training!r}")
+    if not isinstance(relu, bool):
+        raise TypeError(f"batch_norm: relu must be a bool, got {relu!r}")
     momentum = _checks.number(momentum, "batch_norm: momentum")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"batch_norm: momentum must be in [0, 1], got {momentum}")
@@ -50,6 +54,7 @@ def batch_norm(
         training,
         momentum,
         eps,
+        relu,
     )
 
 

@@ -150,4 +150,17 @@ void batchnorm_backward(const BatchNormGeometry& g, bool batch_stats, const floa
                                get_num_threads());
 }
 
+void batchnorm_apply_relu(const BatchNormGeometry& g, const float* x, const float* scale,
+                          const float* shift, float* y) {
+  kernels().batchnorm_apply_relu(g, x, scale, shift, y, get_num_threads());
+}
+
+void batchnorm_relu_backward(const BatchNormGeometry& g, bool batch_stats, const float* x,
+                             const float* mean, const float* invstd, const float* gamma,
+                             const float* scale, const float* shift, const float* dy, float* dx,
+                             float* dgamma, float* dbeta) {
+  kernels().batchnorm_relu_backward(g, batch_stats, x, mean, invstd, gamma, scale, shift, dy, dx,
+                                    dgamma, dbeta, get_num_threads());
+}
+
 }  // namespace pocketcnn::kernels

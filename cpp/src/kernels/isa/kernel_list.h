@@ -62,5 +62,13 @@
   X(batchnorm_backward, (V), void, (const BatchNormGeometry&, bool batch_stats, const float* x,    \
                                     const float* mean, const float* invstd, const float* gamma,    \
                                     const float* dy, float* dx, float* dgamma, float* dbeta,       \
-                                    int threads))
+                                    int threads))                                                  \
+  X(batchnorm_apply_relu, (V), void, (const BatchNormGeometry&, const float* x,                    \
+                                      const float* scale, const float* shift, float* y,            \
+                                      int threads))                                                \
+  X(batchnorm_relu_backward, (V), void, (const BatchNormGeometry&, bool batch_stats,               \
+                                         const float* x, const float* mean, const float* invstd,   \
+                                         const float* gamma, const float* scale,                   \
+                                         const float* shift, const float* dy, float* dx,           \
+                                         float* dgamma, float* dbeta, int threads))
 // clang-format on
