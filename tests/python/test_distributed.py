@@ -195,6 +195,20 @@ def test_k_ranks_of_batch_b_equal_one_rank_of_batch_kb(tmp_path, ranks):
 
 
 @requires_mpi
+def test_gradients_reduced_beside_backward_equal_those_reduced_after_it(tmp_path):
+    """The backward's grad-ready hooks start buckets early: the same bits as reducing after."""
+    out = tmp_path / "overlap.npz"
+    check_ok(launch(2, "overlap", str(out))[0])
+    got = np.load(out)
+    assert int(got["differ"]) == 0
+    assert bool(got["same_on_all_ranks"])
+    # every bucket was started by the hooks, the last with the first layer's gradients, while
+    # the backward pass ran (finish() only waits)
+    assert int(got["buckets"]) >= 3
+    assert (got["started_in_backward"] == int(got["buckets"])).all()
+
+
+@requires_mpi
 def test_nan_on_one_rank_stops_every_rank_at_the_same_step():
     result, _ = launch(2, "nan")
     check_ok(result)
