@@ -50,6 +50,16 @@ CONFIGS = [
     ("2 ranks x 1 thread, batch 2 x 64", 2, 1, 64),
     ("2 processes x 1 thread, no MPI, batch 64", 2, 1, 64),  # what the host gives two processes
 ]
+# --variants: the target configuration with all gradients in one bucket reduced after the
+# backward pass (no grad-ready hooks: the path before the overlap), one bucket with hooks, other
+# bucket sizes, and ranks not bound to a core, in the same rounds
+ONE_BUCKET = {"BENCH_MIN_BUCKET_BYTES": str(25 * 2**20)}
+VARIANTS = [
+    ("2 x 64, one bucket after backward (old)", 2, 1, 64, {"BENCH_NO_OVERLAP": "1", **ONE_BUCKET}),
+    ("2 x 64, one bucket, hooks", 2, 1, 64, ONE_BUCKET),
+    ("2 x 64, 16 KB buckets", 2, 1, 64, {"BENCH_BUCKET_BYTES": str(16 * 2**10)}),
+    ("2 x 64, mpiexec --bind-to none", 2, 1, 64, {"MPIEXEC_ARGS": "--bind-to none"}),
+]
 TARGET = "2 ranks x 1 thread, batch 2 x 64"
 PAIR = "2 processes x 1 thread, no MPI, batch 64"
 
@@ -91,6 +101,19 @@ def child(argv: list[str]) -> int:
     from pocketcnn.model import Sequential
 
     fit_phases.install()
+    if os.environ.get("BENCH_MIN_BUCKET_BYTES"):
+        from pocketcnn import _gradient_buckets
+
+        _gradient_buckets.MIN_BUCKET_BYTES = int(os.environ["BENCH_MIN_BUCKET_BYTES"])
+    if os.environ.get("BENCH_BUCKET_BYTES"):
+        distributed.init(bucket_bytes=int(os.environ["BENCH_BUCKET_BYTES"]))
+    if os.environ.get("BENCH_NO_OVERLAP"):  # backward without the hooks: finish() packs it all
+        from pocketcnn import _core
+
+        backward = _core.Tensor.backward
+        _core.Tensor.backward = lambda self, grad=None, retain_graph=False, **hooks: backward(
+            self, grad, retain_graph
+        )
     fit = Sequential.fit
 
     def timed_fit(self, *args, **kwargs):
@@ -102,6 +125,7 @@ def child(argv: list[str]) -> int:
         cpu = time.process_time() - start
         comm = distributed.stats()["cpu_seconds"]
         phases = fit_phases.report(wall, thread_cpu)
+        phases["wait"] = distributed.stats().get("wait_seconds", 0.0)
         line = f"FIT_CPU_SECONDS {cpu:.4f} {comm:.4f}\nFIT_PHASES {json.dumps(phases)}\n"
         sys.stdout.write(line)  # one write: the other rank's lines must not land in between
         sys.stdout.flush()
@@ -134,12 +158,16 @@ def _parse(stdout: str, samples: int, threads: int) -> dict:
     }
 
 
-def train_once(ranks: int, threads: int, batch: int, samples: int, out: str, pair: bool) -> dict:
+def train_once(
+    ranks: int, threads: int, batch: int, samples: int, out: str, pair: bool, extra_env: dict
+) -> dict:
     """One `pocketcnn train` epoch: img/s, (2 ranks) the allreduce's share, fit's CPU time.
 
     pair: two independent 1-rank processes at once (no MPI), img/s summed: what the host gives.
     """
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
+    extra_env = dict(extra_env)
+    launcher_args = extra_env.pop("MPIEXEC_ARGS", "").split()
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", **extra_env)
     if pair:
         procs = [
             subprocess.Popen(
@@ -163,7 +191,8 @@ def train_once(ranks: int, threads: int, batch: int, samples: int, out: str, pai
             "phases": [e["phases"][0] for e in each],
         }
     cli = _train_cmd(batch, samples, out)
-    cmd = [*mpiexec(ranks), *cli] if ranks > 1 else [*cli, "--threads", str(threads)]
+    launcher = mpiexec(ranks) + launcher_args + [a for k in extra_env for a in ("-x", k)]
+    cmd = [*launcher, *cli] if ranks > 1 else [*cli, "--threads", str(threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -198,16 +227,22 @@ def _median_phases(runs: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _print_phases(results: dict[str, list[dict]]) -> None:
+def _print_phases(results: dict[str, list[dict]], names: list[str]) -> None:
     from fit_phases import PHASES
 
     print("\nms per step and rank, wall-clock / main thread CPU (median of rounds):")
-    print(f"{'configuration':<42}" + "".join(f"{p:>14}" for p in (*PHASES, "total")))
-    for name, *_ in CONFIGS:
+    header = "".join(f"{p:>14}" for p in (*PHASES, "total"))
+    print(f"{'configuration':<42}{header}  allreduce's wait after backward")
+    for name in names:
         med = _median_phases(results[name])
         cells = [f"{med['wall'][p]:6.2f}/{med['cpu'][p]:<6.2f}" for p in PHASES]
         total = f"{sum(med['wall'].values()):6.2f}/{sum(med['cpu'].values()):<6.2f}"
-        print(f"{name:<42}" + "".join(f"{c:>14}" for c in (*cells, total)))
+        waits = [
+            statistics.mean(1e3 * r.get("wait", 0.0) / max(r["steps"], 1) for r in run["phases"])
+            for run in results[name]
+        ]
+        row = "".join(f"{c:>14}" for c in (*cells, total))
+        print(f"{name:<42}{row}  {statistics.median(waits):.2f}")
 
 
 def main() -> int:
@@ -218,14 +253,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=12000)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--variants", action="store_true", help="also no overlap and other bucket sizes"
+    )
     args = parser.parse_args()
-    results: dict[str, list[dict]] = {name: [] for name, *_ in CONFIGS}
+    configs = [(*c, {}) for c in CONFIGS] + (VARIANTS if args.variants else [])
+    results: dict[str, list[dict]] = {name: [] for name, *_ in configs}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            for name, ranks, threads, batch in CONFIGS:
+            for name, ranks, threads, batch, extra_env in configs:
                 out = os.path.join(tmp, "m.pcnn")
-                res = train_once(ranks, threads, batch, args.samples, out, name == PAIR)
+                res = train_once(ranks, threads, batch, args.samples, out, name == PAIR, extra_env)
                 results[name].append(res)
                 brief = {k: v for k, v in res.items() if k != "phases"}
                 print(f"round {r + 1}: {name}: {brief}", file=sys.stderr, flush=True)
@@ -236,7 +275,7 @@ def main() -> int:
     base_cpu = statistics.median(x["img_per_cpu_s"] for x in results[CONFIGS[0][0]])
     two_threads = statistics.median(x["img_s"] for x in results[CONFIGS[1][0]])
     rows = []
-    for name, *_ in CONFIGS:
+    for name, *_ in configs:
         rate = statistics.median(x["img_s"] for x in results[name])
         shares = [x["allreduce_pct"] for x in results[name] if x["allreduce_pct"] is not None]
         share = f"{statistics.median(shares):.0f}%" if shares else "-"
@@ -259,7 +298,7 @@ def main() -> int:
     else:
         for row in (header, *rows):
             print(f"{row[0]:<42} {row[1]:>8} {row[2]:>8} {row[3]:>15} {row[4]:>24} {row[5]:>23}")
-    _print_phases(results)
+    _print_phases(results, [name for name, *_ in configs])
     print(
         f"\none allreduce of 551 KB on 2 ranks alone: blocking {alone['blocking']:,.0f} us, "
         f"pocketcnn's polled {alone['polled']:,.0f} us; {args.rounds} rounds of "

@@ -1,8 +1,9 @@
 """Gradient buckets reduced while the backward pass still runs (as DDP's reducer, Horovod).
 
 The parameters are grouped, in reverse order (the order a backward pass finishes their
-gradients), into flat float32 buckets of at most ``bucket_bytes``; a gradient larger than that is
-reduced in place on its own memory, as its own bucket. ``Tensor.backward(watch=params,
+gradients), into flat float32 buckets of at most ``bucket_bytes``, each started once it holds 64
+KB (``MIN_BUCKET_BYTES``); a gradient larger than ``bucket_bytes`` is reduced in place on its own
+memory, as its own bucket. ``Tensor.backward(watch=params,
 on_grad_ready=buckets.grad_ready)`` reports each gradient the moment it is final: it is packed
 into its bucket, and a full bucket's non-blocking ``Iallreduce`` starts at once, so the reduction
 of the last layers' gradients overlaps the backward of the first layers. ``finish()`` then
@@ -24,6 +25,51 @@ import numpy as np
 
 from . import _core
 
+# A bucket is started once it holds this much (or bucket_bytes, if smaller): small enough that
+# a small network's last layers are reduced while its first layers' backward runs (DDP's 25 MB,
+# or its 1 MB first bucket, would put the whole lecture network, 551 KB, in one bucket started
+# at the very end), large enough that tiny layers (biases) share one message.
+MIN_BUCKET_BYTES = 64 * 2**10
+
+
+def _group(sizes: list[int], extras: int, bucket_bytes: int) -> tuple[list[list[int]], list[bool]]:
+    """Parameter indices per bucket, in reverse parameter order, and which are in place.
+
+    Bucket 0 carries the extras (never in place). A gradient above bucket_bytes is a bucket of
+    its own, reduced on its own memory; the others share flat buckets of at most bucket_bytes,
+    each closed once it holds MIN_BUCKET_BYTES.
+    """
+    limit = max(1, bucket_bytes // 4)
+    enough = max(1, min(limit, MIN_BUCKET_BYTES // 4))
+    groups: list[list[int]] = [[]]
+    in_place = [False]
+    used = extras
+
+    def close() -> None:
+        nonlocal used
+        groups.append([])
+        in_place.append(False)
+        used = 0
+
+    for i in reversed(range(len(sizes))):
+        n = sizes[i]
+        big = n > limit
+        if (big or used + n > limit) and groups[-1]:
+            close()
+        groups[-1].append(i)
+        used += n
+        if big:
+            in_place[-1] = True
+        if big or used >= enough:
+            close()
+    if not groups[-1] and len(groups) > 1:
+        groups.pop()
+        in_place.pop()
+    if in_place[0]:  # the extras need a flat bucket of their own before it
+        groups.insert(0, [])
+        in_place.insert(0, False)
+    return groups, in_place
+
 
 class GradientBuckets:
     """Averages the gradients of ``params`` over the ranks, weighted by each rank's samples.
@@ -38,31 +84,7 @@ class GradientBuckets:
     def __init__(self, params: Sequence[_core.Tensor], extras: int, bucket_bytes: int):
         self.sizes = [int(np.prod(p.shape)) for p in params]
         self.extras = extras
-        limit = max(1, bucket_bytes // 4)
-        # parameter indices per bucket, in reverse parameter order; bucket 0 carries the extras
-        self.groups: list[list[int]] = [[]]
-        self.in_place: list[bool] = [False]  # a lone gradient above the limit: reduced on itself
-        used = extras
-        for i in reversed(range(len(self.sizes))):
-            n = self.sizes[i]
-            big = n > limit
-            if (big or used + n > limit) and self.groups[-1]:
-                self.groups.append([])
-                self.in_place.append(False)
-                used = 0
-            self.groups[-1].append(i)
-            used += n
-            if big:
-                self.in_place[-1] = True
-                self.groups.append([])
-                self.in_place.append(False)
-                used = 0
-        if not self.groups[-1] and len(self.groups) > 1:
-            self.groups.pop()
-            self.in_place.pop()
-        if self.in_place[0]:  # the extras need a flat bucket of their own before it
-            self.groups.insert(0, [])
-            self.in_place.insert(0, False)
+        self.groups, self.in_place = _group(self.sizes, extras, bucket_bytes)
         self.bucket_of = {i: k for k, g in enumerate(self.groups) for i in g}
         self.offset = [0] * len(self.sizes)  # where each gradient goes in its bucket
         for k, group in enumerate(self.groups):
