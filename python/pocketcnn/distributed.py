@@ -12,11 +12,13 @@ only imported when a launcher started more than one rank; missing then, it is a 
 
 Buffers go to MPI through the buffer protocol (no pickling): ``allreduce_``/``broadcast_`` work in
 place on a float32 Tensor's or array's memory. The gradients of a step are packed into a few flat
-buckets of ``bucket_bytes`` (25 MB, as PyTorch DDP's buckets and Horovod's tensor fusion), one
-non-blocking allreduce per bucket; a gradient larger than a bucket is reduced in place on its own
-memory. Every wait polls its requests against a deadline (``timeout``, default 120 s, or
-``POCKETCNN_DIST_TIMEOUT``): a rank that hangs or vanishes aborts the whole job with a message
-naming what it waited for, since MPI cannot cancel a collective that another rank never joins.
+buckets of at most ``bucket_bytes`` (25 MB, as PyTorch DDP's buckets and Horovod's tensor fusion),
+one non-blocking allreduce per bucket, started from the backward pass's grad-ready hook as soon as
+the bucket is complete (``_gradient_buckets.py``); a gradient larger than a bucket is reduced in
+place on its own memory. Every wait polls its requests against a deadline (``timeout``, default
+120 s, or ``POCKETCNN_DIST_TIMEOUT``): a rank that hangs or vanishes aborts the whole job with a
+message naming what it waited for, since MPI cannot cancel a collective that another rank never
+joins.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
     Args:
         timeout: seconds any rank waits for the others in a collective before aborting the
             job (default ``POCKETCNN_DIST_TIMEOUT`` or 120).
-        bucket_bytes: size of the gradient buckets (default 25 MB).
+        bucket_bytes: the largest gradient bucket (default 25 MB; each starts once it holds
+            64 KB or this much).
 
     Safe to call more than once (later calls only change the settings). Without a launcher
     (Open MPI, MPICH/Hydra, MVAPICH2 environment variables) nothing is imported and it returns
