@@ -1,6 +1,7 @@
 #include "pocketcnn/inference.h"
 
 #include <cmath>
+#include <initializer_list>
 #include <optional>
 
 #include "kernels/conv/conv2d.h"
@@ -159,11 +160,45 @@ void InferencePlan::add_batch_norm(const Tensor& gamma, const Tensor& beta, cons
   steps_.push_back({Kind::batch_norm, {}, {}, {}, {}, a, bn, {}});
 }
 
+namespace {
+
+// The versions of a step's defined source tensors, in a fixed order; false if one is untracked
+// (its data may change without a version bump: nothing derived from it may be kept).
+bool source_versions(std::initializer_list<const Tensor*> sources, std::vector<uint64_t>* out) {
+  out->clear();
+  for (const Tensor* t : sources) {
+    if (!t->defined()) continue;
+    if (!t->writes_tracked()) return false;
+    out->push_back(t->version());
+  }
+  return true;
+}
+
+}  // namespace
+
 void InferencePlan::folded_weights(const Step& s, Tensor* w, Tensor* b) {
   if (!s.bn.defined()) {
     *w = s.w, *b = s.b;
     return;
   }
+  const BatchNormTensors& bn = s.bn;
+  // Read before the fold: a write during it bumps past them, so the next run folds again.
+  std::vector<uint64_t> versions;
+  const bool tracked =
+      source_versions({&s.w, &s.b, &bn.gamma, &bn.beta, &bn.mean, &bn.var}, &versions);
+  DerivedWeights& d = *s.derived;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  if (tracked && d.valid && d.versions == versions) {
+    *w = d.w, *b = d.b;
+    return;
+  }
+  fold_batch_norm(s, w, b);
+  d.valid = tracked;
+  d.versions = std::move(versions);
+  d.w = tracked ? *w : Tensor(), d.b = tracked ? *b : Tensor();
+}
+
+void InferencePlan::fold_batch_norm(const Step& s, Tensor* w, Tensor* b) {
   const int64_t K = s.w.dim(0), per_k = s.w.numel() / K;
   *w = Tensor::empty(s.w.shape());
   *b = Tensor::empty({K});

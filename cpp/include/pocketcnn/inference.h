@@ -6,8 +6,13 @@
 // mean: LeNet's tanh); any other conv applies its ReLU / sigmoid / tanh in its output pass.
 // Results equal the layer-by-layer ops exactly (tests/cpp/test_inference.cpp).
 // Weights are held by reference (the same tensors as the model's), so optimiser updates show.
+// What the plan derives from them (a batch norm folded into the conv or dense layer before it) is
+// made once and kept while every source tensor's version (tensor.h) stays the one it was made
+// from; an untracked source (a live numpy view, foreign memory) is derived again on every run.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -62,6 +67,14 @@ class InferencePlan {
     double eps = 0;
     bool defined() const { return mean.defined(); }
   };
+  // A step's derived weights and the source versions they were made from (shared by copies of
+  // the plan; the mutex makes concurrent runs safe).
+  struct DerivedWeights {
+    std::mutex mutex;
+    bool valid = false;
+    std::vector<uint64_t> versions;
+    Tensor w, b;
+  };
   struct Step {
     Kind kind;
     Tensor w, b;
@@ -70,9 +83,12 @@ class InferencePlan {
     std::string activation;
     BatchNormTensors bn;  // batch_norm steps, and conv2d / linear steps with a folded batch norm
     Shape shape;          // reshape: per-sample shape; zero_pad2d: top, bottom, left, right
+    std::shared_ptr<DerivedWeights> derived = std::make_shared<DerivedWeights>();
   };
-  // The step's weight and bias with its folded batch norm applied (or its own, without one).
+  // The step's weight and bias with its folded batch norm applied (or its own, without one):
+  // from s.derived while it is current, else computed (and kept where the sources are tracked).
   static void folded_weights(const Step& s, Tensor* w, Tensor* b);
+  static void fold_batch_norm(const Step& s, Tensor* w, Tensor* b);
   std::vector<Step> steps_;
 };
 
