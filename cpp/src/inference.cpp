@@ -7,11 +7,9 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_geometry.h"
 #include "kernels/conv/frozen_weights.h"
-#include "kernels/runtime/parallel.h"
 #include "ops/conv_fused.h"
 #include "ops/plan_activation.h"
 #include "pocketcnn/autograd.h"
-#include "pocketcnn/cpu.h"
 #include "pocketcnn/error.h"
 
 namespace pocketcnn {
@@ -84,33 +82,6 @@ Tensor conv_act_avgpool(const kernels::Conv2dGeometry& g, const Tensor& x, const
   Tensor y = Tensor::empty({g.N, g.K, g.P / 2, g.Q / 2});
   kernels::conv2d_forward_avgpool2x2(g, x.data(), w.data(), b.defined() ? b.data() : nullptr,
                                      y.data(), act);
-  return y;
-}
-
-// An average pool whose one window is each whole plane (GlobalAveragePooling2D's step).
-bool is_global_average(const Pool2dOptions& p, const Tensor& x) {
-  return x.defined() && x.ndim() == 4 && x.dim(2) > 0 && x.dim(3) > 0 && p.kernel_h == x.dim(2) &&
-         p.kernel_w == x.dim(3) && p.stride_h >= 1 && p.stride_w >= 1 && p.pad_h == 0 &&
-         p.pad_w == 0 && p.extra_h == 0 && p.extra_w == 0;
-}
-
-// (N, C, H, W) -> (N, C, 1, 1), the mean of each plane (summed in double). The general pooling
-// kernel works a vector of output columns per window and sets up scratch on every call: 7% of a
-// small ResNet's batch-1 prediction for 64 means of 49 floats.
-Tensor global_average(const Tensor& x) {
-  const int64_t NC = x.dim(0) * x.dim(1), HW = x.dim(2) * x.dim(3);
-  Tensor y = Tensor::empty({x.dim(0), x.dim(1), 1, 1});
-  const float* src = x.data();
-  float* dst = y.data();
-  const int nt = kernels::threads_for_bytes(NC, 4.0 * NC * HW, get_num_threads());
-  kernels::parallel_for(NC, nt, [&](int64_t begin, int64_t end) {
-    for (int64_t nc = begin; nc < end; ++nc) {
-      const float* plane = src + nc * HW;
-      double sum = 0.0;
-      for (int64_t i = 0; i < HW; ++i) sum += plane[i];
-      dst[nc] = static_cast<float>(sum / static_cast<double>(HW));
-    }
-  });
   return y;
 }
 
@@ -288,7 +259,7 @@ Tensor InferencePlan::run(const Tensor& x) const {
         h = max_pool2d(h, s.pool);
         break;
       case Kind::avg_pool2d:
-        h = is_global_average(s.pool, h) ? global_average(h) : avg_pool2d(h, s.pool);
+        h = avg_pool2d(h, s.pool);
         break;
       case Kind::flatten:
         h = flatten(h, 1);
