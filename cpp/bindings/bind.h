@@ -40,5 +40,8 @@ std::vector<int64_t> to_labels(py::handle obj, const char* what);
 // deleter runs): "dltensor_versioned" (DLPack 1.0) when `versioned`, else legacy "dltensor".
 // `copied` marks a capsule made from a copy (copy=True).
 py::object dlpack_capsule(const Tensor& tensor, bool versioned, bool copied);
+// buffer_views.cpp: counts the live numpy views of every Tensor (DataVersion::live_views) and
+// bumps its version when one is released. Called once on the Tensor class.
+void count_buffer_views(py::handle tensor_type);
 
 }  // namespace pocketcnn::bindings

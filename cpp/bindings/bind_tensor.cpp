@@ -210,6 +210,12 @@ np.asarray(tensor) and tensor.numpy() give the data without a copy.
           },
           "Name of the op that produced this tensor, or None for a leaf.")
       .def_property_readonly("is_leaf", &Tensor::is_leaf)
+      .def_property_readonly("_version", &Tensor::version,
+                             "The data's version: bumped by every in-place write pocketcnn sees "
+                             "(what the inference plan keys its derived weights on).")
+      .def_property_readonly("_writes_tracked", &Tensor::writes_tracked,
+                             "Whether every write to the data bumps _version (False while a "
+                             "numpy view is alive, and for memory wrapped from numpy).")
       .def("detach", &Tensor::detach,
            "A tensor sharing this one's data, cut from the graph (requires_grad=False).")
       .def("clone", &Tensor::clone, "A copy of the data, with no history.")
@@ -257,6 +263,7 @@ np.asarray(tensor) and tensor.numpy() give the data without a copy.
       // Make numpy defer to Tensor's reflected operators (array + tensor -> Tensor.__radd__)
       // instead of treating a tensor as an object array.
       .def_property_readonly_static("__array_priority__", [](py::object) { return 1000; });
+  count_buffer_views(m.attr("Tensor"));
 
   m.def("is_grad_enabled", &grad_enabled, "Whether ops record the autograd graph (per thread).");
   m.def("set_grad_enabled", &set_grad_enabled, "enabled"_a);

@@ -58,9 +58,15 @@ struct Context {
 
 // The deleters may run on any thread, with or without the GIL; deleting the Context is pure C++
 // unless the tensor wraps a numpy array, whose keep-alive owner takes the GIL itself.
+// While a consumer holds the data it may write it: counted as a live view of the tensor (as a
+// numpy one, buffer_views.cpp), whose end bumps the version.
 template <class Managed>
 void delete_managed(Managed* self) {
-  delete static_cast<Context*>(self->manager_ctx);
+  auto* ctx = static_cast<Context*>(self->manager_ctx);
+  DataVersion& v = ctx->tensor.version_state();
+  v.version.fetch_add(1, std::memory_order_acq_rel);
+  v.live_views.fetch_sub(1, std::memory_order_acq_rel);
+  delete ctx;
   delete self;
 }
 
@@ -99,6 +105,7 @@ void versioned_destructor(PyObject* capsule) {
 
 py::object dlpack_capsule(const Tensor& tensor, bool versioned, bool copied) {
   auto* ctx = new Context{tensor.detach(), tensor.shape(), {}};
+  ctx->tensor.version_state().live_views.fetch_add(1, std::memory_order_acq_rel);
   ctx->strides.resize(ctx->shape.size());
   int64_t stride = 1;
   for (size_t i = ctx->shape.size(); i-- > 0;) {

@@ -1,10 +1,12 @@
 #include "pocketcnn/inference.h"
 
 #include <cmath>
+#include <initializer_list>
 #include <optional>
 
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_geometry.h"
+#include "kernels/conv/frozen_weights.h"
 #include "ops/conv_fused.h"
 #include "ops/plan_activation.h"
 #include "pocketcnn/autograd.h"
@@ -159,11 +161,46 @@ void InferencePlan::add_batch_norm(const Tensor& gamma, const Tensor& beta, cons
   steps_.push_back({Kind::batch_norm, {}, {}, {}, {}, a, bn, {}});
 }
 
-void InferencePlan::folded_weights(const Step& s, Tensor* w, Tensor* b) {
-  if (!s.bn.defined()) {
-    *w = s.w, *b = s.b;
+namespace {
+
+// The versions of a step's defined source tensors, in a fixed order; false if one is untracked
+// (its data may change without a version bump: nothing derived from it may be kept).
+bool source_versions(std::initializer_list<const Tensor*> sources, std::vector<uint64_t>* out) {
+  out->clear();
+  for (const Tensor* t : sources) {
+    if (!t->defined()) continue;
+    if (!t->writes_tracked()) return false;
+    out->push_back(t->version());
+  }
+  return true;
+}
+
+}  // namespace
+
+void InferencePlan::current_weights(const Step& s, Tensor* w, Tensor* b, uint64_t* stamp) {
+  const BatchNormTensors& bn = s.bn;
+  // Read before the fold: a write during it bumps past them, so the next run folds again.
+  std::vector<uint64_t> versions;
+  const bool tracked =
+      source_versions({&s.w, &s.b, &bn.gamma, &bn.beta, &bn.mean, &bn.var}, &versions);
+  DerivedWeights& d = *s.derived;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  if (tracked && d.valid && d.versions == versions) {
+    *w = d.w, *b = d.b, *stamp = d.stamp;
     return;
   }
+  if (bn.defined()) {
+    fold_batch_norm(s, w, b);
+  } else {
+    *w = s.w, *b = s.b;
+  }
+  d.valid = tracked;
+  d.versions = std::move(versions);
+  d.w = tracked ? *w : Tensor(), d.b = tracked ? *b : Tensor();
+  d.stamp = *stamp = tracked ? kernels::new_frozen_weights_stamp() : 0;
+}
+
+void InferencePlan::fold_batch_norm(const Step& s, Tensor* w, Tensor* b) {
   const int64_t K = s.w.dim(0), per_k = s.w.numel() / K;
   *w = Tensor::empty(s.w.shape());
   *b = Tensor::empty({K});
@@ -187,7 +224,10 @@ Tensor InferencePlan::run(const Tensor& x) const {
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& s = steps_[i];
     Tensor w, b;
-    if (s.kind == Kind::conv2d || s.kind == Kind::linear) folded_weights(s, &w, &b);
+    uint64_t stamp = 0;
+    if (s.kind == Kind::conv2d || s.kind == Kind::linear) current_weights(s, &w, &b, &stamp);
+    // The kernels keep their packs of w under the stamp (kernels/conv/frozen_weights.h).
+    const kernels::FrozenWeightsScope frozen(stamp);
     switch (s.kind) {
       case Kind::conv2d: {
         const bool next_2x2 = i + 1 < steps_.size() && is_2x2_pool(steps_[i + 1].pool);

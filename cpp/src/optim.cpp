@@ -44,6 +44,8 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& momentum_
   s.weight_decay = opt.weight_decay, s.nesterov = opt.nesterov, s.first_step = first_step;
   kernels::sgd_update(param.numel(), param.data(), grad.data(),
                       use_momentum ? momentum_buffer.data() : nullptr, s);
+  param.bump_version();  // caches of the weights (the inference plan's packs) are stale now
+  if (use_momentum) momentum_buffer.bump_version();
 }
 
 void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
@@ -74,6 +76,9 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
   s.decay = static_cast<float>(1.0 - static_cast<double>(opt.lr) * opt.weight_decay);
   kernels::adam_update(param.numel(), param.data(), grad.data(), exp_avg.data(), exp_avg_sq.data(),
                        s);
+  param.bump_version();  // caches of the weights (the inference plan's packs) are stale now
+  exp_avg.bump_version();
+  exp_avg_sq.bump_version();
 }
 
 double sum_of_squares(const std::vector<Tensor>& tensors) {
@@ -88,6 +93,7 @@ double sum_of_squares(const std::vector<Tensor>& tensors) {
 void scale_in_place(const Tensor& t, float s) {
   PCNN_CHECK_TYPE(t.defined(), "scale_in_place: tensor is None");
   kernels::scale_in_place(t.numel(), t.data(), s);
+  t.bump_version();
 }
 
 }  // namespace pocketcnn

@@ -47,10 +47,14 @@ std::shared_ptr<float> allocate_aligned(int64_t numel) {
                                 [bytes](float* q) { cached_free(q, bytes); });
 }
 
-std::shared_ptr<TensorImpl> make_impl(const Shape& shape) {
+// shares: the data's version state for a new handle on existing data (view, detach); null for
+// new data.
+std::shared_ptr<TensorImpl> make_impl(const Shape& shape,
+                                      std::shared_ptr<DataVersion> shares = nullptr) {
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->numel = shape_numel(shape);
+  impl->version = shares ? std::move(shares) : std::make_shared<DataVersion>();
   return impl;
 }
 }  // namespace
@@ -85,6 +89,7 @@ Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values)
 Tensor Tensor::wrap(float* data, const Shape& shape, std::shared_ptr<void> owner) {
   auto impl = make_impl(shape);
   impl->data = std::shared_ptr<float>(std::move(owner), data);
+  impl->version->foreign = true;  // the owner (a numpy array, DLPack) can write it unseen
   return Tensor(std::move(impl));
 }
 
@@ -127,11 +132,34 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::view(const Shape& new_shape) const {
   check_defined();
-  auto impl = make_impl(new_shape);
+  auto impl = make_impl(new_shape, impl_->version);
   PCNN_CHECK(impl->numel == numel(), "cannot view shape ", shape_str(shape()), " as ",
              shape_str(new_shape));
   impl->data = impl_->data;
   return Tensor(std::move(impl));
+}
+
+DataVersion& Tensor::version_state() const {
+  check_defined();
+  return *impl_->version;
+}
+
+uint64_t Tensor::version() const {
+  return version_state().version.load(std::memory_order_acquire);
+}
+
+void Tensor::bump_version() const {
+  version_state().version.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool Tensor::writes_tracked() const {
+  const DataVersion& v = version_state();
+  return !v.foreign.load(std::memory_order_acquire) &&
+         v.live_views.load(std::memory_order_acquire) == 0;
+}
+
+void Tensor::mark_foreign() const {
+  version_state().foreign.store(true, std::memory_order_release);
 }
 
 bool Tensor::requires_grad() const {
@@ -174,7 +202,7 @@ void Tensor::set_grad_fn(std::shared_ptr<Node> node) {
 
 Tensor Tensor::detach() const {
   check_defined();
-  auto impl = make_impl(shape());
+  auto impl = make_impl(shape(), impl_->version);
   impl->data = impl_->data;
   return Tensor(std::move(impl));
 }

@@ -56,6 +56,16 @@ class Tensor:
         The data as a numpy array (no copy: it shares memory with the tensor).
         """
     @property
+    def _version(self) -> int:
+        """
+        The data's version: bumped by every in-place write pocketcnn sees (what the inference plan keys its derived weights on).
+        """
+    @property
+    def _writes_tracked(self) -> bool:
+        """
+        Whether every write to the data bumps _version (False while a numpy view is alive, and for memory wrapped from numpy).
+        """
+    @property
     def dtype(self) -> numpy.dtype[typing.Any]:
         ...
     @property

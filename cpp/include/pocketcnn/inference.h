@@ -6,8 +6,14 @@
 // mean: LeNet's tanh); any other conv applies its ReLU / sigmoid / tanh in its output pass.
 // Results equal the layer-by-layer ops exactly (tests/cpp/test_inference.cpp).
 // Weights are held by reference (the same tensors as the model's), so optimiser updates show.
+// What the plan derives from them (a batch norm folded into the conv or dense layer before it, and
+// the kernels' packed layouts and Winograd transforms of the weights) is made once and kept while
+// every source tensor's version (tensor.h) stays the one it was made from; an untracked source (a
+// live numpy view, foreign memory) is derived again on every run.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -62,6 +68,15 @@ class InferencePlan {
     double eps = 0;
     bool defined() const { return mean.defined(); }
   };
+  // A step's derived weights and the source versions they were made from (shared by copies of
+  // the plan; the mutex makes concurrent runs safe).
+  struct DerivedWeights {
+    std::mutex mutex;
+    bool valid = false;
+    std::vector<uint64_t> versions;
+    Tensor w, b;
+    uint64_t stamp = 0;
+  };
   struct Step {
     Kind kind;
     Tensor w, b;
@@ -70,9 +85,14 @@ class InferencePlan {
     std::string activation;
     BatchNormTensors bn;  // batch_norm steps, and conv2d / linear steps with a folded batch norm
     Shape shape;          // reshape: per-sample shape; zero_pad2d: top, bottom, left, right
+    std::shared_ptr<DerivedWeights> derived = std::make_shared<DerivedWeights>();
   };
-  // The step's weight and bias with its folded batch norm applied (or its own, without one).
-  static void folded_weights(const Step& s, Tensor* w, Tensor* b);
+  // The step's weight and bias with its folded batch norm applied (or its own, without one):
+  // from s.derived while it is current, else computed (and kept where the sources are tracked);
+  // stamp: names their content for the kernels' kept packs (kernels/conv/frozen_weights.h), 0
+  // where a source is untracked.
+  static void current_weights(const Step& s, Tensor* w, Tensor* b, uint64_t* stamp);
+  static void fold_batch_norm(const Step& s, Tensor* w, Tensor* b);
   std::vector<Step> steps_;
 };
 

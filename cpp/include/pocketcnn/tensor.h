@@ -6,6 +6,7 @@
 // not assume alignment of their inputs.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,10 +23,23 @@ int64_t shape_numel(const Shape& shape);
 // "(2, 3, 4)" -- used in every error message that names a shape.
 std::string shape_str(const Shape& shape);
 
+// What every tensor sharing one buffer shares (views, detached handles): a version that every
+// in-place write through pocketcnn bumps (optimiser steps, batch-norm running statistics, the
+// release of a numpy view), so a cache derived from the data (the inference plan's folded and
+// packed weights) knows when it is stale. Writes pocketcnn cannot see make the buffer untracked:
+// while a numpy view of it is alive, or for good once its memory is someone else's (a wrapped
+// numpy array, a DLPack export); caches must then not be trusted.
+struct DataVersion {
+  std::atomic<uint64_t> version{0};
+  std::atomic<int64_t> live_views{0};  // numpy buffer views handed out and not released yet
+  std::atomic<bool> foreign{false};    // others can write the memory without telling us
+};
+
 struct TensorImpl {
   Shape shape;
   int64_t numel = 0;
   std::shared_ptr<float> data;  // aliasing pointer: owner may be a numpy array or another tensor
+  std::shared_ptr<DataVersion> version;  // shared with every tensor on the same data
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient (leaves only)
   std::shared_ptr<Node> grad_fn;     // the node that produced this tensor (non-leaves only)
@@ -54,6 +68,17 @@ class Tensor {
   float item() const;                     // the value of a one-element tensor
   Tensor clone() const;                   // deep copy of the data, no autograd history
   Tensor view(const Shape& shape) const;  // same data, another shape of equal numel; no history
+
+  // ---- versions (see DataVersion) ----
+  // Every in-place write made through pocketcnn calls bump_version() after writing.
+  uint64_t version() const;
+  void bump_version() const;
+  // Whether version() is trustworthy: every write to the data goes through pocketcnn (no live
+  // numpy view, memory not foreign). A cache keyed on version() is valid only while this holds.
+  bool writes_tracked() const;
+  // The data may be written behind pocketcnn's back from now on (its memory was handed out).
+  void mark_foreign() const;
+  DataVersion& version_state() const;
 
   // ---- autograd ----
   bool requires_grad() const;

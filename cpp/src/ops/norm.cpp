@@ -50,6 +50,9 @@ void update_running(const kernels::BatchNormGeometry& g, const BatchNormOptions&
       r = static_cast<float>(keep * r + opt.momentum * unbias * var.data()[c]);
     }
   }
+  // The inference plan folds these into the conv before them: its fold is stale now.
+  if (running_mean.defined()) running_mean.bump_version();
+  if (running_var.defined()) running_var.bump_version();
 }
 
 }  // namespace

@@ -103,6 +103,13 @@ class ShapeError(ValueError):
     """A layer cannot take an input of the given shape (the model names the layer)."""
 
 
+def weight_tensor(array: np.ndarray) -> _core.Tensor:
+    """A layer's weight: a Tensor owning a copy of `array`. A Tensor wrapping the array would
+    share memory that numpy can write without pocketcnn knowing, so the inference plan could not
+    keep what it derives from the weight (its version would not be tracked)."""
+    return _core.Tensor(array).clone()
+
+
 def expect_image(layer: Layer, input_shape: Shape) -> None:
     """Raises ShapeError unless ``input_shape`` is (channels, height, width)."""
     if len(input_shape) != 3:

@@ -17,6 +17,7 @@ from .base import (
     init_array,
     pad_pair,
     positive_pair,
+    weight_tensor,
 )
 
 
@@ -132,9 +133,9 @@ class Conv2D(Layer):
         r, s = self.kernel_size
         shape = (self.filters, c, r, s)
         kernel = init_array(init, shape, c * r * s, self.filters * r * s, rng)
-        self._weights = [_core.Tensor(kernel)]
+        self._weights = [weight_tensor(kernel)]
         if self.use_bias:
-            self._weights.append(_core.Tensor(np.zeros(self.filters, np.float32)))
+            self._weights.append(weight_tensor(np.zeros(self.filters, np.float32)))
 
     def forward(self, x, training):
         h, w = x.shape[2], x.shape[3]

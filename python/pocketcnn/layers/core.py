@@ -8,7 +8,14 @@ from typing import ClassVar
 import numpy as np
 
 from .. import _checks, _core, ops
-from .base import Layer, ShapeError, activation_name, check_initializer, init_array
+from .base import (
+    Layer,
+    ShapeError,
+    activation_name,
+    check_initializer,
+    init_array,
+    weight_tensor,
+)
 
 
 class Flatten(Layer):
@@ -73,9 +80,9 @@ class Dense(Layer):
     def _make_weights(self, input_shape, init, rng):
         fan_in = input_shape[0]
         kernel = init_array(init, (self.units, fan_in), fan_in, self.units, rng)
-        self._weights = [_core.Tensor(kernel)]
+        self._weights = [weight_tensor(kernel)]
         if self.use_bias:
-            self._weights.append(_core.Tensor(np.zeros(self.units, np.float32)))
+            self._weights.append(weight_tensor(np.zeros(self.units, np.float32)))
 
     def forward(self, x, training):
         return ops.linear(x, self._weights[0], self._weights[1] if self.use_bias else None)

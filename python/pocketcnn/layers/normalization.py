@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _checks, _core, ops
-from .base import Layer, ShapeError
+from .. import _checks, ops
+from .base import Layer, ShapeError, weight_tensor
 
 
 class BatchNormalization(Layer):
@@ -75,10 +75,13 @@ class BatchNormalization(Layer):
         c = input_shape[0]
         self._weights = []
         if self.scale:
-            self._weights.append(_core.Tensor(np.ones(c, np.float32)))
+            self._weights.append(weight_tensor(np.ones(c, np.float32)))
         if self.center:
-            self._weights.append(_core.Tensor(np.zeros(c, np.float32)))
-        self._state = [_core.Tensor(np.zeros(c, np.float32)), _core.Tensor(np.ones(c, np.float32))]
+            self._weights.append(weight_tensor(np.zeros(c, np.float32)))
+        self._state = [
+            weight_tensor(np.zeros(c, np.float32)),
+            weight_tensor(np.ones(c, np.float32)),
+        ]
 
     def _gamma_beta(self):
         gamma = self._weights[0] if self.scale else None

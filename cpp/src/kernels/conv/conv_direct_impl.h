@@ -12,6 +12,7 @@
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/conv/conv_geometry.h"
 #include "kernels/conv/conv_rows_impl.h"
+#include "kernels/conv/frozen_weights_impl.h"
 #include "kernels/gemm/gemm_impl.h"
 #include "kernels/pointwise/activation_impl.h"
 #include "kernels/pool/pool2d_impl.h"
@@ -292,10 +293,8 @@ CorrelationWeights pack_correlation_weights(const Conv2dGeometry& g, const Bandi
   const int64_t CRS = g.C * g.R * g.S;
   float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
   auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
-  float* wp = shared + 2 * CRS;
   band_offsets(g.C, g.R, g.S, band, off);
-  pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
-  return {off, wp};
+  return {off, packed_conv_weights<Cfg>(g.K, CRS, w, shared + 2 * CRS)};
 }
 
 }  // namespace

@@ -74,9 +74,8 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
       (algo == ConvAlgo::automatic && strided_phase_planes_suit<V, Cfg>(g, band))) {
     float* shared = scratch(Scratch::c, 2 * CRS + packed_nn_a_size<Cfg>(g.K, CRS));
     auto* off = reinterpret_cast<int64_t*>(shared);  // first: 64-byte aligned for int64
-    float* wp = shared + 2 * CRS;
     strided_band_offsets(g, band, off);
-    pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+    const float* wp = packed_conv_weights<Cfg>(g.K, CRS, w, shared + 2 * CRS);
     parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
       for (int64_t n = n0; n < n1; ++n) {
         correlate_image_strided<V, Cfg>(g, x + n * g.C * g.H * g.W, wp, band, off, b, act,

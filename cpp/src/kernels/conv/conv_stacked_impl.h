@@ -72,8 +72,8 @@ void conv2d_forward_im2col_stacked(const Conv2dGeometry& g, const float* x, cons
     return conv2d_forward_pixel_major<V, Cfg>(g, x, w, b, y, act, outer, inner);
   }
   const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q, G = im2col_stack_images<V, Cfg>(g);
-  float* wp = scratch(Scratch::c, packed_nn_a_size<Cfg>(g.K, CRS));
-  pack_nn_a<Cfg>(g.K, CRS, w, CRS, 1, wp);
+  const float* wp =
+      packed_conv_weights<Cfg>(g.K, CRS, w, scratch(Scratch::c, packed_nn_a_size<Cfg>(g.K, CRS)));
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
     for (int64_t s0 = n0; s0 < n1; s0 += G) {
       const int64_t nb = std::min(G, n1 - s0), ld = nb * PQ;
