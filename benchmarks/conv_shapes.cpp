@@ -4,7 +4,12 @@
 // the minimum is the figure least disturbed by other processes). Build and run with
 // benchmarks/conv_shapes.sh, which also builds main's copy for an alternating comparison.
 //
-// usage: conv_shapes [--peak GFLOPS] [--reps N] [--batch N] [--only NAME]
+// usage: conv_shapes [--peak GFLOPS] [--reps N] [--batch N] [--only NAME] [--cpu-time 1]
+// --cpu-time 1 times by the calling thread's CPU time instead of the wall clock: with one thread
+// (OMP_NUM_THREADS=1) on a machine shared with other jobs, that leaves out the time the thread
+// was descheduled (it still sees their effect on the caches).
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -36,6 +41,11 @@ const Shape kShapes[] = {
     {"col7_3-32_7x7_32", 3, 32, 32, 32, 7, 7, 1, 3},
     {"stem_3-32_7x7s2_32", 3, 32, 32, 32, 7, 7, 2, 3},
     {"pw_64-64_1x1_16", 64, 16, 16, 64, 1, 1, 1, 0},
+    {"allconv3_64-128_3x3s2_8", 64, 8, 8, 128, 3, 3, 2, 1},
+    {"stem_3-32_7x7s2_64", 3, 64, 64, 32, 7, 7, 2, 3},
+    {"pw_32-64_1x1_16", 32, 16, 16, 64, 1, 1, 1, 0},
+    {"pw_64-16_1x1_8", 64, 8, 8, 16, 1, 1, 1, 0},
+    {"pw_s2_32-64_1x1s2_16", 32, 16, 16, 64, 1, 1, 2, 0},
     {"lecture1_1-25_3x3_28", 1, 28, 28, 25, 3, 3, 1, 0},
     {"lecture2_25-50_3x3_13", 25, 13, 13, 50, 3, 3, 1, 0},
     {"c5_32-64_5x5_16", 32, 16, 16, 64, 5, 5, 1, 2},
@@ -52,14 +62,25 @@ Conv2dGeometry geometry(const Shape& s, int64_t N) {
   return g;
 }
 
+bool g_cpu_time = false;
+
+double now_seconds() {
+  if (g_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 template <class F>
 std::pair<double, double> time_min_p10(F&& f, int reps) {
   f();  // warm-up (scratch buffers, packed weights)
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now_seconds();
     f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    t.push_back(now_seconds() - t0);
   }
   std::sort(t.begin(), t.end());
   return {t[0], t[t.size() / 10]};
@@ -87,6 +108,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--batch")) batches = {std::atoll(argv[i + 1])};
     if (!std::strcmp(argv[i], "--only")) only = argv[i + 1];
+    if (!std::strcmp(argv[i], "--cpu-time")) g_cpu_time = std::atoi(argv[i + 1]) != 0;
   }
   // What this core gives now (best of several short probes; the machine is shared): if it is far
   // below the nominal peak, the run was squeezed and its percentages are low by that much.

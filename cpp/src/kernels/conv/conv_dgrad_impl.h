@@ -9,6 +9,7 @@
 
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_pointwise_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
@@ -359,6 +360,9 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
 template <class V, class Cfg>
 void conv2d_backward_input(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
                            int threads) {
+  if (pointwise_applies(g) && g.N > 0 && g.C > 0 && g.K > 0 && g.P * g.Q > 0) {
+    return conv2d_backward_input_pointwise<V, Cfg>(g, dy, w, dx, threads);  // 1x1: W^T dy
+  }
   conv2d_backward_input_path<V, Cfg>(g, dy, w, dx, threads, DgradPath::automatic);
 }
 

@@ -10,6 +10,7 @@
 #include "kernels/conv/conv2d.h"
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
+#include "kernels/conv/conv_pointwise_impl.h"
 #include "kernels/conv/conv_stacked_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
 
@@ -55,6 +56,10 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
   }
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
+  if (algo == ConvAlgo::automatic && pointwise_applies(g)) {  // 1x1 without padding: one GEMM
+    conv2d_forward_pointwise<V, Cfg>(g, x, w, b, y, act, outer, inner);
+    return;
+  }
   if (g.stride_h == 1 && g.stride_w == 1) {
     const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q);
     const CorrelationWeights cw = pack_correlation_weights<Cfg>(g, band, w);

@@ -62,11 +62,44 @@ inline void strided_band_offsets(const Conv2dGeometry& g, const Banding& b, int6
       }
 }
 
+// d[j] = s[2 j] for 0 <= j < n, reading s[0 .. 2n - 2] only (the row may end there): two
+// vector loads and one deinterleave per W outputs. The scalar strided loop this replaces was the
+// largest part of 3x3 stride-2 im2col (32->64 on 16x16: im2col 19% of the layer's forward + wgrad
+// profile against the GEMMs' 24%).
+template <class V>
+inline void copy_even_floats(const float* s, int64_t n, float* d) {
+  constexpr int W = V::W;
+  const int64_t readable = 2 * n - 1;
+  for (int64_t j = 0; j < n; j += W) {
+    const int64_t left = readable - 2 * j;  // floats readable from s + 2 j
+    const int la = static_cast<int>(std::min<int64_t>(left, W));
+    const int lb = static_cast<int>(std::clamp<int64_t>(left - W, 0, W));
+    const typename V::R a = la == W ? V::load(s + 2 * j) : V::load_partial(s + 2 * j, la);
+    const typename V::R b = lb == W ? V::load(s + 2 * j + W) : V::load_partial(s + 2 * j + W, lb);
+    typename V::R even, odd;
+    V::deinterleave(a, b, even, odd);
+    if (n - j >= W) {
+      V::store(d + j, even);
+    } else {
+      V::store_partial(d + j, even, static_cast<int>(n - j));
+    }
+  }
+}
+
+// d[j] = s[sw * j] for 0 <= j < n: the columns of one phase-plane row.
+template <class V>
+inline void copy_strided_floats(const float* s, int64_t sw, int64_t n, float* d) {
+  if (sw == 1) return copy_floats<V>(s, n, d);
+  if (sw == 2) return copy_even_floats<V>(s, n, d);
+  for (int64_t j = 0; j < n; ++j) d[j] = s[j * sw];
+}
+
 // The phase planes of one channel's band (a < row_phases, b < col_phases): dst plane (a, b) (rows x
 // Wp, planes bplane apart) [i, j] = src[sh*(p0 + i) + a - pad_top, sw*j + b - pad_left], 0 outside
 // src (H x W).
-inline void fill_phase_planes(const Conv2dGeometry& g, const float* src, int64_t p0, int64_t rows,
-                              const Banding& band, float* dst) {
+template <class V>
+void fill_phase_planes(const Conv2dGeometry& g, const float* src, int64_t p0, int64_t rows,
+                       const Banding& band, float* dst) {
   const int64_t sh = g.stride_h, sw = g.stride_w, Wp = band.Wp, pw = col_phases(g);
   for (int64_t a = 0; a < row_phases(g); ++a)
     for (int64_t b = 0; b < pw; ++b) {
@@ -84,10 +117,26 @@ inline void fill_phase_planes(const Conv2dGeometry& g, const float* src, int64_t
         }
         const float* s = src + h * g.W + (sw * j0 + b - g.pad_left);
         for (int64_t j = 0; j < j0; ++j) d[j] = 0.0f;
-        for (int64_t j = j0; j < j1; ++j) d[j] = s[(j - j0) * sw];
+        copy_strided_floats<V>(s, sw, j1 - j0, d + j0);
         for (int64_t j = j1; j < Wp; ++j) d[j] = 0.0f;
       }
     }
+}
+
+// dst (rows, Q), rows packed = src (rows, ld)[:, :Q]. Rows narrower than a vector are stored
+// whole, each spilling into the rows after it (written right after), as long as the store ends
+// within dst[rows * Q); the last ones are partial stores, so nothing past that is written. Reads
+// up to V::W floats from each src row (src needs that much slack after its last row's start).
+template <class V>
+inline void copy_rows_packed(const float* src, int64_t ld, int64_t rows, int64_t Q, float* dst) {
+  if (Q >= V::W) {
+    for (int64_t p = 0; p < rows; ++p) copy_floats<V>(src + p * ld, Q, dst + p * Q);
+    return;
+  }
+  int64_t p = 0;
+  for (; p * Q + V::W <= rows * Q; ++p) V::store(dst + p * Q, V::load(src + p * ld));
+  const int q = static_cast<int>(Q);
+  for (; p < rows; ++p) V::store_partial(dst + p * Q, V::load_partial(src + p * ld, q), q);
 }
 
 // The im2col forward's column matrix for a stack of images stays within this (an L2-sized
@@ -105,13 +154,19 @@ int64_t im2col_stack_images(const Conv2dGeometry& g) {
   return std::clamp<int64_t>(std::min(want, fit), 1, std::max<int64_t>(g.N, 1));
 }
 
-// Outputs smaller than two thirds of a register tile of columns take the pixel-major im2col and
-// the dot-product GEMM (conv_stacked_impl.h): no columns rounded up, at any batch size (decided
-// by the geometry alone, so an image gets the same floats in every batch).
+// Outputs smaller than two thirds of a register tile of columns, in batches too small to fill two
+// tiles when stacked, take the pixel-major im2col and the dot-product GEMM (conv_stacked_impl.h):
+// one image's few columns without a mostly empty tile. Larger batches stack images side by side
+// for gemm_nn: all-conv layer 3 (64->128, 8x8 to 4x4, AVX-512, 1 thread, thread CPU time on the
+// loaded machine) ran at 44-46% of peak stacked against 31% pixel-major at batch 16 and 256, and
+// at 9-12% against 25-32% at batch 1. So every batch of at least 2 * tile / (P*Q) images gives an
+// image the same floats, and so does every smaller batch; the two differ in the last bits (as
+// Winograd F(4x4) and F(2x2) do, conv_algo_impl.h).
 template <class V, class Cfg>
 bool im2col_pixel_major_suits(const Conv2dGeometry& g) {
   const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.K).nr) * V::W;
-  return 3 * g.P * g.Q < 2 * tile;
+  const int64_t PQ = g.P * g.Q;
+  return 3 * PQ < 2 * tile && g.N * PQ < 2 * tile;
 }
 
 // Whether the phase planes beat im2col + GEMM for this strided layer. Their GEMM computes
@@ -153,8 +208,8 @@ void correlate_image_strided(const Conv2dGeometry& g, const float* in, const flo
     const int64_t nr = std::min(band.rows, g.P - p0);
     const int64_t M = (nr * Wp + tile - 1) / tile * tile;  // row stride of yt
     for (int64_t c = 0; c < g.C; ++c) {
-      fill_phase_planes(g, in + c * g.H * g.W, p0, strided_band_rows(g, nr), band,
-                        xp + c * phases * band.bplane);
+      fill_phase_planes<V>(g, in + c * g.H * g.W, p0, strided_band_rows(g, nr), band,
+                           xp + c * phases * band.bplane);
     }
     GemmNN gg;
     gg.M = g.K, gg.N = M, gg.J = CRS, gg.A = A, gg.a_packed = true, gg.B = xp, gg.boff = off,
@@ -189,10 +244,11 @@ void im2col_any_stride(const Conv2dGeometry& g, const float* x, float* col, int6
   Banding whole;
   whole.rows = g.P, whole.Wp = g.Q + (g.S - 1) / sw;
   whole.bplane = strided_band_rows(g, g.P) * whole.Wp;
-  float* xp = scratch(Scratch::e, g.C * phases * whole.bplane);
+  // V::W of slack: copy_rows_packed reads whole vectors.
+  float* xp = scratch(Scratch::e, g.C * phases * whole.bplane + V::W);
   for (int64_t c = 0; c < g.C; ++c) {
-    fill_phase_planes(g, x + c * g.H * g.W, 0, strided_band_rows(g, g.P), whole,
-                      xp + c * phases * whole.bplane);
+    fill_phase_planes<V>(g, x + c * g.H * g.W, 0, strided_band_rows(g, g.P), whole,
+                         xp + c * phases * whole.bplane);
   }
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
@@ -200,7 +256,7 @@ void im2col_any_stride(const Conv2dGeometry& g, const float* x, float* col, int6
         const float* plane = xp + ((c * ph + r % sh) * pw + s % sw) * whole.bplane;
         const float* src = plane + (r / sh) * whole.Wp + s / sw;
         float* dst = col + ((c * g.R + r) * g.S + s) * ldcol;
-        for (int64_t p = 0; p < g.P; ++p) copy_floats<V>(src + p * whole.Wp, g.Q, dst + p * g.Q);
+        copy_rows_packed<V>(src, whole.Wp, g.P, g.Q, dst);
       }
 }
 

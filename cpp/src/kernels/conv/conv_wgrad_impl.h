@@ -10,6 +10,7 @@
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
+#include "kernels/conv/conv_wgrad_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -147,15 +148,18 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
   // im2col of several images side by side, so that every dot product runs over ~1000 pixels; the
   // copy is 1/K of the FMAs. Lecture conv 2, batch 64, AVX2, 1 thread: 4.9 -> 3.1 ms (with the
   // NT block choice of block_configs.h).
-  const bool direct = g.stride_h == 1 && g.stride_w == 1 && PQ >= kWgradDirectMinPixels;
+  const bool stride1 = g.stride_h == 1 && g.stride_w == 1;
+  const bool direct = stride1 && PQ >= kWgradDirectMinPixels;
+  const bool phase = !stride1 && PQ >= kWgradDirectMinPixels;  // conv_wgrad_strided_impl.h
   WgradStack stack;
-  if (!direct) {
+  if (!direct && !phase) {
     stack.images = std::clamp<int64_t>(kWgradStackPixels / PQ, 1, std::max<int64_t>(g.N, 1));
     stack.ld = (stack.images * PQ + V::W - 1) / V::W * V::W;
   }
   // Wider bands than the forward's: each GEMM call then reduces over more pixels before its lane
   // sums (gemm_nt sums lanes once per call), and dy's band is read once per band anyway.
-  const Banding band = make_banding(g.C, g.R, g.S, g.P, g.Q, 4 * kBandInputBytes);
+  const Banding band = stride1 ? make_banding(g.C, g.R, g.S, g.P, g.Q, 4 * kBandInputBytes)
+                               : make_strided_banding(g, 4 * kBandInputBytes);
   // Shared: offsets (stride 1), then per-thread partial dw/db for threads 1..outer-1 (thread 0
   // accumulates straight into dw/db), then per thread K double sums of dy (the stacked path's db).
   const int64_t part = KCRS + g.K;
@@ -165,6 +169,7 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
   float* partials = shared + 2 * CRS;
   auto* db_sums = reinterpret_cast<double*>(shared + sums_at);
   if (direct) band_offsets(g.C, g.R, g.S, band, off);
+  if (phase) strided_band_offsets(g, band, off);
   int used = 1;  // threads OpenMP really gave us
   run_parallel(outer, [&](int tid, int nt) {
     if (tid == 0) used = nt;
@@ -176,7 +181,7 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
       std::memset(my_dw, 0, KCRS * sizeof(float));
       if (my_db) std::memset(my_db, 0, g.K * sizeof(float));
     }
-    if (my_db && direct) {
+    if (my_db && (direct || phase)) {
       for (int64_t k = 0; k < g.K; ++k) {
         double s = 0.0;
         for (int64_t n = n0; n < n1; ++n) {
@@ -187,6 +192,8 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
     }
     if (direct) {
       wgrad_direct_images<V, Cfg>(g, x, dy, band, off, n0, n1, my_dw, inner);
+    } else if (phase) {
+      wgrad_phase_images<V, Cfg>(g, x, dy, band, off, n0, n1, my_dw, inner);
     } else {
       wgrad_stacked_images<V, Cfg>(g, x, dy, stack, db_sums + tid * g.K, n0, n1, my_dw, my_db,
                                    inner);
