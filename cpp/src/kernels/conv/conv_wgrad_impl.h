@@ -10,6 +10,7 @@
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
+#include "kernels/conv/conv_wgrad_bcast_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -19,6 +20,14 @@ namespace {
 // from this many output pixels per image; below, stacked im2col of about kWgradStackPixels pixels.
 constexpr int64_t kWgradDirectMinPixels = 1024;
 constexpr int64_t kWgradStackPixels = 1024;
+
+// Stride 1 with at least this many output channels: the broadcast GEMM of
+// conv_wgrad_bcast_impl.h (vector lanes over K; fewer channels would leave most lanes empty).
+constexpr int64_t kWgradBcastMinChannels = 16;
+
+inline bool wgrad_bcast_suits(const Conv2dGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.K >= kWgradBcastMinChannels;
+}
 
 struct WgradStack {
   int64_t images = 1;  // images per stack
@@ -137,6 +146,10 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
   }
   if (use_winograd(algo, g)) {
     winograd_weight_grad<V, Cfg>(g, x, dy, dw, db, threads);
+    return;
+  }
+  if (algo == ConvAlgo::automatic && wgrad_bcast_suits(g)) {
+    conv2d_backward_weight_bcast<V, Cfg>(g, x, dy, dw, db, threads);
     return;
   }
   int outer, inner;
