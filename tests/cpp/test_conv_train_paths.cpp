@@ -70,8 +70,12 @@ Problem make_problem(const TrainCase& c, uint32_t seed) {
 }
 
 // Sums of N*P*Q products (dw) or of K*R*S (dx) of values in [-1, 1].
-float dw_tolerance(const Conv2dGeometry& g) { return 2e-5f * (g.N * g.P * g.Q + 1); }
-float dx_tolerance(const Conv2dGeometry& g) { return 2e-5f * (g.K * g.R * g.S + 1); }
+float dw_tolerance(const Conv2dGeometry& g) {
+  return 2e-5f * (g.N * g.P * g.Q + 1);
+}
+float dx_tolerance(const Conv2dGeometry& g) {
+  return 2e-5f * (g.K * g.R * g.S + 1);
+}
 
 class ConvTrainPathsTest : public pocketcnn::testing::IsaThreadsTest {};
 
@@ -142,8 +146,8 @@ TEST(ConvWgradBcast, ChosenForStride1LayersWithEnoughOutputChannels) {
   EXPECT_TRUE(impl::wgrad_bcast_suits(geometry({128, 3, 32, 32, 32, 5, 5, 2, 2, 2, 2})));
   EXPECT_FALSE(impl::wgrad_bcast_suits(geometry({128, 1, 28, 28, 6, 5, 5, 2, 2, 2, 2})));
   EXPECT_FALSE(impl::wgrad_bcast_suits(geometry({64, 1, 28, 28, 25, 3, 3, 0, 0, 0, 0})));
-  EXPECT_FALSE(impl::wgrad_bcast_suits(make_conv2d_geometry({8, 3, 32, 32}, {32, 3, 3, 3},
-                                                            {2, 2, 1, 1, 1, 1})));
+  EXPECT_FALSE(impl::wgrad_bcast_suits(
+      make_conv2d_geometry({8, 3, 32, 32}, {32, 3, 3, 3}, {2, 2, 1, 1, 1, 1})));
 }
 
 }  // namespace

@@ -143,7 +143,8 @@ void wgrad_bcast_images(const Conv2dGeometry& g, const WgradBcastPlan& pl, const
   auto** rows = reinterpret_cast<const float**>(scratch(Scratch::e, 2 * pl.CRSp + 2));
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t s = 0; s < g.S; ++s) rows[(c * g.R + r) * g.S + s] = xp + c * pl.plane + r * pl.Wp + s;
+      for (int64_t s = 0; s < g.S; ++s)
+        rows[(c * g.R + r) * g.S + s] = xp + c * pl.plane + r * pl.Wp + s;
   for (int64_t i = CRS; i < pl.CRSp; ++i) rows[i] = xp;
   for (int64_t n = n0; n < n1; ++n) {
     for (int64_t c = 0; c < g.C; ++c) {
