@@ -140,12 +140,13 @@ TEST(ConvWgradBcast, EveryBlockingAgreesWithTheReference) {
 }
 
 // The automatic choice: stride 1 with >= 16 output channels and >= 64 rows C*R*S (not the
-// lecture net's conv 1, whose transpose of dy would cost as much as its FMAs).
+// lecture net's conv 1, whose transpose of dy would cost as much as its FMAs), not 1x1.
 TEST(ConvWgradBcast, ChosenForStride1LayersWithEnoughOutputChannels) {
   EXPECT_TRUE(impl::wgrad_bcast_suits(geometry({128, 32, 16, 16, 64, 7, 7, 3, 3, 3, 3})));
   EXPECT_TRUE(impl::wgrad_bcast_suits(geometry({128, 3, 32, 32, 32, 5, 5, 2, 2, 2, 2})));
   EXPECT_FALSE(impl::wgrad_bcast_suits(geometry({128, 1, 28, 28, 6, 5, 5, 2, 2, 2, 2})));
   EXPECT_FALSE(impl::wgrad_bcast_suits(geometry({64, 1, 28, 28, 25, 3, 3, 0, 0, 0, 0})));
+  EXPECT_FALSE(impl::wgrad_bcast_suits(geometry({64, 64, 16, 16, 64, 1, 1, 0, 0, 0, 0})));
   EXPECT_FALSE(impl::wgrad_bcast_suits(
       make_conv2d_geometry({8, 3, 32, 32}, {32, 3, 3, 3}, {2, 2, 1, 1, 1, 1})));
 }
