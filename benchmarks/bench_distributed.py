@@ -10,6 +10,14 @@ images/s of each (from fit's epoch line, which counts all ranks' images):
     1 rank x 2 threads, batch 64       the same two cores used by OpenMP instead of MPI
     2 ranks x 1 thread, batch 2 x 32   the same global batch (and updates) as the baseline
     2 ranks x 1 thread, batch 2 x 64   the same per-rank work as the baseline
+    2 processes x 1 thread, no MPI     two independent 1-rank runs of half the images started
+                                       together, img/s summed: what the host gives 2 processes
+
+Then where a step's time goes, per rank, in ms per step (benchmarks/fit_phases.py: the loader's
+next batch, forward + loss, backward, the gradient allreduce, the optimiser step, the rest of fit
+= Python per-step overhead), wall-clock and CPU time of the main thread; and last, one line each,
+the ratio the issue asks for (2 ranks x 1 thread, batch 2 x 64 vs 1 rank x 1 thread, >= 1.8x)
+and the allreduce's share of a step.
 
 For the 2-rank runs it also reports the share of the training time spent in the gradient
 allreduce (packing, reducing, unpacking, and waiting for the slower rank), and separately the
@@ -26,6 +34,7 @@ allreduce's share is given both of the wall-clock time and of that CPU time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -39,7 +48,21 @@ CONFIGS = [
     ("1 rank x 2 threads, batch 64", 1, 2, 64),
     ("2 ranks x 1 thread, batch 2 x 32", 2, 1, 32),
     ("2 ranks x 1 thread, batch 2 x 64", 2, 1, 64),
+    ("2 processes x 1 thread, no MPI, batch 64", 2, 1, 64),  # what the host gives two processes
 ]
+# --variants: the target configuration with all gradients in one bucket reduced after the
+# backward pass (no grad-ready hooks: the path before the overlap), one bucket with hooks, other
+# bucket sizes, and ranks not bound to a core, in the same rounds
+ONE_BUCKET = {"BENCH_MIN_BUCKET_BYTES": str(25 * 2**20)}
+VARIANTS = [
+    ("2 x 64, one bucket after backward (old)", 2, 1, 64, {"BENCH_NO_OVERLAP": "1", **ONE_BUCKET}),
+    ("2 x 64, one bucket, hooks", 2, 1, 64, ONE_BUCKET),
+    ("2 x 64, 16 KB buckets", 2, 1, 64, {"BENCH_BUCKET_BYTES": str(16 * 2**10)}),
+    ("2 x 64, mpiexec --bind-to none", 2, 1, 64, {"MPIEXEC_ARGS": "--bind-to none"}),
+]
+TARGET = "2 ranks x 1 thread, batch 2 x 64"
+PAIR = "2 processes x 1 thread, no MPI, batch 64"
+
 
 ALLREDUCE_SCRIPT = """
 import time, numpy as np
@@ -67,41 +90,63 @@ def mpiexec(ranks: int) -> list[str]:
 
 
 def child(argv: list[str]) -> int:
-    """`pocketcnn train ARGS` with Sequential.fit's CPU time printed by every rank."""
+    """`pocketcnn train ARGS`; every rank prints fit's CPU time and its phase timers."""
+    import json
     import time
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import fit_phases
 
     from pocketcnn import cli, distributed
     from pocketcnn.model import Sequential
 
+    fit_phases.install()
+    if os.environ.get("BENCH_MIN_BUCKET_BYTES"):
+        from pocketcnn import _gradient_buckets
+
+        _gradient_buckets.MIN_BUCKET_BYTES = int(os.environ["BENCH_MIN_BUCKET_BYTES"])
+    if os.environ.get("BENCH_BUCKET_BYTES"):
+        distributed.init(bucket_bytes=int(os.environ["BENCH_BUCKET_BYTES"]))
+    if os.environ.get("BENCH_NO_OVERLAP"):  # backward without the hooks: finish() packs it all
+        from pocketcnn import _core
+
+        backward = _core.Tensor.backward
+        _core.Tensor.backward = lambda self, grad=None, retain_graph=False, **hooks: backward(
+            self, grad, retain_graph
+        )
     fit = Sequential.fit
 
     def timed_fit(self, *args, **kwargs):
-        start = time.process_time()
+        fit_phases.reset()
+        start, start_cpu = time.process_time(), time.thread_time()
+        start_wall = time.perf_counter()
         history = fit(self, *args, **kwargs)
+        wall, thread_cpu = time.perf_counter() - start_wall, time.thread_time() - start_cpu
         cpu = time.process_time() - start
         comm = distributed.stats()["cpu_seconds"]
-        print(f"FIT_CPU_SECONDS {cpu:.4f} {comm:.4f}", flush=True)
+        phases = fit_phases.report(wall, thread_cpu)
+        phases["wait"] = distributed.stats().get("wait_seconds", 0.0)
+        line = f"FIT_CPU_SECONDS {cpu:.4f} {comm:.4f}\nFIT_PHASES {json.dumps(phases)}\n"
+        sys.stdout.write(line)  # one write: the other rank's lines must not land in between
+        sys.stdout.flush()
         return history
 
     Sequential.fit = timed_fit  # type: ignore[method-assign]
     return cli.main(argv)
 
 
-def train_once(ranks: int, threads: int, batch: int, samples: int, out: str) -> dict:
-    """One `pocketcnn train` epoch: img/s, (2 ranks) the allreduce's share, fit's CPU time."""
+def _train_cmd(batch: int, samples: int, out: str) -> list[str]:
     cli = [sys.executable, os.path.abspath(__file__), "--child", "train", "--epochs", "1"]
     cli += ["--limit-train", str(samples), "--limit-test", "256", "--batch-size", str(batch)]
-    cli += ["--out", out]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1")
-    cmd = [*mpiexec(ranks), *cli] if ranks > 1 else [*cli, "--threads", str(threads)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
-    rates = re.findall(r"- ([\d,]+) img/s - loss", proc.stdout)
-    share = re.search(r"Gradient allreduce .*: ([\d.]+)% of the training time", proc.stdout)
+    return cli + ["--out", out]
+
+
+def _parse(stdout: str, samples: int, threads: int) -> dict:
+    rates = re.findall(r"- ([\d,]+) img/s - loss", stdout)
+    share = re.search(r"Gradient allreduce .*: ([\d.]+)% of the training time", stdout)
     cpu = [
         (float(fit), float(comm))
-        for fit, comm in re.findall(r"FIT_CPU_SECONDS ([\d.]+) ([\d.]+)", proc.stdout)
+        for fit, comm in re.findall(r"FIT_CPU_SECONDS ([\d.]+) ([\d.]+)", stdout)
     ]
     busiest = max(cpu)
     return {
@@ -109,7 +154,49 @@ def train_once(ranks: int, threads: int, batch: int, samples: int, out: str) -> 
         "allreduce_pct": float(share.group(1)) if share else None,
         "img_per_cpu_s": samples / busiest[0] if threads == 1 else None,
         "allreduce_cpu_pct": 100 * busiest[1] / busiest[0] if share else None,
+        "phases": [json.loads(p) for p in re.findall(r"FIT_PHASES (.*)", stdout)],
     }
+
+
+def train_once(
+    ranks: int, threads: int, batch: int, samples: int, out: str, pair: bool, extra_env: dict
+) -> dict:
+    """One `pocketcnn train` epoch: img/s, (2 ranks) the allreduce's share, fit's CPU time.
+
+    pair: two independent 1-rank processes at once (no MPI), img/s summed: what the host gives.
+    """
+    extra_env = dict(extra_env)
+    launcher_args = extra_env.pop("MPIEXEC_ARGS", "").split()
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS="1", **extra_env)
+    if pair:
+        procs = [
+            subprocess.Popen(
+                [*_train_cmd(batch, samples // 2, f"{out}.{k}"), "--threads", str(threads)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for k in range(2)
+        ]
+        outs = [p.communicate(timeout=600) for p in procs]
+        if any(p.returncode for p in procs):
+            raise RuntimeError(f"independent pair failed:\n{outs}")
+        each = [_parse(o[0], samples // 2, threads) for o in outs]
+        return {
+            "img_s": sum(e["img_s"] for e in each),
+            "allreduce_pct": None,
+            "img_per_cpu_s": min(e["img_per_cpu_s"] for e in each),
+            "allreduce_cpu_pct": None,
+            "phases": [e["phases"][0] for e in each],
+        }
+    cli = _train_cmd(batch, samples, out)
+    launcher = mpiexec(ranks) + launcher_args + [a for k in extra_env for a in ("-x", k)]
+    cmd = [*launcher, *cli] if ranks > 1 else [*cli, "--threads", str(threads)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return _parse(proc.stdout, samples, threads)
 
 
 def allreduce_alone() -> dict[str, float]:
@@ -125,30 +212,70 @@ def allreduce_alone() -> dict[str, float]:
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+def _median_phases(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """ms per step of each phase, averaged over a run's ranks, median over the runs."""
+    from fit_phases import PHASES
+
+    out: dict[str, dict[str, float]] = {"wall": {}, "cpu": {}}
+    for kind in out:
+        for phase in PHASES:
+            per_run = [
+                statistics.mean(1e3 * r[kind][phase] / max(r["steps"], 1) for r in run["phases"])
+                for run in runs
+            ]
+            out[kind][phase] = statistics.median(per_run)
+    return out
+
+
+def _print_phases(results: dict[str, list[dict]], names: list[str]) -> None:
+    from fit_phases import PHASES
+
+    print("\nms per step and rank, wall-clock / main thread CPU (median of rounds):")
+    header = "".join(f"{p:>14}" for p in (*PHASES, "total"))
+    print(f"{'configuration':<42}{header}  allreduce's wait after backward")
+    for name in names:
+        med = _median_phases(results[name])
+        cells = [f"{med['wall'][p]:6.2f}/{med['cpu'][p]:<6.2f}" for p in PHASES]
+        total = f"{sum(med['wall'].values()):6.2f}/{sum(med['cpu'].values()):<6.2f}"
+        waits = [
+            statistics.mean(1e3 * r.get("wait", 0.0) / max(r["steps"], 1) for r in run["phases"])
+            for run in results[name]
+        ]
+        row = "".join(f"{c:>14}" for c in (*cells, total))
+        print(f"{name:<42}{row}  {statistics.median(waits):.2f}")
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         return child(sys.argv[2:])
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samples", type=int, default=12000)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--variants", action="store_true", help="also no overlap and other bucket sizes"
+    )
     args = parser.parse_args()
-    results: dict[str, list[dict]] = {name: [] for name, *_ in CONFIGS}
+    configs = [(*c, {}) for c in CONFIGS] + (VARIANTS if args.variants else [])
+    results: dict[str, list[dict]] = {name: [] for name, *_ in configs}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
-            for name, ranks, threads, batch in CONFIGS:
+            for name, ranks, threads, batch, extra_env in configs:
                 out = os.path.join(tmp, "m.pcnn")
-                res = train_once(ranks, threads, batch, args.samples, out)
+                res = train_once(ranks, threads, batch, args.samples, out, name == PAIR, extra_env)
                 results[name].append(res)
-                print(f"round {r + 1}: {name}: {res}", file=sys.stderr, flush=True)
+                brief = {k: v for k, v in res.items() if k != "phases"}
+                print(f"round {r + 1}: {name}: {brief}", file=sys.stderr, flush=True)
     alone = allreduce_alone()
     load_after = os.getloadavg()[0]
+    loaded = " (a loaded machine)" if max(load_before, load_after) > 0.5 else ""
     base = statistics.median(x["img_s"] for x in results[CONFIGS[0][0]])
     base_cpu = statistics.median(x["img_per_cpu_s"] for x in results[CONFIGS[0][0]])
     two_threads = statistics.median(x["img_s"] for x in results[CONFIGS[1][0]])
     rows = []
-    for name, *_ in CONFIGS:
+    for name, *_ in configs:
         rate = statistics.median(x["img_s"] for x in results[name])
         shares = [x["allreduce_pct"] for x in results[name] if x["allreduce_pct"] is not None]
         share = f"{statistics.median(shares):.0f}%" if shares else "-"
@@ -170,12 +297,25 @@ def main() -> int:
             print("| " + " | ".join(row) + " |")
     else:
         for row in (header, *rows):
-            print(f"{row[0]:<34} {row[1]:>8} {row[2]:>8} {row[3]:>15} {row[4]:>24} {row[5]:>23}")
+            print(f"{row[0]:<42} {row[1]:>8} {row[2]:>8} {row[3]:>15} {row[4]:>24} {row[5]:>23}")
+    _print_phases(results, [name for name, *_ in configs])
     print(
         f"\none allreduce of 551 KB on 2 ranks alone: blocking {alone['blocking']:,.0f} us, "
         f"pocketcnn's polled {alone['polled']:,.0f} us; {args.rounds} rounds of "
         f"{args.samples:,} images; load average {load_before:.1f} before, {load_after:.1f} after "
-        f"on {os.cpu_count()} CPUs"
+        f"on {os.cpu_count()} CPUs{loaded}"
+    )
+    target = statistics.median(x["img_s"] for x in results[TARGET])
+    pair = statistics.median(x["img_s"] for x in results[PAIR])
+    print(
+        f"2 ranks x 1 thread vs 1 rank x 1 thread (batch 2 x 64 vs 64): {target / base:.2f}x "
+        f"(target >= 1.8x; two independent processes: {pair / base:.2f}x)"
+    )
+    shares = [x["allreduce_pct"] for x in results[TARGET]]
+    cpu_shares = [x["allreduce_cpu_pct"] for x in results[TARGET]]
+    print(
+        f"allreduce share of a 2-rank step (batch 2 x 64): {statistics.median(shares):.1f}% of "
+        f"the wall-clock time, {statistics.median(cpu_shares):.1f}% of the CPU time"
     )
     return 0
 

@@ -215,14 +215,37 @@ np.asarray(tensor) and tensor.numpy() give the data without a copy.
       .def("clone", &Tensor::clone, "A copy of the data, with no history.")
       .def(
           "backward",
-          [](const Tensor& t, py::object grad, bool retain_graph) {
+          [](const Tensor& t, py::object grad, bool retain_graph, std::vector<Tensor> watch,
+             py::object on_grad_ready) {
             Tensor g = to_optional_tensor(grad, "grad");
+            if (on_grad_ready.is_none()) {
+              OpScope op;
+              t.backward(g, retain_graph);
+              return;
+            }
+            if (!PyCallable_Check(on_grad_ready.ptr())) {
+              throw py::type_error("backward(): on_grad_ready must be callable, got " +
+                                   py::repr(on_grad_ready).cast<std::string>());
+            }
+            // Called on this thread between two nodes' backward: take the GIL for the callback
+            // only (the kernels run without it); its exception ends the backward.
+            GradReadyFn ready = [&on_grad_ready](size_t index) {
+              // Taking the GIL during finalisation would end this thread mid-unwind (op_scope.h)
+              if (interpreter_exiting()) throw StateError("backward(): the interpreter is exiting");
+              py::gil_scoped_acquire gil;
+              on_grad_ready(index);
+            };
             OpScope op;
-            t.backward(g, retain_graph);
+            run_backward(t, g, retain_graph, watch, ready);
           },
-          "grad"_a = py::none(), "retain_graph"_a = false,
+          "grad"_a = py::none(), "retain_graph"_a = false, py::kw_only(),
+          "watch"_a = std::vector<Tensor>{}, "on_grad_ready"_a = py::none(),
           "Computes gradients of this tensor with respect to every leaf that requires grad and "
-          "accumulates them into their .grad. grad defaults to 1 for a one-element tensor.")
+          "accumulates them into their .grad. grad defaults to 1 for a one-element tensor.\n\n"
+          "on_grad_ready(i) is called (on this thread, with the GIL) as soon as watch[i]'s .grad "
+          "is final for this backward, while the rest of the graph still runs (to start a "
+          "data-parallel allreduce of it); once per watched leaf the graph reaches. An "
+          "exception it raises ends the backward.")
       .def("__dlpack__", &dlpack, py::kw_only(), "stream"_a = py::none(),
            "max_version"_a = py::none(), "dl_device"_a = py::none(), "copy"_a = py::none(),
            "A DLPack capsule sharing this tensor's data (CPU, float32, C-contiguous); the "

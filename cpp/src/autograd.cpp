@@ -36,6 +36,44 @@ std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_p
   return {post_order.rbegin(), post_order.rend()};
 }
 
+// For run_backward's on_grad_ready: how many edges of the graph still send a gradient to each
+// watched leaf; a leaf is reported when its count reaches zero.
+class GradReadyTracker {
+ public:
+  GradReadyTracker(const std::vector<std::shared_ptr<Node>>& order,
+                   const std::vector<Tensor>& watched, const GradReadyFn& on_ready)
+      : on_ready_(on_ready) {
+    if (!on_ready_) return;
+    for (size_t i = 0; i < watched.size(); ++i) {
+      if (watched[i].defined()) index_.emplace(watched[i].impl(), i);  // first position wins
+    }
+    for (const std::shared_ptr<Node>& node : order) {
+      for (size_t i = 0; i < node->inputs.size(); ++i) {
+        if (node->needs_grad[i] && !node->inputs[i].producer) {
+          if (auto found = index_.find(node->inputs[i].leaf.impl()); found != index_.end()) {
+            ++remaining_[found->second];
+          }
+        }
+      }
+    }
+  }
+
+  // After `node` (still holding its edges) sent its gradients: report the leaves now final.
+  void node_done(const Node& node) {
+    if (!on_ready_) return;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (!node.needs_grad[i] || node.inputs[i].producer) continue;
+      auto found = index_.find(node.inputs[i].leaf.impl());
+      if (found != index_.end() && --remaining_[found->second] == 0) on_ready_(found->second);
+    }
+  }
+
+ private:
+  const GradReadyFn& on_ready_;
+  std::unordered_map<const TensorImpl*, size_t> index_;  // watched leaf -> its position
+  std::unordered_map<size_t, int64_t> remaining_;        // position -> edges still to run
+};
+
 void accumulate_leaf_grad(const Tensor& leaf, const Tensor& g) {
   Tensor existing = leaf.grad();
   if (!existing.defined()) {
@@ -113,7 +151,8 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
   return out;
 }
 
-void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph,
+                  const std::vector<Tensor>& watched, const GradReadyFn& on_grad_ready) {
   PCNN_CHECK_TYPE(root.defined(), "backward() on an undefined tensor");
   if (!root.requires_grad()) {
     throw StateError(
@@ -133,6 +172,14 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   }
   if (root.is_leaf()) {
     accumulate_leaf_grad(root, grad);
+    if (on_grad_ready) {
+      for (size_t i = 0; i < watched.size(); ++i) {
+        if (watched[i].defined() && watched[i].impl() == root.impl()) {
+          on_grad_ready(i);
+          break;
+        }
+      }
+    }
     return;
   }
   const std::shared_ptr<Node>& root_node = root.grad_fn();
@@ -143,6 +190,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   }
 
   std::vector<std::shared_ptr<Node>> order = reverse_topological_order(root_node);
+  GradReadyTracker ready(order, watched, on_grad_ready);
   std::unordered_map<Node*, Tensor> pending;  // summed gradient of each node's output
   pending[root_node.get()] = grad;
   for (const std::shared_ptr<Node>& node : order) {
@@ -186,6 +234,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
         accumulate_leaf_grad(in.leaf, gi);
       }
     }
+    ready.node_done(*node);
     if (!retain_graph) node->release();
   }
 }

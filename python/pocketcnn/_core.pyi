@@ -31,9 +31,11 @@ class Tensor:
         ...
     def __repr__(self) -> str:
         ...
-    def backward(self, grad: typing.Any = None, retain_graph: bool = False) -> None:
+    def backward(self, grad: typing.Any = None, retain_graph: bool = False, *, watch: collections.abc.Sequence[Tensor] = [], on_grad_ready: typing.Any = None) -> None:
         """
         Computes gradients of this tensor with respect to every leaf that requires grad and accumulates them into their .grad. grad defaults to 1 for a one-element tensor.
+        
+        on_grad_ready(i) is called (on this thread, with the GIL) as soon as watch[i]'s .grad is final for this backward, while the rest of the graph still runs (to start a data-parallel allreduce of it); once per watched leaf the graph reaches. An exception it raises ends the backward.
         """
     def clone(self) -> Tensor:
         """

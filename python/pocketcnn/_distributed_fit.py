@@ -132,18 +132,21 @@ class FitSession:
         n = len(xb)
         value, finite = 0.0, True
         out = np.empty((0, *m.layers[-1].output_shape), np.float32)
+        loss = None
         if n:
             out_t = m._forward(_core.Tensor(xb), training=True, logits=m._fused_softmax)
             loss = losses.compute(m.loss, out_t, yb, **m.loss_options)
             value = loss.item()
             finite = bool(np.isfinite(value))
-            if finite:
-                loss.backward()
             out = np.asarray(out_t)
         extras = np.zeros(1 + self.size, np.float32)
         extras[0] = n
         extras[1 + self.rank] = 0.0 if finite else 1.0
-        summed = self.buckets.reduce(params, n, extras)
+        self.buckets.start(params, n, extras)
+        if loss is not None and finite:
+            # each gradient's bucket is reduced as soon as it is final, beside the backward pass
+            loss.backward(watch=params, on_grad_ready=self.buckets.grad_ready)
+        summed = self.buckets.finish()
         bad = [r for r in range(self.size) if summed[1 + r] != 0]
         if bad:
             self._coordinated = True

@@ -12,11 +12,13 @@ only imported when a launcher started more than one rank; missing then, it is a 
 
 Buffers go to MPI through the buffer protocol (no pickling): ``allreduce_``/``broadcast_`` work in
 place on a float32 Tensor's or array's memory. The gradients of a step are packed into a few flat
-buckets of ``bucket_bytes`` (25 MB, as PyTorch DDP's buckets and Horovod's tensor fusion), one
-non-blocking allreduce per bucket; a gradient larger than a bucket is reduced in place on its own
-memory. Every wait polls its requests against a deadline (``timeout``, default 120 s, or
-``POCKETCNN_DIST_TIMEOUT``): a rank that hangs or vanishes aborts the whole job with a message
-naming what it waited for, since MPI cannot cancel a collective that another rank never joins.
+buckets of at most ``bucket_bytes`` (25 MB, as PyTorch DDP's buckets and Horovod's tensor fusion),
+one non-blocking allreduce per bucket, started from the backward pass's grad-ready hook as soon as
+the bucket is complete (``_gradient_buckets.py``); a gradient larger than a bucket is reduced in
+place on its own memory. Every wait polls its requests against a deadline (``timeout``, default
+120 s, or ``POCKETCNN_DIST_TIMEOUT``): a rank that hangs or vanishes aborts the whole job with a
+message naming what it waited for, since MPI cannot cancel a collective that another rank never
+joins.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _core
 from ._distributed_env import default_threads_per_rank, launched_size
+from ._gradient_buckets import GradientBuckets
 from .data import DataLoader
 
 _DEFAULT_BUCKET_BYTES = 25 * 2**20
@@ -45,6 +47,7 @@ class _State:
     bucket_bytes: int = _DEFAULT_BUCKET_BYTES
     comm_seconds: float = 0.0  # time spent packing, reducing and unpacking gradients
     comm_cpu_seconds: float = 0.0  # CPU time of this process meanwhile (polling included)
+    comm_wait_seconds: float = 0.0  # of comm_seconds: waiting for the allreduce after backward
     comm_calls: int = 0
 
 
@@ -57,7 +60,8 @@ def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
     Args:
         timeout: seconds any rank waits for the others in a collective before aborting the
             job (default ``POCKETCNN_DIST_TIMEOUT`` or 120).
-        bucket_bytes: size of the gradient buckets (default 25 MB).
+        bucket_bytes: the largest gradient bucket (default 25 MB; each starts once it holds
+            64 KB or this much).
 
     Safe to call more than once (later calls only change the settings). Without a launcher
     (Open MPI, MPICH/Hydra, MVAPICH2 environment variables) nothing is imported and it returns
@@ -246,100 +250,21 @@ def allgather_object(obj: Any) -> list:
 
 
 def stats() -> dict[str, float]:
-    """Reducing gradients (packing, allreduce, unpacking) since the last reset: wall-clock
-    ``seconds``, this process's ``cpu_seconds`` meanwhile, and the number of ``calls``."""
+    """Reducing gradients (packing, allreduce, unpacking; in the backward pass's hooks and after
+    it) since the last reset: wall-clock ``seconds``, this process's ``cpu_seconds`` meanwhile,
+    ``wait_seconds`` of them waiting for the allreduce after the backward pass (for the slower
+    rank, and what the backward did not hide), and the number of steps, ``calls``."""
     return {
         "seconds": _state.comm_seconds,
         "cpu_seconds": _state.comm_cpu_seconds,
+        "wait_seconds": _state.comm_wait_seconds,
         "calls": _state.comm_calls,
     }
 
 
 def reset_stats() -> None:
     _state.comm_seconds, _state.comm_cpu_seconds, _state.comm_calls = 0.0, 0.0, 0
-
-
-# ---- gradient buckets --------------------------------------------------------------------------
-
-
-class GradientBuckets:
-    """Averages the gradients of ``params`` over the ranks, weighted by each rank's samples.
-
-    Consecutive gradients are packed into flat float32 buckets of at most ``bucket_bytes``; a
-    gradient larger than that is reduced in place on its own memory. The first bucket also
-    carries ``extras`` floats (the sample count, per-rank flags), summed with the gradients.
-    """
-
-    def __init__(self, params: Sequence[_core.Tensor], extras: int, bucket_bytes: int):
-        self.sizes = [int(np.prod(p.shape)) for p in params]
-        self.extras = extras
-        limit = max(1, bucket_bytes // 4)
-        self.groups: list[list[int]] = [[]]  # parameter indices per bucket, bucket 0 has extras
-        used = extras
-        self.alone: list[int] = []
-        for i, n in enumerate(self.sizes):
-            if n > limit:
-                self.alone.append(i)
-                continue
-            if used + n > limit and self.groups[-1]:
-                self.groups.append([])
-                used = 0
-            self.groups[-1].append(i)
-            used += n
-        self.buffers = [
-            np.empty((extras if k == 0 else 0) + sum(self.sizes[i] for i in g), np.float32)
-            for k, g in enumerate(self.groups)
-        ]
-
-    def reduce(
-        self, params: Sequence[_core.Tensor], weight: float, extras: np.ndarray
-    ) -> np.ndarray:
-        """grad <- sum over ranks of (weight * grad) / sum of extras[0]; returns the summed extras.
-
-        extras[0] must be the weight (this rank's samples). A missing gradient counts as zeros.
-        """
-        MPI, comm = _state.MPI, _state.comm
-        start, start_cpu = time.perf_counter(), time.process_time()
-        requests = []
-        for k, group in enumerate(self.groups):  # pack a bucket, start reducing it, go on
-            buf, offset = self.buffers[k], 0
-            if k == 0:
-                buf[: self.extras] = extras
-                offset = self.extras
-            for i in group:
-                part = buf[offset : offset + self.sizes[i]]
-                grad = params[i].grad
-                if grad is None:
-                    part.fill(0)
-                else:
-                    np.multiply(np.asarray(grad).reshape(-1), np.float32(weight), out=part)
-                offset += self.sizes[i]
-            requests.append(comm.Iallreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
-        alone = [self._own_gradient(params[i]) for i in self.alone]
-        for view in alone:
-            view *= np.float32(weight)
-            requests.append(comm.Iallreduce(MPI.IN_PLACE, view, op=MPI.SUM))
-        _wait(requests, "the gradient allreduce")
-        total = np.float32(self.buffers[0][0])
-        for k, group in enumerate(self.groups):
-            offset = self.extras if k == 0 else 0
-            for i in group:
-                part = self.buffers[k][offset : offset + self.sizes[i]]
-                np.divide(part, total, out=self._own_gradient(params[i]))
-                offset += self.sizes[i]
-        for view in alone:
-            view /= total
-        _state.comm_seconds += time.perf_counter() - start
-        _state.comm_cpu_seconds += time.process_time() - start_cpu
-        _state.comm_calls += 1
-        return self.buffers[0][: self.extras].copy()
-
-    @staticmethod
-    def _own_gradient(param: _core.Tensor) -> np.ndarray:
-        """The flat view of param's gradient (zeros made for a parameter without one)."""
-        if param.grad is None:
-            param.grad = _core.Tensor(np.zeros(tuple(param.shape), np.float32))
-        return np.asarray(param.grad).reshape(-1)
+    _state.comm_wait_seconds = 0.0
 
 
 # ---- fit(distributed=True) ---------------------------------------------------------------------

@@ -129,6 +129,48 @@ def scenario_equivalence(out: str) -> None:
         np.savez(out, weights=flat_weights(model), steps=model.optimizer.iterations, **logs)
 
 
+def scenario_overlap(out: str) -> None:
+    """Gradients reduced beside the backward pass (hooks) against reduce() after it, per batch."""
+    from pocketcnn import _core, losses
+
+    dist.init(bucket_bytes=4096)
+    x, y = data()
+    model = build_model(seed=3)
+    params = model.trainable_weights
+    buckets = dist.GradientBuckets(params, 1, 4096)
+    started_in_backward, differ, rank_hashes = [], 0, []
+    per_rank = GLOBAL_BATCH // dist.size()
+    for b in range(8):
+        lo = b * GLOBAL_BATCH + dist.rank() * per_rank
+        xb, yb = x[lo : lo + per_rank], y[lo : lo + per_rank]
+        results = []
+        for hooked in (True, False):
+            model.optimizer.zero_grad(params)
+            out_t = model._forward(_core.Tensor(xb), training=True, logits=True)
+            loss = losses.compute(model.loss, out_t, yb)
+            extras = np.array([len(xb)], np.float32)
+            if hooked:
+                buckets.start(params, len(xb), extras)
+                loss.backward(watch=params, on_grad_ready=buckets.grad_ready)
+                started_in_backward.append(buckets._started)
+                summed = buckets.finish()
+            else:
+                loss.backward()
+                summed = buckets.reduce(params, len(xb), extras)
+            results.append(np.concatenate([summed, *(np.asarray(p.grad).ravel() for p in params)]))
+        differ += int(np.count_nonzero(results[0] != results[1]))
+        rank_hashes.append(hashlib.sha256(results[0].tobytes()).hexdigest())
+    everyone = dist.allgather_object(rank_hashes)
+    if dist.rank() == 0:
+        np.savez(
+            out,
+            differ=differ,
+            same_on_all_ranks=all(h == everyone[0] for h in everyone),
+            started_in_backward=np.array(started_in_backward),
+            buckets=len(buckets.groups),
+        )
+
+
 def scenario_nan(out: str) -> None:
     dist.init()
     x, y = data()

@@ -139,6 +139,20 @@ def test_sharded_loader_batches_are_the_one_rank_batches_interleaved():
         assert [len(per_rank[r][-1][1]) for r in range(2)] == [4, 3]
 
 
+def test_buckets_follow_the_backward_order_and_start_small_networks_early():
+    from pocketcnn._gradient_buckets import _group
+
+    lecture = [225, 25, 11250, 50, 125000, 100, 1000, 10]  # conv1, conv2, dense1, dense2 (w, b)
+    groups, in_place = _group(lecture, 3, 25 * 2**20)
+    # the dense layers' bucket (504 KB, with the extras) starts before the convs' backward
+    assert groups == [[7, 6, 5, 4], [3, 2, 1, 0]] and in_place == [False, False]
+    groups, in_place = _group(lecture, 3, 4096)  # gradients above 4 KB reduced on themselves
+    assert sorted(i for g in groups for i in g) == list(range(8))
+    assert [g for g, own in zip(groups, in_place) if own] == [[4], [2]]
+    assert not in_place[0]
+    assert _group([5000], 3, 4096) == ([[], [0]], [False, True])  # the extras' own bucket first
+
+
 # ---- under mpiexec ---------------------------------------------------------------------------
 
 
@@ -192,6 +206,20 @@ def test_k_ranks_of_batch_b_equal_one_rank_of_batch_kb(tmp_path, ranks):
         again = tmp_path / "again.npz"
         check_ok(launch(ranks, "equivalence", str(again))[0])
         np.testing.assert_array_equal(np.load(again)["weights"], got["weights"])
+
+
+@requires_mpi
+def test_gradients_reduced_beside_backward_equal_those_reduced_after_it(tmp_path):
+    """The backward's grad-ready hooks start buckets early: the same bits as reducing after."""
+    out = tmp_path / "overlap.npz"
+    check_ok(launch(2, "overlap", str(out))[0])
+    got = np.load(out)
+    assert int(got["differ"]) == 0
+    assert bool(got["same_on_all_ranks"])
+    # every bucket was started by the hooks, the last with the first layer's gradients, while
+    # the backward pass ran (finish() only waits)
+    assert int(got["buckets"]) >= 3
+    assert (got["started_in_backward"] == int(got["buckets"])).all()
 
 
 @requires_mpi

@@ -68,7 +68,16 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs,
               BackwardFn backward);
 
-// Runs backward from `root` with the given gradient (see Tensor::backward).
-void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+// Called during run_backward with the position in `watched` of a leaf whose .grad has just become
+// final for this backward (every node of the graph that sends it a gradient has run), so that
+// work on it (a data-parallel allreduce) can start while the backward of earlier layers goes on.
+using GradReadyFn = std::function<void(size_t watched_index)>;
+
+// Runs backward from `root` with the given gradient (see Tensor::backward). With `on_grad_ready`,
+// it is called once for each leaf of `watched` the graph reaches, as soon as that leaf's gradient
+// is final; watched leaves the graph does not reach are not reported.
+void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph,
+                  const std::vector<Tensor>& watched = {},
+                  const GradReadyFn& on_grad_ready = nullptr);
 
 }  // namespace pocketcnn
