@@ -119,6 +119,10 @@ CONV_CASES = [
     ((2, 3, 12, 11), (8, 3, 3), 2, 1, True),
     ((1, 3, 13, 12), (4, 7, 7), 2, 3, True),
     ((2, 1, 11, 10), (3, 5, 4), (2, 3), "same", False),
+    # Stride 1 with >= 16 filters and >= 64 rows C*R*S: the broadcast-GEMM weight gradient.
+    ((2, 3, 8, 9), (16, 5, 5), 1, 2, True),  # a first layer, 5x5 'same'
+    ((3, 4, 7, 6), (17, 7, 7), 1, 3, False),  # 7x7, K past a vector, uneven blocks
+    ((1, 6, 6, 8), (18, 5, 3), 1, (1, 2), True),  # non-square kernel, unequal padding
 ]
 
 

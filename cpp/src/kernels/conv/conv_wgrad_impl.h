@@ -10,6 +10,7 @@
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
+#include "kernels/conv/conv_wgrad_bcast_impl.h"
 #include "kernels/conv/conv_wgrad_strided_impl.h"
 
 namespace pocketcnn::kernels::impl {
@@ -20,6 +21,20 @@ namespace {
 // from this many output pixels per image; below, stacked im2col of about kWgradStackPixels pixels.
 constexpr int64_t kWgradDirectMinPixels = 1024;
 constexpr int64_t kWgradStackPixels = 1024;
+
+// Stride 1 with at least this many output channels and rows C*R*S: the broadcast GEMM of
+// conv_wgrad_bcast_impl.h (vector lanes over K: fewer channels would leave most lanes empty;
+// its transpose of dy costs about 30/(C*R*S) of the FMAs' time: the lecture net's conv 1, C*R*S
+// = 9, measured 3x slower than the stacked im2col, the 3 -> 32 5x5 layer (75) 1.1-1.3x faster,
+// the 32 -> 64 5x5 / 7x7 layers 2.2-3x faster, conv_shapes batch 128, 1 thread).
+// 1x1 convolutions keep their own paths (not measured on this one).
+constexpr int64_t kWgradBcastMinChannels = 16;
+constexpr int64_t kWgradBcastMinRows = 64;
+
+inline bool wgrad_bcast_suits(const Conv2dGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.R * g.S > 1 && g.K >= kWgradBcastMinChannels &&
+         g.C * g.R * g.S >= kWgradBcastMinRows;
+}
 
 struct WgradStack {
   int64_t images = 1;  // images per stack
@@ -138,6 +153,10 @@ void conv2d_backward_weight_algo(const Conv2dGeometry& g, const float* x, const 
   }
   if (use_winograd(algo, g)) {
     winograd_weight_grad<V, Cfg>(g, x, dy, dw, db, threads);
+    return;
+  }
+  if (algo == ConvAlgo::automatic && wgrad_bcast_suits(g)) {
+    conv2d_backward_weight_bcast<V, Cfg>(g, x, dy, dw, db, threads);
     return;
   }
   int outer, inner;
