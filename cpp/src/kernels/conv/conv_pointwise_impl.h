@@ -45,14 +45,14 @@ void pointwise_subsample(const Conv2dGeometry& g, const float* x, float* xs) {
 }
 
 // y = act(conv(x, w) + b) for pointwise_applies(g); `outer` threads over images, each GEMM on
-// `inner`. The weights are packed once (scratch slot c); a strided layer's subsampled image is in
+// `inner`. The weights are packed once (scratch slot c, or kept by the plan); a strided layer's subsampled image is in
 // slot a, the GEMM's output in slot b.
 template <class V, class Cfg>
 void conv2d_forward_pointwise(const Conv2dGeometry& g, const float* x, const float* w,
                               const float* b, float* y, Activation act, int outer, int inner) {
   const int64_t PQ = g.P * g.Q, CHW = g.C * g.H * g.W;
-  float* wp = scratch(Scratch::c, packed_nn_a_size<Cfg>(g.K, g.C));
-  pack_nn_a<Cfg>(g.K, g.C, w, g.C, 1, wp);
+  const float* wp =
+      packed_conv_weights<Cfg>(g.K, g.C, w, scratch(Scratch::c, packed_nn_a_size<Cfg>(g.K, g.C)));
   const bool strided = pointwise_strided(g);
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
     float* xs = strided ? scratch(Scratch::a, g.C * PQ) : nullptr;
