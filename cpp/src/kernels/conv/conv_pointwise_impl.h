@@ -45,8 +45,8 @@ void pointwise_subsample(const Conv2dGeometry& g, const float* x, float* xs) {
 }
 
 // y = act(conv(x, w) + b) for pointwise_applies(g); `outer` threads over images, each GEMM on
-// `inner`. The weights are packed once (scratch slot c, or kept by the plan); a strided layer's subsampled image is in
-// slot a, the GEMM's output in slot b.
+// `inner`. The weights are packed once (scratch slot c, or kept by the plan); a strided layer's
+// subsampled image is in slot a, the GEMM's output in slot b.
 template <class V, class Cfg>
 void conv2d_forward_pointwise(const Conv2dGeometry& g, const float* x, const float* w,
                               const float* b, float* y, Activation act, int outer, int inner) {
