@@ -48,7 +48,11 @@ class FitSession:
         self.rank, self.size = rank(), size()
         # extras in the first bucket: this rank's samples, then one non-finite flag per rank
         # the trainable weights only: a frozen layer's get no gradient (and stay as broadcast)
-        self.buckets = GradientBuckets(model.trainable_weights, 1 + self.size, _state.bucket_bytes)
+        # without the overlap, buckets as large as allowed: fewest allreduces after the backward
+        min_bytes = None if _state.overlap else _state.bucket_bytes
+        self.buckets = GradientBuckets(
+            model.trainable_weights, 1 + self.size, _state.bucket_bytes, min_bytes
+        )
         # non-trainable state (running statistics): kept the same on every rank
         self.state = [t for layer in model.layers for t in layer.non_trainable_weights]
         self._coordinated = False
@@ -143,9 +147,11 @@ class FitSession:
         extras[0] = n
         extras[1 + self.rank] = 0.0 if finite else 1.0
         self.buckets.start(params, n, extras)
-        if loss is not None and finite:
+        if loss is not None and finite and _state.overlap:
             # each gradient's bucket is reduced as soon as it is final, beside the backward pass
             loss.backward(watch=params, on_grad_ready=self.buckets.grad_ready)
+        elif loss is not None and finite:
+            loss.backward()  # finish() packs and reduces every gradient after it
         summed = self.buckets.finish()
         bad = [r for r in range(self.size) if summed[1 + r] != 0]
         if bad:

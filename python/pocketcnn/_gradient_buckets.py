@@ -32,15 +32,17 @@ from . import _core
 MIN_BUCKET_BYTES = 64 * 2**10
 
 
-def _group(sizes: list[int], extras: int, bucket_bytes: int) -> tuple[list[list[int]], list[bool]]:
+def _group(
+    sizes: list[int], extras: int, bucket_bytes: int, min_bytes: int | None = None
+) -> tuple[list[list[int]], list[bool]]:
     """Parameter indices per bucket, in reverse parameter order, and which are in place.
 
     Bucket 0 carries the extras (never in place). A gradient above bucket_bytes is a bucket of
     its own, reduced on its own memory; the others share flat buckets of at most bucket_bytes,
-    each closed once it holds MIN_BUCKET_BYTES.
+    each closed once it holds min_bytes (MIN_BUCKET_BYTES when None).
     """
     limit = max(1, bucket_bytes // 4)
-    enough = max(1, min(limit, MIN_BUCKET_BYTES // 4))
+    enough = max(1, min(limit, (MIN_BUCKET_BYTES if min_bytes is None else min_bytes) // 4))
     groups: list[list[int]] = [[]]
     in_place = [False]
     used = extras
@@ -81,10 +83,16 @@ class GradientBuckets:
     sample count, per-rank flags), summed with the gradients; extras[0] must be the weight.
     """
 
-    def __init__(self, params: Sequence[_core.Tensor], extras: int, bucket_bytes: int):
+    def __init__(
+        self,
+        params: Sequence[_core.Tensor],
+        extras: int,
+        bucket_bytes: int,
+        min_bytes: int | None = None,
+    ):
         self.sizes = [int(np.prod(p.shape)) for p in params]
         self.extras = extras
-        self.groups, self.in_place = _group(self.sizes, extras, bucket_bytes)
+        self.groups, self.in_place = _group(self.sizes, extras, bucket_bytes, min_bytes)
         self.bucket_of = {i: k for k, g in enumerate(self.groups) for i in g}
         self.offset = [0] * len(self.sizes)  # where each gradient goes in its bucket
         for k, group in enumerate(self.groups):

@@ -13,8 +13,9 @@ only imported when a launcher started more than one rank; missing then, it is a 
 Buffers go to MPI through the buffer protocol (no pickling): ``allreduce_``/``broadcast_`` work in
 place on a float32 Tensor's or array's memory. The gradients of a step are packed into a few flat
 buckets of at most ``bucket_bytes`` (25 MB, as PyTorch DDP's buckets and Horovod's tensor fusion),
-one non-blocking allreduce per bucket, started from the backward pass's grad-ready hook as soon as
-the bucket is complete (``_gradient_buckets.py``); a gradient larger than a bucket is reduced in
+one non-blocking allreduce per bucket, started after the backward pass (or, with
+``init(overlap=True)``, from its grad-ready hook as soon as the bucket is complete:
+``_gradient_buckets.py``); a gradient larger than a bucket is reduced in
 place on its own memory. Every wait polls its requests against a deadline (``timeout``, default
 120 s, or ``POCKETCNN_DIST_TIMEOUT``): a rank that hangs or vanishes aborts the whole job with a
 message naming what it waited for, since MPI cannot cancel a collective that another rank never
@@ -45,6 +46,7 @@ class _State:
     MPI: Any = None
     timeout: float = _DEFAULT_TIMEOUT
     bucket_bytes: int = _DEFAULT_BUCKET_BYTES
+    overlap: bool = False  # reduce buckets from the backward pass's grad-ready hooks
     comm_seconds: float = 0.0  # time spent packing, reducing and unpacking gradients
     comm_cpu_seconds: float = 0.0  # CPU time of this process meanwhile (polling included)
     comm_wait_seconds: float = 0.0  # of comm_seconds: waiting for the allreduce after backward
@@ -54,14 +56,22 @@ class _State:
 _state = _State()
 
 
-def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
+def init(
+    timeout: float | None = None, bucket_bytes: int | None = None, overlap: bool | None = None
+) -> bool:
     """Joins the MPI job when one was launched with more than one rank; returns whether it did.
 
     Args:
         timeout: seconds any rank waits for the others in a collective before aborting the
             job (default ``POCKETCNN_DIST_TIMEOUT`` or 120).
-        bucket_bytes: the largest gradient bucket (default 25 MB; each starts once it holds
-            64 KB or this much).
+        bucket_bytes: the largest gradient bucket (default 25 MB).
+        overlap: reduce gradients beside the backward pass (default False): buckets start
+            from the backward's grad-ready hooks once they hold 64 KB (or ``bucket_bytes``).
+            Off, every gradient is reduced after the backward pass in buckets of
+            ``bucket_bytes``. On one 2-core host (shared memory, every core computing) the
+            overlap measured slower: 1.60x one rank against 1.97x without it
+            (benchmarks/bench_distributed.py); across hosts, where the transfer is longer and
+            the network interface moves it, it can hide the transfer.
 
     Safe to call more than once (later calls only change the settings). Without a launcher
     (Open MPI, MPICH/Hydra, MVAPICH2 environment variables) nothing is imported and it returns
@@ -84,6 +94,10 @@ def init(timeout: float | None = None, bucket_bytes: int | None = None) -> bool:
                 f"distributed.init: bucket_bytes must be an int >= 4, got {bucket_bytes!r}"
             )
         _state.bucket_bytes = bucket_bytes
+    if overlap is not None:
+        if not isinstance(overlap, bool):
+            raise TypeError(f"distributed.init: overlap must be a bool, got {overlap!r}")
+        _state.overlap = overlap
     if _state.comm is not None:
         return True
     if launched_size() < 2 and "mpi4py.MPI" not in sys.modules:

@@ -103,6 +103,8 @@ def test_bad_arguments_are_clear_errors():
         dist.allreduce_(np.zeros(2, np.int64), op="mean")
     with pytest.raises(ValueError, match="timeout must be > 0"):
         dist.init(timeout=0)
+    with pytest.raises(TypeError, match="overlap must be a bool, got 'yes'"):
+        dist.init(overlap="yes")
 
 
 def test_threads_per_rank_default_to_cores_over_local_ranks(monkeypatch):
