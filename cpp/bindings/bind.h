@@ -36,6 +36,9 @@ Tensor to_optional_tensor(py::handle obj, const char* what);
 // Integer class labels (a 1-D array of ints) as int64; raises TypeError for non-integer dtypes
 // and ValueError for other than 1-D.
 std::vector<int64_t> to_labels(py::handle obj, const char* what);
+// m.def(name, fn) for a one-tensor op: the argument is named "input" as in the Python wrappers and
+// converted by to_tensor, whose errors name `name`.
+void def_unary(py::module_& m, const char* name, Tensor (*fn)(const Tensor&), const char* doc);
 // dlpack_capsule.cpp: a DLPack capsule sharing `tensor`'s data (kept alive until the consumer's
 // deleter runs): "dltensor_versioned" (DLPack 1.0) when `versioned`, else legacy "dltensor".
 // `copied` marks a capsule made from a copy (copy=True).

@@ -8,24 +8,6 @@ namespace pocketcnn::bindings {
 
 using namespace pybind11::literals;
 
-namespace {
-
-using UnaryFn = Tensor (*)(const Tensor&);
-
-void def_activation(py::module_& m, const char* name, UnaryFn fn, const char* doc) {
-  const std::string what = std::string(name) + ": input";
-  m.def(
-      name,
-      [fn, what](py::handle x) {
-        Tensor xt = to_tensor(x, what.c_str());
-        OpScope op;
-        return fn(xt);
-      },
-      "input"_a, doc);
-}
-
-}  // namespace
-
 void bind_activation_ops(py::module_& m) {
   m.def(
       "leaky_relu",
@@ -53,10 +35,10 @@ void bind_activation_ops(py::module_& m) {
       },
       "input"_a, "approximate"_a = false,
       "input * Phi(input) (erf form), or the tanh form with approximate=True.");
-  def_activation(m, "silu", &silu, "input * sigmoid(input) elementwise (swish).");
-  def_activation(m, "hard_sigmoid", &hard_sigmoid,
-                 "relu6(input + 3) / 6 elementwise (Keras 3 and PyTorch's hardsigmoid).");
-  def_activation(m, "softplus", &softplus, "log(1 + exp(input)) elementwise, without overflow.");
+  def_unary(m, "silu", &silu, "input * sigmoid(input) elementwise (swish).");
+  def_unary(m, "hard_sigmoid", &hard_sigmoid,
+            "relu6(input + 3) / 6 elementwise (Keras 3 and PyTorch's hardsigmoid).");
+  def_unary(m, "softplus", &softplus, "log(1 + exp(input)) elementwise, without overflow.");
 }
 
 }  // namespace pocketcnn::bindings

@@ -12,23 +12,10 @@ using namespace pybind11::literals;
 
 namespace {
 
-using UnaryFn = Tensor (*)(const Tensor&);
 using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
 using ScalarFn = Tensor (*)(const Tensor&, float);
 
 // Each def_* names the arguments "input" (and "other"/"scalar") as the Python wrappers do.
-void def_unary(py::module_& m, const char* name, UnaryFn fn, const char* doc) {
-  const std::string what = std::string(name) + ": input";
-  m.def(
-      name,
-      [fn, what](py::handle x) {
-        Tensor xt = to_tensor(x, what.c_str());
-        OpScope op;
-        return fn(xt);
-      },
-      "input"_a, doc);
-}
-
 void def_binary(py::module_& m, const char* name, BinaryFn fn, const char* doc) {
   const std::string in = std::string(name) + ": input", other = std::string(name) + ": other";
   m.def(
@@ -61,6 +48,18 @@ std::vector<int64_t> all_dims(const Tensor& t) {
 }
 
 }  // namespace
+
+void def_unary(py::module_& m, const char* name, Tensor (*fn)(const Tensor&), const char* doc) {
+  const std::string what = std::string(name) + ": input";
+  m.def(
+      name,
+      [fn, what](py::handle x) {
+        Tensor xt = to_tensor(x, what.c_str());
+        OpScope op;
+        return fn(xt);
+      },
+      "input"_a, doc);
+}
 
 void bind_math_ops(py::module_& m) {
   // ---- activations, softmax, losses ----
