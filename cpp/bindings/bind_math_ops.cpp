@@ -103,6 +103,7 @@ void bind_math_ops(py::module_& m) {
 
   // ---- arithmetic ----
   def_binary(m, "add", &add, "input + other with numpy broadcasting.");
+  def_binary(m, "add_relu", &add_relu, "relu(input + other) for inputs of one shape, in one pass.");
   def_binary(m, "sub", &sub, "input - other with numpy broadcasting.");
   def_binary(m, "mul", &mul, "input * other with numpy broadcasting.");
   def_binary(m, "div", &div, "input / other with numpy broadcasting.");

@@ -7,7 +7,7 @@ pocketcnn's C++ core: tensors, the autograd tape and the CNN kernels
 from __future__ import annotations
 import collections.abc
 import typing
-__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'conv2d_grouped', 'cpu_info', 'cross_entropy', 'div', 'elu', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'gelu', 'get_num_threads', 'hard_sigmoid', 'is_grad_enabled', 'leaky_relu', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'silu', 'softmax', 'softplus', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
+__all__: list[str] = ['Tensor', 'adam_update', 'add', 'add_relu', 'add_scalar', 'avg_pool2d', 'batch_norm', 'concat', 'conv2d', 'conv2d_grouped', 'cpu_info', 'cross_entropy', 'div', 'elu', 'empty_cache', 'exp', 'flatten', 'forked_after_threads', 'gelu', 'get_num_threads', 'hard_sigmoid', 'is_grad_enabled', 'leaky_relu', 'limits', 'linear', 'log', 'log_softmax', 'matmul', 'max_pool2d', 'mean', 'memory_stats', 'mse_loss', 'mul', 'mul_scalar', 'neg', 'pow_scalar', 'rdiv_scalar', 'relu', 'reshape', 'rsub_scalar', 'scale_in_place', 'set_cache_cap', 'set_grad_enabled', 'set_isa_cap', 'set_num_threads', 'sgd_update', 'sigmoid', 'silu', 'softmax', 'softplus', 'sub', 'sum', 'sum_of_squares', 'tanh', 'zero_pad2d']
 class Tensor:
     """
     A float32 tensor (NCHW for images) with autograd.
@@ -139,6 +139,10 @@ def adam_update(param: typing.Any, grad: typing.Any, exp_avg: typing.Any, exp_av
 def add(input: typing.Any, other: typing.Any) -> Tensor:
     """
     input + other with numpy broadcasting.
+    """
+def add_relu(input: typing.Any, other: typing.Any) -> Tensor:
+    """
+    relu(input + other) for inputs of one shape, in one pass.
     """
 def add_scalar(input: typing.Any, scalar: typing.SupportsFloat | typing.SupportsIndex) -> Tensor:
     """

@@ -301,9 +301,9 @@ def test_model_runs_batchnorm_and_relu_as_one_op_with_the_layer_by_layer_results
     x = rng.standard_normal((8, 2, 6, 6)).astype(np.float32)
     y = rng.integers(0, 3, 8)
     fused, plain = _conv_bn_relu_model(), _conv_bn_relu_model()
-    # The first BatchNormalization + ReLU (calls 1, 2) fuse; the second BatchNormalization feeds
-    # the Add, not a ReLU.
-    assert fused._relu_fused_calls() == {1}
+    # The first BatchNormalization + ReLU (calls 1, 2) fuse, and so do the Add and its ReLU
+    # (calls 5, 6); the second BatchNormalization feeds the Add, not a ReLU.
+    assert fused._relu_fused_calls() == {1, 5}
     plain._relu_fused = set()  # layer by layer
     for m in (fused, plain):
         m.compile(pc.optim.SGD(0.1, momentum=0.9), "cross_entropy")

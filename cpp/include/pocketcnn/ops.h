@@ -85,6 +85,8 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target);
 
 // Elementwise with numpy broadcasting; the gradient is summed back to each input's shape.
 Tensor add(const Tensor& a, const Tensor& b);
+// relu(a + b) for a and b of one shape, in one pass (ops/add_relu.cpp): a residual Add + ReLU.
+Tensor add_relu(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);

@@ -59,6 +59,11 @@ class Add(_Merge):
             y = ops.add(y, t)
         return y
 
+    def forward_relu(self, x, training):
+        """``relu(self(x))`` of two inputs in one pass (``_core.add_relu``): how a Model runs a
+        residual Add followed by a ReLU in training."""
+        return _core.add_relu(x[0], x[1])
+
 
 class Concatenate(_Merge):
     """The inputs joined along ``axis`` (per-sample axis 0 is the channels of NCHW images; as

@@ -5,6 +5,7 @@
 // whatever the thread count).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -47,34 +48,44 @@ void over_channels(const BatchNormGeometry& g, double bytes_per_element, int thr
   });
 }
 
+// Per channel, one sweep: the sums of d = x - K and d^2 for a shift K near the channel's mean
+// (its first row's mean), so var = E[d^2] - E[d]^2 does not cancel when the mean is large against
+// the spread (without a shift, it would: test_batchnorm_fast's offset data). K is at most
+// sqrt(N) standard deviations from the mean (row 0's own squares bound it), so the cancellation
+// costs at most a factor N of float precision. A two-pass mean, then variance, read the channel
+// twice.
 template <class V>
 void batchnorm_stats(const BatchNormGeometry& g, const float* x, float* mean, float* var,
                      int threads) {
   const double m = static_cast<double>(g.per_channel());
+  // 8 bytes per element: the thread split of the two-pass version, left as it was.
   over_channels(g, 8.0, threads, [&](int64_t c) {
-    double s = 0.0;
-    for (int64_t n = 0; n < g.N; ++n) {
-      const float* row = x + (n * g.C + c) * g.HW;
-      typename V::R acc = V::zero();
-      for_row_blocks<V>(g.HW, [&](int64_t i, int t) { acc = V::add(acc, load_t<V>(row + i, t)); });
-      s += V::hsum(acc);
+    typename V::R acc = V::zero();
+    if (g.N > 0) {  // an empty batch has no first row
+      const float* first = x + c * g.HW;
+      for_row_blocks<V>(g.HW,
+                        [&](int64_t i, int t) { acc = V::add(acc, load_t<V>(first + i, t)); });
     }
-    const float mu = static_cast<float>(s / m);
-    // The tail subtracts mu only in its real lanes (the others load as 0 and must stay 0).
-    float mus[V::W];
-    for (float& v : mus) v = mu;
-    double ss = 0.0;
+    const float shift =
+        g.HW > 0 ? static_cast<float>(V::hsum(acc) / static_cast<float>(g.HW)) : 0.0f;
+    // The tail subtracts the shift only in its real lanes (the others load as 0 and must stay 0).
+    float ks[V::W];
+    for (float& v : ks) v = shift;
+    double s1 = 0.0, s2 = 0.0;
     for (int64_t n = 0; n < g.N; ++n) {
       const float* row = x + (n * g.C + c) * g.HW;
-      typename V::R acc = V::zero();
+      typename V::R a1 = V::zero(), a2 = V::zero();
       for_row_blocks<V>(g.HW, [&](int64_t i, int t) {
-        const typename V::R d = V::sub(load_t<V>(row + i, t), load_t<V>(mus, t));
-        acc = V::fmadd(d, d, acc);
+        const typename V::R d = V::sub(load_t<V>(row + i, t), load_t<V>(ks, t));
+        a1 = V::add(a1, d);
+        a2 = V::fmadd(d, d, a2);
       });
-      ss += V::hsum(acc);
+      s1 += V::hsum(a1);
+      s2 += V::hsum(a2);
     }
-    mean[c] = mu;
-    var[c] = static_cast<float>(ss / m);
+    const double off = s1 / m;
+    mean[c] = static_cast<float>(shift + off);
+    var[c] = static_cast<float>(std::max(s2 / m - off * off, 0.0));
   });
 }
 
