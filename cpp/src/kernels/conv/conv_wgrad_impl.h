@@ -10,6 +10,7 @@
 #include "kernels/conv/conv_algo_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
+#include "kernels/conv/conv_wgrad_band_impl.h"
 #include "kernels/conv/conv_wgrad_bcast_impl.h"
 #include "kernels/conv/conv_wgrad_strided_impl.h"
 
@@ -47,27 +48,16 @@ template <class V, class Cfg>
 void wgrad_direct_images(const Conv2dGeometry& g, const float* x, const float* dy,
                          const Banding& band, const int64_t* off, int64_t n0, int64_t n1,
                          float* my_dw, int inner) {
-  const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q, Wp = band.Wp;
   float* xp = scratch(Scratch::a, g.C * band.bplane + g.S + V::W);
-  float* dyw = scratch(Scratch::b, g.K * band.rows * Wp);
+  float* dyw = scratch(Scratch::b, g.K * band.rows * band.Wp);
   std::memset(xp + g.C * band.bplane, 0, (g.S + V::W) * sizeof(float));
-  for (int64_t n = n0; n < n1; ++n) {
-    for (int64_t p0 = 0; p0 < g.P; p0 += band.rows) {
-      const int64_t nr = std::min(band.rows, g.P - p0), M = nr * Wp;
-      for (int64_t c = 0; c < g.C; ++c) {
-        pad_plane(x + (n * g.C + c) * g.H * g.W, g.H, g.W, xp + c * band.bplane, nr + g.R - 1, Wp,
-                  g.pad_top - p0, g.pad_left);
-      }
-      // dy rows, widened to Wp with zeros in the junk columns.
-      for (int64_t k = 0; k < g.K; ++k) {
-        pad_plane(dy + (n * g.K + k) * PQ + p0 * g.Q, nr, g.Q, dyw + k * M, nr, Wp, 0, 0);
-      }
-      GemmNT gg;
-      gg.M = g.K, gg.N = CRS, gg.L = M, gg.A = dyw, gg.lda = M, gg.B = xp, gg.boff = off,
-      gg.C = my_dw, gg.ldc = CRS, gg.accumulate = n > n0 || p0 > 0;
-      gemm_nt<V, Cfg>(gg, inner);
-    }
-  }
+  wgrad_band_images<V, Cfg>(
+      g, dy, band, off, n0, n1, xp, dyw, my_dw, inner, [&](int64_t n, int64_t p0, int64_t nr) {
+        for (int64_t c = 0; c < g.C; ++c) {
+          pad_plane(x + (n * g.C + c) * g.H * g.W, g.H, g.W, xp + c * band.bplane, nr + g.R - 1,
+                    band.Wp, g.pad_top - p0, g.pad_left);
+        }
+      });
 }
 
 // Phase: images n0..n1 on the stacked path: im2col of a stack of images side by side, dy

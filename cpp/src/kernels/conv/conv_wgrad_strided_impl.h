@@ -6,12 +6,12 @@
 // (sh*sw) times (12x for the stem) before the same dot products.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/conv/conv_direct_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
+#include "kernels/conv/conv_wgrad_band_impl.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -23,29 +23,19 @@ template <class V, class Cfg>
 void wgrad_phase_images(const Conv2dGeometry& g, const float* x, const float* dy,
                         const Banding& band, const int64_t* off, int64_t n0, int64_t n1,
                         float* my_dw, int inner) {
-  const int64_t CRS = g.C * g.R * g.S, PQ = g.P * g.Q, Wp = band.Wp;
-  const int64_t planes = g.C * row_phases(g) * col_phases(g);
+  const int64_t phases = row_phases(g) * col_phases(g), planes = g.C * phases;
   // Slack: the last plane's taps read up to (S - 1) / sw floats past it, and whole vectors.
-  const int64_t slack = Wp + V::W;
+  const int64_t slack = band.Wp + V::W;
   float* xp = scratch(Scratch::a, planes * band.bplane + slack);
-  float* dyw = scratch(Scratch::b, g.K * band.rows * Wp);
+  float* dyw = scratch(Scratch::b, g.K * band.rows * band.Wp);
   std::memset(xp + planes * band.bplane, 0, slack * sizeof(float));
-  for (int64_t n = n0; n < n1; ++n) {
-    for (int64_t p0 = 0; p0 < g.P; p0 += band.rows) {
-      const int64_t nr = std::min(band.rows, g.P - p0), M = nr * Wp;
-      for (int64_t c = 0; c < g.C; ++c) {
-        fill_phase_planes<V>(g, x + (n * g.C + c) * g.H * g.W, p0, strided_band_rows(g, nr), band,
-                             xp + c * row_phases(g) * col_phases(g) * band.bplane);
-      }
-      for (int64_t k = 0; k < g.K; ++k) {
-        pad_plane(dy + (n * g.K + k) * PQ + p0 * g.Q, nr, g.Q, dyw + k * M, nr, Wp, 0, 0);
-      }
-      GemmNT gg;
-      gg.M = g.K, gg.N = CRS, gg.L = M, gg.A = dyw, gg.lda = M, gg.B = xp, gg.boff = off,
-      gg.C = my_dw, gg.ldc = CRS, gg.accumulate = n > n0 || p0 > 0;
-      gemm_nt<V, Cfg>(gg, inner);
-    }
-  }
+  wgrad_band_images<V, Cfg>(
+      g, dy, band, off, n0, n1, xp, dyw, my_dw, inner, [&](int64_t n, int64_t p0, int64_t nr) {
+        for (int64_t c = 0; c < g.C; ++c) {
+          fill_phase_planes<V>(g, x + (n * g.C + c) * g.H * g.W, p0, strided_band_rows(g, nr), band,
+                               xp + c * phases * band.bplane);
+        }
+      });
 }
 
 }  // namespace
