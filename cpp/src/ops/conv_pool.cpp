@@ -45,21 +45,22 @@ void check_image_input(const char* op, const Tensor& x) {
 // Shared by both pooling ops: checks the options against x and returns the geometry.
 kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Pool2dOptions& opt) {
   check_image_input(op, x);
-  const std::string where = str_cat(" (input shape ", shape_str(x.shape()), ")");
+  // Formatted only for a failing check (as make_conv2d_geometry's; this runs on every pooling).
+  const auto where = [&] { return str_cat(" (input shape ", shape_str(x.shape()), ")"); };
   PCNN_CHECK(opt.kernel_h >= 1 && opt.kernel_w >= 1, op, ": kernel_size must be >= 1, got ",
-             pair_str(opt.kernel_h, opt.kernel_w), where);
+             pair_str(opt.kernel_h, opt.kernel_w), where());
   PCNN_CHECK(opt.stride_h >= 1 && opt.stride_w >= 1, op, ": stride must be >= 1, got ",
-             pair_str(opt.stride_h, opt.stride_w), where);
+             pair_str(opt.stride_h, opt.stride_w), where());
   PCNN_CHECK(opt.pad_h >= 0 && opt.pad_w >= 0, op, ": padding must be >= 0, got ",
-             pair_str(opt.pad_h, opt.pad_w), where);
+             pair_str(opt.pad_h, opt.pad_w), where());
   // Also guarantees that every window holds at least one real input element .
   PCNN_CHECK(opt.pad_h <= opt.kernel_h / 2 && opt.pad_w <= opt.kernel_w / 2, op,
              ": padding must be at most half the kernel size, got padding ",
              pair_str(opt.pad_h, opt.pad_w), " for kernel_size ",
-             pair_str(opt.kernel_h, opt.kernel_w), where);
+             pair_str(opt.kernel_h, opt.kernel_w), where());
   PCNN_CHECK(opt.extra_h >= 0 && opt.extra_h <= 1 && opt.extra_w >= 0 && opt.extra_w <= 1, op,
              ": the extra bottom/right padding must be 0 or 1, got ",
-             pair_str(opt.extra_h, opt.extra_w), where);
+             pair_str(opt.extra_h, opt.extra_w), where());
   kernels::Pool2dGeometry g{};
   g.N = x.dim(0);
   g.C = x.dim(1);
@@ -72,16 +73,16 @@ kernels::Pool2dGeometry pool_geometry(const char* op, const Tensor& x, const Poo
   g.pad_h = opt.pad_h;
   g.pad_w = opt.pad_w;
   PCNN_CHECK(g.pad_h <= kMaxPoolPadding && g.pad_w <= kMaxPoolPadding, op,
-             ": padding must be at most ", kMaxPoolPadding, where);
+             ": padding must be at most ", kMaxPoolPadding, where());
   PCNN_CHECK(g.kernel_h <= limits::kMaxTensorElements && g.kernel_w <= limits::kMaxTensorElements,
              op, ": kernel_size ", pair_str(g.kernel_h, g.kernel_w),
              " exceeds the largest tensor (", limits::kMaxTensorElements,
-             " elements, pocketcnn::limits::kMaxTensorElements)", where);
+             " elements, pocketcnn::limits::kMaxTensorElements)", where());
   // The extra row / column is only counted: the kernels clip every window to the input.
   const int64_t Hp = g.H + 2 * g.pad_h + opt.extra_h, Wp = g.W + 2 * g.pad_w + opt.extra_w;
   PCNN_CHECK(Hp >= g.kernel_h && Wp >= g.kernel_w, op, ": kernel_size ",
              pair_str(g.kernel_h, g.kernel_w), " is larger than the padded input ",
-             pair_str(Hp, Wp), where);
+             pair_str(Hp, Wp), where());
   g.P = (Hp - g.kernel_h) / g.stride_h + 1;
   g.Q = (Wp - g.kernel_w) / g.stride_w + 1;
   return g;
@@ -115,12 +116,14 @@ kernels::Conv2dGeometry conv_geometry(const Tensor& x, const Tensor& w, const Te
   const kernels::Conv2dGeometry g = kernels::make_conv2d_geometry(
       x.shape(), w.shape(),
       {opt.stride_h, opt.stride_w, opt.pad_top, opt.pad_left, opt.pad_bottom, opt.pad_right});
-  const std::string where =
-      str_cat(" (input shape ", shape_str(x.shape()), ", weight shape ", shape_str(w.shape()), ")");
+  const auto where = [&] {  // formatted only for a failing check
+    return str_cat(" (input shape ", shape_str(x.shape()), ", weight shape ", shape_str(w.shape()),
+                   ")");
+  };
   check_conv_workspace(g, g.H + opt.pad_top + opt.pad_bottom, g.W + opt.pad_left + opt.pad_right);
   if (b.defined()) {
     PCNN_CHECK(b.ndim() == 1 && b.dim(0) == g.K, "conv2d: bias must have shape (", g.K,
-               ",) to match the weight's ", g.K, " filters, got ", shape_str(b.shape()), where);
+               ",) to match the weight's ", g.K, " filters, got ", shape_str(b.shape()), where());
   }
   return g;
 }

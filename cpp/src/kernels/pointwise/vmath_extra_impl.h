@@ -54,9 +54,25 @@ inline typename V::R vexp_neg_half_square(const typename V::R& a, const typename
   return V::mul(V::mul(m, vexp<V>(big)), vexp<V>(small));
 }
 
-// m erfc(a / sqrt 2) / 2 = m Phi(-a) for a >= 0 (a already clamped to [0, 20]): Numerical
+// m e^(hi + lo) for hi a multiple of 2^-13 in [-113, 0] and |lo| <= 2: one exp of the two-part
+// argument (vexp's reduction, lo joining r after the first, exact, step: hi - n ln2_hi is a
+// multiple of 2^-13 below 4). m multiplies the polynomial before the scaling by 2^n (n >= -165,
+// inside every ISA's ldexp), so a result in the denormal range is rounded once, at the end.
+template <class V>
+inline typename V::R vexp_two_part_scaled(const typename V::R& hi, const typename V::R& lo,
+                                          const typename V::R& m) {
+  using R = typename V::R;
+  const R n = V::round(V::mul(V::add(hi, lo), V::set1(1.44269504088896341f)));
+  R r = V::add(V::fmadd(n, V::set1(-0.693359375f), hi), lo);
+  r = V::fmadd(n, V::set1(2.12194440e-4f), r);
+  return V::ldexp(V::mul(vexp_reduced<V>(r), m), n);
+}
+
+// m erfc(a / sqrt 2) / 2 = m Phi(-a) for a >= 0 (a already clamped to [0, 15]): Numerical
 // Recipes' erfcc, t e^(-z^2 + P(t)) with t = 1 / (1 + z / 2), z = a / sqrt 2, fractional error
-// below 1.2e-7 over all z >= 0 (before float rounding).
+// below 1.2e-7 over all z >= 0 (before float rounding). -z^2 = -a^2 / 2 is split as in
+// vexp_neg_half_square (h^2 / 2 exact, the rounding only in the small rest), but the two parts
+// go into one exp (half the cost of gelu's forward was its second exp).
 template <class V>
 inline typename V::R vnormal_tail(const typename V::R& a, const typename V::R& m) {
   using R = typename V::R;
@@ -72,37 +88,43 @@ inline typename V::R vnormal_tail(const typename V::R& a, const typename V::R& m
   p = V::fmadd(p, t, V::set1(0.37409196f));
   p = V::fmadd(p, t, V::set1(1.00002368f));
   p = V::fmadd(p, t, V::set1(-1.26551223f));
-  return V::mul(vexp_neg_half_square<V>(a, p, m), V::mul(t, V::set1(0.5f)));
+  const R h = V::mul(V::round(V::mul(a, V::set1(64.0f))), V::set1(1.0f / 64.0f));
+  const R big = V::mul(V::mul(h, h), V::set1(-0.5f));
+  const R small = V::fmadd(V::mul(V::sub(a, h), V::add(a, h)), V::set1(-0.5f), p);
+  return vexp_two_part_scaled<V>(big, small, V::mul(m, V::mul(t, V::set1(0.5f))));
 }
 
-// |x| clamped to [0, 20], where Phi and the density have reached their float limits (Phi(-20)
-// is ~3e-89); NaN becomes 20 (the callers restore it).
+// |x| clamped to [0, 15], where Phi has reached its float limit (Phi(-15) ~ 4e-51; 15 Phi(-15)
+// rounds to 0 too); NaN becomes 15 (the callers restore it).
 template <class V>
-inline typename V::R abs_clamped20(const typename V::R& x) {
-  return V::min(V::abs(x), V::set1(20.0f));
+inline typename V::R abs_clamped15(const typename V::R& x) {
+  return V::min(V::abs(x), V::set1(15.0f));
 }
 
 // Phi(x), the standard normal CDF: the tail for x < 0, 1 - tail above.
 template <class V>
 inline typename V::R vnormal_cdf(const typename V::R& x) {
-  const typename V::R tail = vnormal_tail<V>(abs_clamped20<V>(x), V::set1(1.0f));
+  const typename V::R tail = vnormal_tail<V>(abs_clamped15<V>(x), V::set1(1.0f));
   return V::select(V::gt(V::zero(), x), V::sub(V::set1(1.0f), tail), tail);
 }
 
-// x Phi(x) (gelu) without a denormal Phi in between: x times the tail for x < 0.
+// x Phi(x) (gelu) without a denormal Phi in between: x times the tail for x < 0 (x clamped as
+// a: below -15 the result is -0, as it rounds to; NaN stays NaN through m).
 template <class V>
 inline typename V::R vx_normal_cdf(const typename V::R& x) {
   using R = typename V::R;
   const typename V::M negative = V::gt(V::zero(), x);
-  const R one = V::set1(1.0f);
-  const R r = vnormal_tail<V>(abs_clamped20<V>(x), V::select(negative, one, x));
+  const R one = V::set1(1.0f), a = abs_clamped15<V>(x);
+  const R m = V::select(V::isnan(x), V::select(negative, one, V::sub(V::zero(), a)), x);
+  const R r = vnormal_tail<V>(a, m);
   return V::select(negative, V::mul(x, V::sub(one, r)), r);
 }
 
-// The density e^(-x^2/2) / sqrt(2 pi), for |x| <= 20 (clamped as above).
+// The density e^(-x^2/2) / sqrt(2 pi), for |x| <= 20 (NaN becomes 20: the callers restore it).
 template <class V>
 inline typename V::R vnormal_pdf(const typename V::R& x) {
-  return vexp_neg_half_square<V>(abs_clamped20<V>(x), V::zero(), V::set1(0.39894228f));
+  const typename V::R a = V::min(V::abs(x), V::set1(20.0f));
+  return vexp_neg_half_square<V>(a, V::zero(), V::set1(0.39894228f));
 }
 
 }  // namespace

@@ -13,6 +13,19 @@ namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see gemm_impl.h).
 namespace {
 
+// e^r ~ 1 + r + r^2 P(r) for a reduced argument |r| <= ln 2 / 2 (vexp's polynomial).
+template <class V>
+inline typename V::R vexp_reduced(const typename V::R& r) {
+  using R = typename V::R;
+  R p = V::set1(1.9875691500e-4f);
+  p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
+  p = V::fmadd(p, r, V::set1(8.3334519073e-3f));
+  p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
+  p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
+  p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
+  return V::add(V::fmadd(p, V::mul(r, r), r), V::set1(1.0f));
+}
+
 // e^x. Clamped to [-104, 89] first (exp(-104) < 2^-150 rounds to 0; exp(89) overflows to inf
 // through ldexp), so n = round(x / ln 2) stays in ldexp's range; r = x - n ln 2 in two parts
 // (the first exact), e^r ~ 1 + r + r^2 P(r) on |r| <= ln 2 / 2.
@@ -23,14 +36,7 @@ inline typename V::R vexp(const typename V::R& x) {
   const R n = V::round(V::mul(xc, V::set1(1.44269504088896341f)));
   R r = V::fmadd(n, V::set1(-0.693359375f), xc);
   r = V::fmadd(n, V::set1(2.12194440e-4f), r);
-  R p = V::set1(1.9875691500e-4f);
-  p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
-  p = V::fmadd(p, r, V::set1(8.3334519073e-3f));
-  p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
-  p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
-  p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
-  p = V::add(V::fmadd(p, V::mul(r, r), r), V::set1(1.0f));
-  const R y = V::ldexp(p, n);
+  const R y = V::ldexp(vexp_reduced<V>(r), n);
   return V::select(V::isnan(x), y, x);  // the clamp lost NaN
 }
 
