@@ -8,6 +8,7 @@
 #include "pocketcnn/error.h"
 #include "pocketcnn/limits.h"
 #include "pocketcnn/memory.h"
+#include "tensor_ownership.h"
 
 namespace pocketcnn {
 
@@ -36,6 +37,12 @@ std::string shape_str(const Shape& shape) {
 }
 
 namespace {
+// The deleter of memory Tensor::empty allocated (a named type: owns_data_alone asks for it).
+struct CachedFree {
+  size_t bytes;
+  void operator()(float* q) const { cached_free(q, bytes); }
+};
+
 // Through the tensor memory cache (memory.h): large buffers are reused instead of being returned
 // to the OS and faulted in again on the next step.
 std::shared_ptr<float> allocate_aligned(int64_t numel) {
@@ -43,8 +50,7 @@ std::shared_ptr<float> allocate_aligned(int64_t numel) {
   size_t bytes = static_cast<size_t>(numel > 0 ? numel : 1) * sizeof(float);
   PCNN_CHECK(bytes / sizeof(float) >= static_cast<size_t>(numel), "tensor too large");
   void* p = cached_alloc(bytes);
-  return std::shared_ptr<float>(static_cast<float*>(p),
-                                [bytes](float* q) { cached_free(q, bytes); });
+  return std::shared_ptr<float>(static_cast<float*>(p), CachedFree{bytes});
 }
 
 // shares: the data's version state for a new handle on existing data (view, detach); null for
@@ -209,6 +215,15 @@ Tensor Tensor::detach() const {
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   run_backward(*this, grad, retain_graph);
+}
+
+bool owns_data_alone(const Tensor& t) {
+  // Views and detached handles copy `data` (use_count > 1) and share `version`; wrapped memory
+  // has another deleter; an exported buffer leaves the data foreign or with live views.
+  const std::shared_ptr<TensorImpl>& impl = t.impl_ptr();
+  return impl && impl.use_count() == 1 && impl->data.use_count() == 1 &&
+         impl->version.use_count() == 1 && std::get_deleter<CachedFree>(impl->data) &&
+         t.writes_tracked();
 }
 
 }  // namespace pocketcnn

@@ -439,6 +439,32 @@ def test_reshape_shares_data_and_has_gradient():
     assert pc.ops.reshape(np.ones((0, 3), np.float32), 3, 0).shape == (3, 0)
 
 
+def test_leaf_gradient_never_aliases_a_tensor_the_caller_holds():
+    # reshape's backward passes a view of the incoming gradient to the leaf: the tape adopts a
+    # gradient only when nothing else can reach its data, so the caller's tensors stay as given
+    # when the leaf's gradient accumulates (a second backward) or the optimiser scales it.
+    w = pc.Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    upstream = pc.Tensor(np.full((6,), 2.0, np.float32))
+    for seed in (upstream, pc.ops.reshape(w, 6) * 0 + 2):  # foreign memory; pocketcnn memory
+        w.grad = None
+        seed_before = np.array(seed.numpy())
+        pc.ops.reshape(w, 6).backward(seed)
+        pc.ops.reshape(w, 6).backward(seed)
+        np.testing.assert_array_equal(seed.numpy(), seed_before)
+        np.testing.assert_array_equal(w.grad.numpy(), np.full((2, 3), 4.0, np.float32))
+        assert not np.shares_memory(w.grad.numpy(), seed.numpy())
+
+
+def test_leaf_gradients_accumulate_when_adopted():
+    # conv2d's dw is a fresh tensor the tape adopts as w.grad; a second backward adds onto it.
+    x = pc.Tensor(randn(2, 3, 6, 6).astype(np.float32))
+    w = pc.Tensor(randn(4, 3, 3, 3).astype(np.float32), requires_grad=True)
+    pc.ops.sum(pc.ops.conv2d(x, w)).backward()
+    once = np.array(w.grad.numpy())
+    pc.ops.sum(pc.ops.conv2d(x, w)).backward()
+    np.testing.assert_allclose(w.grad.numpy(), 2 * once, rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "shape,match",
     [
