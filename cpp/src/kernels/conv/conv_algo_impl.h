@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/conv/conv_direct_blocked_impl.h"
 #include "kernels/conv/conv_geometry.h"
 #include "kernels/conv/winograd4_impl.h"
 #include "kernels/conv/winograd_impl.h"
@@ -19,8 +20,9 @@ namespace {
 // the ops pick). winograd: F(2x2, 3x3); winograd4: F(4x4, 3x3) over image lanes (the forward,
 // and training's forward + backward on blocks of images, the last one possibly padded).
 // A strided forward takes the phase planes (conv_strided_impl.h) or im2col by cost; direct forces
-// the phase planes, im2col forces im2col.
-enum class ConvAlgo { automatic, direct, winograd, winograd4, im2col };
+// the phase planes, im2col forces im2col. direct_blocked forces the register-blocked direct
+// kernel (conv_direct_blocked_impl.h) where it applies (else the automatic choice).
+enum class ConvAlgo { automatic, direct, winograd, winograd4, im2col, direct_blocked };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
 // sides for its 16 GEMMs (J = C, M = K) to keep the microkernel busy: 2.25x fewer FMAs than the
@@ -70,6 +72,24 @@ bool use_winograd4_training(ConvAlgo algo, const Conv2dGeometry& g) {
                             ? winograd_suits(g.C, g.K, g)
                             : algo == ConvAlgo::winograd4 && winograd_applies(g);
   return winograd && winograd4_trains<V>(g.N, g.C, g.P, g.Q);
+}
+
+// The register-blocked direct kernel takes strided layers with channels enough on both sides to
+// fill its K-vectors and amortise the epilogue's transpose (issue #16: C, K >= 16); not 1x1 (one
+// GEMM, conv_pointwise_impl.h: 25% of peak on 64->64 16x16 against 15% here, a tap per C too
+// few FMAs per broadcast). Measured at batch 64, 1 thread, AVX-512 (thread CPU time, alternating
+// with main): allconv layer 2 (32->64, 16x16 stride 2) 22 -> 28-31% of peak, layer 3 (64->128,
+// 8x8 stride 2) 24-27 -> 33-36%, the small ResNet's stride-2 layers 17-25 -> 22-30%. Stride 1
+// stays on the banded GEMM (5x5 / 7x7 32->64 on 16x16: at par, 40%), whose fused pooling
+// epilogues give the same floats as its plain forward.
+constexpr int64_t kDirectBlockedMinChannels = 16;
+
+template <class V>
+bool use_direct_blocked(ConvAlgo algo, const Conv2dGeometry& g) {
+  if (!direct_blocked_applies<V>(g)) return false;
+  if (algo == ConvAlgo::direct_blocked) return true;
+  return algo == ConvAlgo::automatic && g.C >= kDirectBlockedMinChannels &&
+         g.K >= kDirectBlockedMinChannels && g.R * g.S > 1 && (g.stride_h > 1 || g.stride_w > 1);
 }
 
 }  // namespace

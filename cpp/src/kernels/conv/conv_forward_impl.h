@@ -54,6 +54,11 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
                                saved ? winograd_wgrad_group_bytes(g.C) : 0, saved);
     return;
   }
+  if (use_direct_blocked<V>(algo, g)) {
+    conv2d_forward_direct_blocked<V>(g, x, w, b, y, act, threads);
+    return;
+  }
+  if (algo == ConvAlgo::direct_blocked) algo = ConvAlgo::automatic;  // does not apply
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * CRS * PQ, threads, &outer, &inner);
   if (algo == ConvAlgo::automatic && pointwise_applies(g)) {  // 1x1 without padding: one GEMM
