@@ -77,9 +77,10 @@ bool use_winograd4_training(ConvAlgo algo, const Conv2dGeometry& g) {
 // The register-blocked direct kernel takes strided layers with channels enough on both sides to
 // fill its K-vectors and amortise the epilogue's transpose (issue #16: C, K >= 16); not 1x1 (one
 // GEMM, conv_pointwise_impl.h: 25% of peak on 64->64 16x16 against 15% here, a tap per C too
-// few FMAs per broadcast). Measured at batch 64, 1 thread, AVX-512 (thread CPU time, alternating
-// with main): allconv layer 2 (32->64, 16x16 stride 2) 22 -> 28-31% of peak, layer 3 (64->128,
-// 8x8 stride 2) 24-27 -> 33-36%, the small ResNet's stride-2 layers 17-25 -> 22-30%. Stride 1
+// few FMAs per broadcast). Measured at batch 64, 1 thread, AVX-512 on a Zen 4 (thread CPU time,
+// alternating with main), in % of 254 GFLOP/s (a Zen 5's peak; this Zen 4's, 115, is 2.2x lower):
+// allconv layer 2 (32->64, 16x16 stride 2) 22 -> 28-31%, layer 3 (64->128, 8x8 stride 2)
+// 24-27 -> 33-36%, the small ResNet's stride-2 layers 17-25 -> 22-30%. Stride 1
 // stays on the banded GEMM (5x5 / 7x7 32->64 on 16x16: at par, 40%), whose fused pooling
 // epilogues give the same floats as its plain forward.
 constexpr int64_t kDirectBlockedMinChannels = 16;
