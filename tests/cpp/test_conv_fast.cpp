@@ -55,6 +55,9 @@ std::vector<ConvCase> conv_cases() {
       {2, 3, 10, 9, 4, 3, 3, 2, 2, 1, 1, 1, 1},   // stride 2
       {3, 2, 11, 12, 5, 3, 3, 2, 3, 0, 1, 1, 0},  // mixed strides
       {2, 3, 8, 8, 4, 2, 2, 2, 2, 0, 0, 0, 0},    // stride = kernel
+      // Strided input gradient: 9x9 outputs, so 3 images share a GEMM (kDgradStridedColumns); 7
+      // images leave a partial last group under 1 and 2 threads.
+      {7, 5, 17, 18, 6, 3, 3, 2, 2, 1, 1, 1, 1},
       // Strided forwards on phase planes (conv_strided_impl.h): first layers, 5x5 / 7x7,
       // non-square kernels with unequal strides, padding beyond a phase, tiny inputs, and enough
       // channels for several bands of output rows.

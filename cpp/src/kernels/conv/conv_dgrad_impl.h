@@ -265,6 +265,22 @@ DgradPath dgrad_choose_path(const Conv2dGeometry& g, const DgradBanding& band) {
   return corr <= dgrad_col_cost<V>(g, band) ? DgradPath::correlate : DgradPath::col;
 }
 
+// Columns of the strided input gradient's GEMM: images are added to one GEMM until it has about
+// this many (AVX2, 1 thread, allconv's 64->128 3x3 s2 layer at batch 128: see the commit).
+constexpr int64_t kDgradStridedColumns = 256;
+
+// nb images of dy (each (K, PQ)) side by side as dst (K, ld): image j's columns at j PQ, the
+// columns past nb PQ zero (the GEMM reads whole register tiles).
+inline void gather_dy_images(const float* dy, int64_t nb, int64_t K, int64_t PQ, float* dst,
+                             int64_t ld) {
+  for (int64_t k = 0; k < K; ++k) {
+    float* d = dst + k * ld;
+    for (int64_t j = 0; j < nb; ++j)
+      std::memcpy(d + j * PQ, dy + (j * K + k) * PQ, PQ * sizeof(float));
+    std::memset(d + nb * PQ, 0, (ld - nb * PQ) * sizeof(float));
+  }
+}
+
 template <class V, class Cfg>
 void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
                                 int threads, DgradPath path) {
@@ -336,23 +352,30 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
     });
     return;
   }
-  // Other strides: col (CRS, PQ) = w^T dy[n] (K, PQ), then scattered back to the input positions
-  // (col2im). dy's rows are copied with a stride of whole register tiles (zero-filled), so the
-  // GEMM needs no masked tail.
+  // Other strides: col (CRS, nb PQ) = w^T [dy[n] ... dy[n + nb - 1]] (K, nb PQ), then each
+  // image's columns scattered back to its input positions (col2im). Several images share one GEMM
+  // because a strided layer's PQ is small (allconv's 128-channel 3x3 s2 layer: 16) and the GEMM's
+  // columns are rounded up to whole register tiles: one image a GEMM ran it at ~20% of the peak.
   const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(CRS).nr) * V::W;
-  const int64_t ld = (PQ + tile - 1) / tile * tile;
+  const int64_t nb_max = std::max<int64_t>(1, kDgradStridedColumns / PQ);
   parallel_for(g.N, outer, [&](int64_t n0, int64_t n1) {
-    float* col = scratch(Scratch::a, CRS * ld);
-    float* dyn = scratch(Scratch::b, g.K * ld);
-    for (int64_t n = n0; n < n1; ++n) {
-      pad_plane(dy + n * g.K * PQ, g.K, PQ, dyn, g.K, ld, 0, 0);
+    const int64_t nb_cap = std::min(nb_max, n1 - n0);
+    const int64_t ld_cap = (nb_cap * PQ + tile - 1) / tile * tile;
+    float* col = scratch(Scratch::a, CRS * ld_cap);
+    float* dyn = scratch(Scratch::b, g.K * ld_cap);
+    for (int64_t n = n0; n < n1; n += nb_cap) {
+      const int64_t nb = std::min(nb_cap, n1 - n);
+      const int64_t ld = (nb * PQ + tile - 1) / tile * tile;
+      gather_dy_images(dy + n * g.K * PQ, nb, g.K, PQ, dyn, ld);
       GemmNN gg;
       gg.M = CRS, gg.N = ld, gg.J = g.K, gg.A = wtp, gg.a_packed = true, gg.B = dyn, gg.ldb = ld,
       gg.C = col, gg.ldc = ld;
       gemm_nn<V, Cfg>(gg, inner);
-      float* dxn = dx + n * g.C * HW;
-      std::memset(dxn, 0, g.C * HW * sizeof(float));
-      col2im_add_any_stride<V>(g, col, dxn, ld);
+      for (int64_t j = 0; j < nb; ++j) {
+        float* dxn = dx + (n + j) * g.C * HW;
+        std::memset(dxn, 0, g.C * HW * sizeof(float));
+        col2im_add_any_stride<V>(g, col + j * PQ, dxn, ld);
+      }
     }
   });
 }
