@@ -120,11 +120,28 @@ void wgrad_bcast_rows(const float* const* a, const float* dyT, const WgradBcastP
   }
 }
 
-// dy^T (P*Q, Kp) of one image: dyT[m, k] = dy[k, m], zeros in the lanes k >= K.
-inline void wgrad_bcast_transpose_dy(const Conv2dGeometry& g, const WgradBcastPlan& pl,
-                                     const float* dy, float* dyT) {
-  const int64_t PQ = g.P * g.Q;
-  for (int64_t m = 0; m < PQ; ++m) {
+// dy^T (P*Q, Kp) of one image: dyT[m, k] = dy[k, m], zeros in the lanes k >= K. W x W blocks
+// through V::transpose (rows past K zero vectors), the last PQ % W pixels one float at a time.
+// The plain gather (dy[k * PQ + m] for k = 0..K-1) read K rows PQ floats apart: at PQ = 1024
+// (32x32 images) they all fall in one L1 set, and the 3 -> 32 5x5 layer's wgrad spent more time
+// in that gather than in its FMAs.
+template <class V>
+void wgrad_bcast_transpose_dy(const Conv2dGeometry& g, const WgradBcastPlan& pl, const float* dy,
+                              float* dyT) {
+  using Reg = typename V::R;
+  constexpr int W = V::W;
+  const int64_t PQ = g.P * g.Q, PQv = PQ / W * W;
+  for (int64_t k0 = 0; k0 < pl.Kp; k0 += W) {
+    for (int64_t m0 = 0; m0 < PQv; m0 += W) {
+      Reg r[W];
+      for (int i = 0; i < W; ++i) {
+        r[i] = k0 + i < g.K ? V::load(dy + (k0 + i) * PQ + m0) : V::zero();
+      }
+      V::transpose(r);
+      for (int j = 0; j < W; ++j) V::store(dyT + (m0 + j) * pl.Kp + k0, r[j]);
+    }
+  }
+  for (int64_t m = PQv; m < PQ; ++m) {
     float* row = dyT + m * pl.Kp;
     int64_t k = 0;
     for (; k < g.K; ++k) row[k] = dy[k * PQ + m];
@@ -153,7 +170,7 @@ void wgrad_bcast_images(const Conv2dGeometry& g, const WgradBcastPlan& pl, const
       pad_plane(x + (n * g.C + c) * HW, g.H, g.W, xp + c * pl.plane, pl.Hp, pl.Wp, g.pad_top,
                 g.pad_left);
     }
-    wgrad_bcast_transpose_dy(g, pl, dy + n * g.K * PQ, dyT);
+    wgrad_bcast_transpose_dy<V>(g, pl, dy + n * g.K * PQ, dyT);
     for (int64_t m0 = 0; m0 < PQ; m0 += pl.chunk) {
       const int64_t m1 = std::min(PQ, m0 + pl.chunk);
       for (int64_t i0 = 0; i0 < pl.CRSp; i0 += MR) {
