@@ -1,14 +1,18 @@
 """Where a suite network's inference time goes, step by step: model.predict of every prefix of
 its layers (the same weights), each prefix's time minus the previous one's is what the next
 layer adds (fused layers show up where the fusion ends: a conv's pool adds ~0).
+A graph network (small_resnet) is timed per step of its graph plan instead (graph_plan_steps.py:
+each chain / sum run alone on its real inputs).
 
     python benchmarks/plan_steps.py --network lenet5 --batch 256 --threads 1
+    python benchmarks/plan_steps.py --network small_resnet --batch 1
 """
 
 from __future__ import annotations
 
 import argparse
 
+import graph_plan_steps
 from common import median_time
 from networks import BY_NAME, Network, batch, forward_flops
 from suite_pocketcnn import build
@@ -30,6 +34,9 @@ def main() -> None:
     pc.set_num_threads(args.threads)
     net = BY_NAME[args.network]
     x, _ = batch(net, args.batch)
+    if net.graph:
+        graph_plan_steps.report(net, build(net), x, args.min_time)
+        return
     print(f"{net.name}, batch {args.batch}, {args.threads} thread(s), us per image")
     before = 0.0
     for k in range(1, len(net.layers) + 1):

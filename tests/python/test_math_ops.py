@@ -406,6 +406,8 @@ def test_matmul_errors_name_the_shapes():
         ((-1, -2, 0), False),
         ((), False),
         ([1], True),
+        ((1, 2), True),  # trailing dims (a global average pool's): the row loop
+        ((-1, -2), False),
     ],
 )
 def test_sum_and_mean_over_dims(op, ref, dim, keepdim):
