@@ -246,6 +246,51 @@ TEST(ReduceRef, SumAccumulatesInDouble) {
   EXPECT_EQ(y[0], static_cast<float>(more.size()));
 }
 
+// sum_to_shape and broadcast_to take a row loop when only trailing dims are reduced / repeated
+// and an index walk otherwise: every way of keeping or dropping each dim of small shapes (sizes
+// 0 to 3, so rows of 1 and empty tensors too) against a direct multi-index computation.
+TEST(ReduceRef, SumToShapeAndBroadcastToMatchADirectIndexComputation) {
+  const std::vector<Dims> shapes{{}, {3}, {2, 3}, {3, 1}, {1, 3}, {2, 0}, {2, 3, 2}, {3, 2, 1, 2}};
+  for (const Dims& xs : shapes) {
+    const size_t nd = xs.size();
+    int64_t n = 1;
+    for (int64_t d : xs) n *= d;
+    Vec x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[i] = 0.25f * static_cast<float>((i * 7) % 11) - 1.0f;
+    for (unsigned mask = 0; mask < (1u << nd); ++mask) {  // bit d set: dim d summed away
+      for (size_t drop = 0; drop <= nd; ++drop) {         // leading dims left out of y's shape
+        bool droppable = true;
+        for (size_t d = 0; d < drop; ++d) droppable = droppable && ((mask >> d) & 1);
+        if (!droppable) continue;
+        Dims ys;
+        for (size_t d = drop; d < nd; ++d) ys.push_back((mask >> d) & 1 ? 1 : xs[d]);
+        int64_t ny = 1;
+        for (int64_t d : ys) ny *= d;
+        Vec want(static_cast<size_t>(ny), 0.0f), back(static_cast<size_t>(n)), got(want.size());
+        std::vector<double> acc(want.size(), 0.0);
+        for (int64_t i = 0; i < n; ++i) {  // y's flat index of x's element i
+          int64_t rest = i, iy = 0, scale = 1;
+          for (size_t d = nd; d-- > 0;) {
+            const int64_t idx = rest % xs[d];
+            rest /= xs[d];
+            if (!((mask >> d) & 1)) iy += idx * scale;
+            if (d >= drop) scale *= ys[d - drop];
+          }
+          acc[iy] += x[i];
+          back[i] = static_cast<float>(iy) + 0.5f;
+        }
+        for (size_t j = 0; j < acc.size(); ++j) want[j] = static_cast<float>(acc[j]);
+        sum_to_shape(xs, x.data(), ys, got.data());
+        EXPECT_EQ(got, want) << "mask " << mask << " drop " << drop << " nd " << nd;
+        Vec src(want.size()), spread(static_cast<size_t>(n));
+        for (size_t j = 0; j < src.size(); ++j) src[j] = static_cast<float>(j) + 0.5f;
+        broadcast_to(xs, broadcast_strides(ys, xs), src.data(), spread.data());
+        EXPECT_EQ(spread, back) << "mask " << mask << " drop " << drop << " nd " << nd;
+      }
+    }
+  }
+}
+
 // ---- softmax, log_softmax, cross-entropy -----------------------------------------------------
 
 TEST(SoftmaxRef, RowsSumToOneAndMatchHandComputedValues) {

@@ -12,41 +12,6 @@ namespace pocketcnn {
 
 namespace {
 
-// How many trailing dims `mask` reduces when it reduces only trailing dims (and at least one, and
-// x is not empty): then each result element is the sum of one contiguous row of x, and the
-// generic per-element index walk of sum_to_shape / broadcast_to (3 ns a float: a global average
-// pool's forward + backward was 2% of the small ResNet's training step) becomes a row loop.
-// 0 otherwise.
-int64_t reduced_row(const Shape& shape, const std::vector<bool>& mask) {
-  size_t d = mask.size();
-  int64_t row = 1;
-  while (d > 0 && mask[d - 1]) row *= shape[--d];
-  for (size_t i = 0; i < d; ++i) {
-    if (mask[i]) return 0;
-  }
-  return d == mask.size() || shape_numel(shape) == 0 ? 0 : row;
-}
-
-// y[j] = sum of x's row j (row floats), summed in double in order, as sum_to_shape does: the same
-// floats.
-void row_sums(const float* x, int64_t rows, int64_t row, float* y) {
-  for (int64_t j = 0; j < rows; ++j) {
-    const float* xr = x + j * row;
-    double acc = 0.0;
-    for (int64_t i = 0; i < row; ++i) acc += xr[i];
-    y[j] = static_cast<float>(acc);
-  }
-}
-
-// dx's row j = dy[j] * scale (the backward of row_sums, with the mean's scale in the same pass).
-void row_broadcast(const float* dy, int64_t rows, int64_t row, float scale, float* dx) {
-  for (int64_t j = 0; j < rows; ++j) {
-    const float v = dy[j] * scale;
-    float* d = dx + j * row;
-    for (int64_t i = 0; i < row; ++i) d[i] = v;
-  }
-}
-
 // Sum (or mean) of x over the dims in `mask`. Computed as a sum down to `kept` (x's shape with
 // the reduced dims set to 1), which has the same memory layout as the result with or without
 // keepdim; the backward broadcasts the gradient back from `kept` to x's shape.
@@ -61,12 +26,7 @@ Tensor reduce_op(const char* name, const Tensor& x, const std::vector<bool>& mas
     if (!mask[d] || keepdim) out.push_back(kept.back());
   }
   Tensor y = Tensor::empty(out);
-  const int64_t row = reduced_row(x.shape(), mask);
-  if (row > 0) {
-    row_sums(x.data(), y.numel(), row, y.data());
-  } else {
-    kernels::sum_to_shape(x.shape(), x.data(), kept, y.data());
-  }
+  kernels::sum_to_shape(x.shape(), x.data(), kept, y.data());
   // The mean of no elements is 0 * inf = nan, as numpy's.
   const float scale = is_mean ? static_cast<float>(1.0 / static_cast<double>(count)) : 1.0f;
   if (is_mean)
@@ -75,10 +35,6 @@ Tensor reduce_op(const char* name, const Tensor& x, const std::vector<bool>& mas
   return record(
       name, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
         Tensor dx = Tensor::empty(x_shape);
-        if (row > 0) {
-          row_broadcast(dy.data(), dy.numel(), row, scale, dx.data());
-          return {dx};
-        }
         kernels::broadcast_to(x_shape, kernels::broadcast_strides(kept, x_shape), dy.data(),
                               dx.data());
         if (is_mean) {

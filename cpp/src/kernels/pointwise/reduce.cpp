@@ -4,10 +4,39 @@
 
 namespace pocketcnn::kernels {
 
+namespace {
+
+// When y keeps x's leading dims and sums away all the others (a mean over H, W: the global
+// average pool), each y element is the sum of one contiguous row of x: the length of that row,
+// else 0 (then the generic index walk below, ~3 ns a float, runs instead).
+int64_t trailing_row(const std::vector<int64_t>& x_shape, const std::vector<int64_t>& y_shape) {
+  const size_t nd = x_shape.size(), offset = nd - y_shape.size();
+  auto y_dim = [&](size_t i) { return i < offset ? int64_t{1} : y_shape[i - offset]; };
+  size_t d = nd;  // y is 1 from dim d on
+  while (d > 0 && y_dim(d - 1) == 1) --d;
+  int64_t row = 1;
+  for (size_t i = 0; i < nd; ++i) {
+    if (i < d && y_dim(i) != x_shape[i]) return 0;
+    if (i >= d) row *= x_shape[i];
+  }
+  return row;
+}
+
+}  // namespace
+
 void sum_to_shape(const std::vector<int64_t>& x_shape, const float* x,
                   const std::vector<int64_t>& y_shape, float* y) {
   int64_t ny = 1;
   for (int64_t d : y_shape) ny *= d;
+  const int64_t row = trailing_row(x_shape, y_shape);
+  if (row > 0) {  // the same sums in the same order (double, C order) as the walk below
+    for (int64_t j = 0; j < ny; ++j) {
+      double acc = 0.0;
+      for (int64_t i = 0; i < row; ++i) acc += x[j * row + i];
+      y[j] = static_cast<float>(acc);
+    }
+    return;
+  }
   std::vector<double> acc(static_cast<size_t>(ny), 0.0);
   // y read as if broadcast to x: every x element lands on the y element it was broadcast from.
   const std::vector<int64_t> y_strides = broadcast_strides(y_shape, x_shape);
