@@ -81,9 +81,11 @@ def breakdown(name: str, threads: int, batch_size: int, min_time: float) -> None
         def fwd(layer=layer, arg=arg):
             return layer(arg, training=True)
 
-        def fwd_bwd(fwd=fwd):
-            out = fwd()
-            out.backward(pc.Tensor(np.ones(out.shape, np.float32)))
+        # The output gradient is made once: a fresh array per call would time its page faults.
+        dy = pc.Tensor(np.ones(fwd().shape, np.float32))
+
+        def fwd_bwd(fwd=fwd, dy=dy):
+            fwd().backward(dy)
 
         t_f, t_fb = median(fwd, min_time), median(fwd_bwd, min_time)
         kind = type(layer).__name__
