@@ -2,8 +2,8 @@
 // activation_fast_impl.h, one ISA) monotone non-decreasing over all finite floats, NaN only from
 // NaN, and which inputs give -0 / +0 (conv2d.h's pool_commutes relies on it). Build and run:
 //   I="-Icpp/src -Icpp/include"
-//   g++ -O2 -std=c++17 $I -DSWEEP_AVX2 -mavx2 -mfma -mf16c tests/cpp/sweeps/activation_monotone.cpp -o s_avx2
-//   g++ -O2 -std=c++17 $I tests/cpp/sweeps/activation_monotone.cpp -o s_scalar
+//   g++ -O2 -std=c++17 $I -DSWEEP_AVX2 -mavx2 -mfma -mf16c tests/cpp/sweeps/activation_monotone.cpp
+//   -o s_avx2 g++ -O2 -std=c++17 $I tests/cpp/sweeps/activation_monotone.cpp -o s_scalar
 //   ./s_avx2 tanh sigmoid exp hard_sigmoid   (~2 min per function on a loaded Zen 3)
 // Result (2026-12-02, Zen 3): tanh, sigmoid, exp, hard_sigmoid: 0 decreasing steps under both
 // scalar and avx2; the former sigmoid (e / (1 + e) below 0) had 198,180 under avx2.
@@ -27,8 +27,16 @@ static const char* kIsa = "scalar";
 using namespace pocketcnn::kernels;
 using namespace pocketcnn::kernels::impl;
 
-static float fb(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
-static uint32_t bf(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
+static float fb(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+static uint32_t bf(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
 
 template <class F>
 void sweep(const char* name, F f) {
@@ -50,10 +58,18 @@ void sweep(const char* name, F f) {
     for (int64_t j = 0; j + V::W <= n; j += V::W) V::store(y.data() + j, f(V::load(x.data() + j)));
     for (int64_t k = 0; k < n; ++k) {
       const float v = y[k];
-      if (std::isnan(v)) { ++nan_out; continue; }
+      if (std::isnan(v)) {
+        ++nan_out;
+        continue;
+      }
       if (v == 0.0f) {
-        if (std::signbit(v)) { ++neg_zero; if (negz_x.size() < 3) negz_x.push_back(x[k]); }
-        else { ++pos_zero; if (posz_x.size() < 3) posz_x.push_back(x[k]); }
+        if (std::signbit(v)) {
+          ++neg_zero;
+          if (negz_x.size() < 3) negz_x.push_back(x[k]);
+        } else {
+          ++pos_zero;
+          if (posz_x.size() < 3) posz_x.push_back(x[k]);
+        }
       }
       if (v < prev) {
         ++down;
@@ -65,15 +81,16 @@ void sweep(const char* name, F f) {
       prev = v, prev_x = x[k];
     }
   }
-  std::printf("%s %s: %llu finite floats, decreasing steps %llu (%llu at x > 0; worst %g at %a), "
-              "NaN outputs %llu, -0 outputs %llu, +0 outputs %llu\n",
-              kIsa, name, (unsigned long long)total, (unsigned long long)down,
-              (unsigned long long)down_pos, worst, wx, (unsigned long long)nan_out,
-              (unsigned long long)neg_zero, (unsigned long long)pos_zero);
+  std::printf(
+      "%s %s: %llu finite floats, decreasing steps %llu (%llu at x > 0; worst %g at %a), "
+      "NaN outputs %llu, -0 outputs %llu, +0 outputs %llu\n",
+      kIsa, name, (unsigned long long)total, (unsigned long long)down, (unsigned long long)down_pos,
+      worst, wx, (unsigned long long)nan_out, (unsigned long long)neg_zero,
+      (unsigned long long)pos_zero);
   for (float z : negz_x) std::printf("  -0 from %a\n", z);
   for (float z : posz_x) std::printf("  +0 from %a\n", z);
-  float sp[V::W] = {INFINITY, -INFINITY, 0.0f, -0.0f, fb(0x7fc12345u), fb(0xffc00001u),
-                    fb(0x7f800001u), 1e-45f};
+  float sp[V::W] = {INFINITY,        -INFINITY,       0.0f,  -0.0f, fb(0x7fc12345u),
+                    fb(0xffc00001u), fb(0x7f800001u), 1e-45f};
   float so[V::W];
   V::store(so, f(V::load(sp)));
   for (int k = 0; k < V::W; ++k) std::printf("  f(%08x)=%08x\n", bf(sp[k]), bf(so[k]));
@@ -87,9 +104,8 @@ int main(int argc, char** argv) {
     if (a == "sigmoid") sweep("sigmoid", [](const V::R& v) { return vsigmoid<V>(v); });
     if (a == "exp") sweep("exp", [](const V::R& v) { return vexp<V>(v); });
     if (a == "hard_sigmoid")
-      sweep("hard_sigmoid", [](const V::R& v) {
-        return activation_lane<V>({ActivationOp::HardSigmoid}, v);
-      });
+      sweep("hard_sigmoid",
+            [](const V::R& v) { return activation_lane<V>({ActivationOp::HardSigmoid}, v); });
     if (a == "leaky_relu")
       sweep("leaky_relu", [](const V::R& v) {
         return activation_lane<V>({ActivationOp::LeakyRelu, 0.2f}, v);
