@@ -67,12 +67,26 @@ std::optional<kernels::Conv2dGeometry> fusable_geometry(const Tensor& x, const T
   return g;
 }
 
-Tensor conv_relu_maxpool(const kernels::Conv2dGeometry& g, const Tensor& x, const Tensor& w,
-                         const Tensor& b, bool relu_act) {
+// Whether conv + act + 2x2 max pool may run as the fused kernel, which pools first and activates
+// only the pooled quarter (4x fewer sigmoids / tanhs): act commutes with the pool
+// (kernels::pool_commutes), and so does adding the bias, which holds for a finite one that is not
+// -0 (+inf - inf would make a NaN the pool-first order does not see; relu(-0) is -0 while negatives
+// give +0, a tie the pool breaks by position). Anything else takes the unfused ops (same floats).
+bool maxpool_fuses(kernels::Activation act, const Tensor& b) {
+  if (!kernels::pool_commutes(act)) return false;
+  if (!b.defined()) return true;
+  const float* p = b.data();
+  for (int64_t k = 0; k < b.numel(); ++k) {
+    if (!std::isfinite(p[k]) || (p[k] == 0.0f && std::signbit(p[k]))) return false;
+  }
+  return true;
+}
+
+Tensor conv_act_maxpool(const kernels::Conv2dGeometry& g, const Tensor& x, const Tensor& w,
+                        const Tensor& b, kernels::Activation act) {
   Tensor y = Tensor::empty({g.N, g.K, g.P / 2, g.Q / 2});
-  kernels::conv2d_forward_maxpool2x2(
-      g, x.data(), w.data(), b.defined() ? b.data() : nullptr, y.data(),
-      relu_act ? kernels::Activation::relu : kernels::Activation::none);
+  kernels::conv2d_forward_maxpool2x2(g, x.data(), w.data(), b.defined() ? b.data() : nullptr,
+                                     y.data(), act);
   return y;
 }
 
@@ -238,15 +252,14 @@ Tensor InferencePlan::run(const Tensor& x) const {
         std::optional<kernels::Conv2dGeometry> fused;
         // Grouped / dilated / depthwise convs have their own op (depthwise 3x3: fast kernels).
         const bool grouped = s.conv.groups != 1 || s.conv.dilation_h != 1 || s.conv.dilation_w != 1;
-        if (!grouped && ((next_max && (s.activation.empty() || s.activation == "relu")) ||
-                         (next_avg && act_fuses))) {
+        if (!grouped && act_fuses && ((next_max && maxpool_fuses(act, b)) || next_avg)) {
           fused = fusable_geometry(h, w, b, s.conv);
         }
         if (grouped) {
           h = apply_activation(s.activation, conv2d_grouped(h, w, b, s.conv));
         } else if (fused) {
           h = next_avg ? conv_act_avgpool(*fused, h, w, b, act)
-                       : conv_relu_maxpool(*fused, h, w, b, s.activation == "relu");
+                       : conv_act_maxpool(*fused, h, w, b, act);
           ++i;  // the pool is done
         } else if (act_fuses) {
           h = detail::conv2d_activated(h, w, b, s.conv, act);  // in the conv's output pass

@@ -2,13 +2,18 @@
 // every ISA and thread count, and rejects bad input like the ops do.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "kernel_test_util.h"
+#include "ops/plan_activation.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/inference.h"
+#include "pocketcnn/memory.h"
 #include "pocketcnn/ops.h"
 #include "tensor_test_util.h"
 
@@ -63,7 +68,7 @@ TEST_P(InferencePlanTest, OtherLayersAndPaddingsEqualTheOps) {
   Conv2dOptions asym;
   asym.pad_bottom = 1, asym.pad_right = 1;
   InferencePlan plan;
-  plan.add_conv2d(w1, b1, same, "tanh");  // not fusable activation
+  plan.add_conv2d(w1, b1, same, "tanh");  // fused with the pool: pooled, then tanh
   plan.add_max_pool2d(pool(2, 2));
   plan.add_conv2d(w3, Tensor(), asym, "relu");  // fused, no bias, asymmetric padding
   plan.add_max_pool2d(pool(2, 2));
@@ -145,6 +150,106 @@ TEST_P(InferencePlanTest, FusedAveragePoolEqualsTheOps) {
       ASSERT_EQ(got.shape(), h.shape());
       EXPECT_EQ(values(got), values(h)) << "activation '" << act << "', batch " << n;
     }
+  }
+}
+
+// The floats' bits: NaN payloads and zero signs compare too (and NaN equals NaN).
+std::vector<uint32_t> bits(const Tensor& t) {
+  const std::vector<float> v = values(t);
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
+}
+
+// conv + tanh / sigmoid / hard_sigmoid + 2x2 max pool runs as one kernel that pools first and
+// activates the pooled quarter (pool_commutes, conv2d.h): still the ops' floats, bit for bit, on
+// the direct path (conv 1), F(2x2) (conv 2 at batch 1, 3) and F(4x4) (batch 17), with odd conv
+// outputs (25x27, then 10x11), and with NaN / +-inf / saturating inputs.
+TEST_P(InferencePlanTest, FusedMaxPoolWithMonotoneActivationsEqualsTheOps) {
+  const Tensor w1 = rand_tensor({25, 1, 3, 3}, 1, 0.5f), b1 = rand_tensor({25}, 2, 0.1f);
+  const Tensor w2 = rand_tensor({50, 25, 3, 3}, 3, 0.1f), b2 = rand_tensor({50}, 4, 0.1f);
+  const Tensor w3 = rand_tensor({100, 1250}, 5, 0.03f), b3 = rand_tensor({100}, 6, 0.1f);
+  for (const char* act : {"sigmoid", "tanh", "hard_sigmoid", "relu", ""}) {
+    InferencePlan plan;
+    plan.add_conv2d(w1, b1, {}, act);
+    plan.add_max_pool2d(pool(2, 2));
+    plan.add_conv2d(w2, b2, {}, act);
+    plan.add_max_pool2d(pool(2, 2));
+    plan.add_flatten();
+    plan.add_linear(w3, b3, act);
+    const auto f = [&](const Tensor& y) { return detail::apply_plan_activation(act, y, false); };
+    for (int64_t n : {1, 3, 17}) {
+      for (const bool specials : {false, true}) {
+        Tensor x = rand_tensor({n, 1, 27, 29}, 60 + static_cast<uint32_t>(n), 3.0f);
+        if (specials) {
+          const float v[] = {NAN, INFINITY, -INFINITY, 1e20f, -1e20f, 30.0f, -30.0f};
+          for (int64_t i = 0; i < n; ++i) {
+            for (int k = 0; k < 7; ++k) x.data()[i * 27 * 29 + (i * 131 + k * 97) % 783] = v[k];
+          }
+        }
+        Tensor h = max_pool2d(f(conv2d(x, w1, b1, {})), pool(2, 2));
+        h = max_pool2d(f(conv2d(h, w2, b2, {})), pool(2, 2));
+        const Tensor want = f(linear(flatten(h, 1), w3, b3));
+        const Tensor got = plan.run(x);
+        ASSERT_EQ(got.shape(), want.shape());
+        EXPECT_EQ(bits(got), bits(want))
+            << "activation '" << act << "', batch " << n << (specials ? ", specials" : "");
+      }
+    }
+  }
+}
+
+// Which path a conv + 2x2 max pool took, seen from the allocations of a run: the fused kernel
+// writes only the pooled output, the two steps also the conv's.
+int64_t tensors_allocated(const InferencePlan& plan, const Tensor& x) {
+  plan.run(x);  // warm: scratch buffers
+  const MemoryStats before = memory_stats();
+  plan.run(x);
+  const MemoryStats after = memory_stats();
+  return (after.hits + after.misses) - (before.hits + before.misses);
+}
+
+TEST_P(InferencePlanTest, MaxPoolFusesWhereTheActivationAndBiasCommuteWithIt) {
+  const Tensor w = rand_tensor({16, 2, 3, 3}, 1, 0.5f), b = rand_tensor({16}, 2, 0.1f);
+  const Tensor x = rand_tensor({4, 2, 40, 40}, 3);  // conv output 370 KB, cached allocations
+  const auto count = [&](const char* act, const Tensor& bias) {
+    InferencePlan plan;
+    plan.add_conv2d(w, bias, {}, act);
+    plan.add_max_pool2d(pool(2, 2));
+    return tensors_allocated(plan, x);
+  };
+  const int64_t fused = count("relu", b);  // fused since before issue #16
+  ASSERT_GE(fused, 1);
+  for (const char* act : {"", "sigmoid", "tanh", "hard_sigmoid"}) {
+    EXPECT_EQ(count(act, b), fused) << act;
+    EXPECT_EQ(count(act, Tensor()), fused) << act << " no bias";
+  }
+  for (const char* act : {"silu", "gelu", "leaky_relu", "elu"}) {
+    EXPECT_GT(count(act, b), fused) << act << ": does not commute with the pool, two steps";
+  }
+  // An infinite or -0 bias: two steps (see maxpool_fuses in inference.cpp).
+  for (const float special : {INFINITY, -INFINITY, -0.0f}) {
+    Tensor b2 = b.clone();
+    b2.data()[5] = special;
+    EXPECT_GT(count("tanh", b2), fused) << special;
+  }
+}
+
+// A bias of +inf turns a window's -inf output into NaN, which the pool then returns; pooling
+// before adding it would see -inf < 1 and return 1 + inf = inf. The plan keeps the ops' order.
+TEST_P(InferencePlanTest, InfiniteBiasKeepsTheOpsNaN) {
+  const Tensor w = Tensor::full({1, 1, 1, 1}, 1.0f), b = Tensor::full({1}, INFINITY);
+  Tensor x = Tensor::full({1, 1, 2, 2}, 1.0f);
+  x.data()[0] = -INFINITY;
+  for (const char* act : {"", "relu", "tanh", "sigmoid"}) {
+    InferencePlan plan;
+    plan.add_conv2d(w, b, {}, act);
+    plan.add_max_pool2d(pool(2, 2));
+    const Tensor got = plan.run(x);
+    const Tensor want =
+        max_pool2d(detail::apply_plan_activation(act, conv2d(x, w, b, {}), false), pool(2, 2));
+    ASSERT_TRUE(std::isnan(values(want)[0])) << act;
+    EXPECT_EQ(bits(got), bits(want)) << act;
   }
 }
 

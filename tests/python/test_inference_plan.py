@@ -87,6 +87,38 @@ def test_predict_propagates_nan_like_the_layer_by_layer_pass():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "hard_sigmoid"])
+def test_monotone_activations_fuse_with_the_max_pool_and_keep_the_floats(activation, threads):
+    # conv + sigmoid / tanh / hard_sigmoid + 2x2 max pool runs as one kernel that pools first and
+    # activates a quarter of the outputs: the same floats (NaN and infinities included) as the
+    # layers one by one. Odd conv outputs (25x27, 10x11); batch 1 and 3 (conv 2: F(2x2)), 17
+    # (F(4x4) blocks of image lanes).
+    saved = pc.get_num_threads()
+    pc.set_num_threads(threads)
+    try:
+        model = pc.Sequential(
+            [
+                pc.layers.Conv2D(25, 3, activation=activation, input_shape=(1, 27, 29)),
+                pc.layers.MaxPool2D(2),
+                pc.layers.Conv2D(50, 3, activation=activation),
+                pc.layers.MaxPool2D(2),
+                pc.layers.Flatten(),
+                pc.layers.Dense(10, activation=activation),
+            ]
+        )
+        rng = np.random.default_rng(5)
+        for n in (1, 3, 17):
+            x = rng.standard_normal((n, 1, 27, 29)).astype(np.float32) * 3
+            x[0, 0, 3, 4], x[-1, 0, 10, 11], x[-1, 0, 20, 5] = np.nan, np.inf, -np.inf
+            x[:, 0, 12, 12:16] = 1e20
+            got, want = model.predict(x, batch_size=n), layer_by_layer(model, x)
+            assert np.isnan(want[0]).any()
+            np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    finally:
+        pc.set_num_threads(saved)
+
+
 def test_plan_sees_training_updates_and_new_weights():
     model = lecture_net()
     rng = np.random.default_rng(1)

@@ -11,8 +11,8 @@
 namespace pocketcnn::kernels {
 
 // Applied to the output after the bias, in the same pass (no extra sweep over memory);
-// pointwise/activation_impl.h. The fused 2x2 max pool takes only none and relu. leaky_relu has
-// Keras' slope 0.2 and elu alpha 1 (others run after the conv, pointwise/activation_fast.h).
+// pointwise/activation_impl.h. The fused 2x2 max pool takes those of pool_commutes. leaky_relu
+// has Keras' slope 0.2 and elu alpha 1 (others run after the conv, pointwise/activation_fast.h).
 enum class Activation {
   none = 0,
   relu = 1,
@@ -27,6 +27,26 @@ enum class Activation {
   softplus = 10
 };
 
+// Whether max_pool2d(act(v)) == act(max_pool2d(v)) bit for bit, for every float input, so the
+// fused conv + 2x2 max pool may pool the conv's outputs first and activate only the pooled
+// quarter. That holds for an act that is, as computed (the vector code of every ISA, not only the
+// maths), (1) monotone non-decreasing over the floats, so the window's largest input gives the
+// largest output; (2) NaN exactly for NaN inputs, so the window's first NaN (max_pool2d's rule)
+// is the same before and after; (3) never a zero of one sign from an input that is not that zero
+// while the other sign occurs too (the pool's equal-value ties would then pick by position).
+// none and relu trivially; tanh, sigmoid (vmath_impl.h) and hard_sigmoid: an exhaustive sweep
+// over all 2^32 floats under scalar and AVX2 (issue #16) found no step down, no NaN from a
+// non-NaN, and zeros only +0 except tanh(-0) = -0 (AVX-512 runs the same IEEE operations
+// lane-wise; not runnable here). Not leaky_relu: 0.2 x of a negative denormal rounds to -0 while
+// +0 stays +0 (a tie the pool breaks by position); elu, gelu, gelu_tanh, silu, softplus: not
+// monotone (gelu, silu) or not swept. The fused kernels also pool before adding the bias: a
+// constant's addition is monotone too, except that an infinite bias makes NaN from a window's
+// infinity and a -0 bias keeps a -0 (InferencePlan does not fuse then).
+constexpr bool pool_commutes(Activation a) {
+  return a == Activation::none || a == Activation::relu || a == Activation::sigmoid ||
+         a == Activation::tanh || a == Activation::hard_sigmoid;
+}
+
 // y = act(conv(x, w) + b); b may be null. saved (may be null): conv2d_saved_floats(g) floats
 // that the forward fills for conv2d_backward of the same batch and weights (training keeps them
 // instead of recomputing Winograd's transform of x); ignored when that is 0.
@@ -36,8 +56,8 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 // on the active ISA: save and use them under the same one.
 int64_t conv2d_saved_floats(const Conv2dGeometry& g);
 // y (N, K, P / 2, Q / 2) = max_pool2d(act(conv(x, w) + b), 2) for stride 1 (the inference
-// fusion of conv + bias + activation + 2x2 pooling; act is none or relu). Same floats as the
-// three steps one after the other.
+// fusion of conv + bias + activation + 2x2 pooling; pool_commutes(act): pooled first, then
+// activated). Same floats as the three steps one after the other.
 void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
                                const float* b, float* y, Activation act);
 // y (N, K, P / 2, Q / 2) = avg_pool2d(act(conv(x, w) + b), 2) (2x2 windows, stride 2, no

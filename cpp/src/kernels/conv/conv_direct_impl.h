@@ -165,27 +165,28 @@ inline void store_pooled_row(float* d, int64_t Qp, int64_t offset, int64_t room,
 
 // dst (rows, Qp) = act(2x2 max pool of src's row pairs + bias): pooled row i from src rows 2i and
 // 2i + 1 (ld apart; 2 Qp valid columns each), dst rows Qp apart. Pooling before the bias and
-// activation gives the same floats as after: adding a constant and a monotone activation preserve
-// the order (rounding is monotone too). Reads whole vectors: the rows live in a scratch buffer
-// with slack. One call per channel's band, not per row: the lecture net's rows are 13 windows,
-// two blocks, and a call per row spent as much on the call as on the pooling.
+// activation gives the same floats as after for the activations of pool_commutes (conv2d.h):
+// adding a constant and those activations preserve the order (rounding is monotone too), and the
+// activation runs on a quarter of the outputs. Reads whole vectors: the rows live in a scratch
+// buffer with slack. One call per channel's band, not per row: the lecture net's rows are 13
+// windows, two blocks, and a call per row spent as much on the call as on the pooling.
 // `room`: floats dst may be written to (a short row's whole-vector store spills into the rows
 // after it, written afterwards, as far as room allows).
 template <class V>
 void pool_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Qp, float bias,
                         Activation act, float* dst, int64_t room) {
-  const typename V::R vb = V::set1(bias), zero = V::zero();
-  const bool relu = act == Activation::relu;
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* r0 = src + 2 * i * ld;
-    const float* r1 = r0 + ld;
-    float* d = dst + i * Qp;
-    const auto block = [&](int64_t q) {
-      typename V::R v = V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb);
-      return relu ? V::max(zero, v) : v;
-    };
-    store_pooled_row<V>(d, Qp, i * Qp, room, block);
-  }
+  const typename V::R vb = V::set1(bias);
+  with_pooled_activation(act, [&](auto a) {
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* r0 = src + 2 * i * ld;
+      const float* r1 = r0 + ld;
+      float* d = dst + i * Qp;
+      const auto block = [&](int64_t q) {
+        return activate<V>(a, V::add(maxpool2x2_block<V>(r0 + 2 * q, r1 + 2 * q, V::W), vb));
+      };
+      store_pooled_row<V>(d, Qp, i * Qp, room, block);
+    }
+  });
 }
 
 // dst (rows, Qp) = 2x2 average pool of act(src + bias): pooled row i from src rows 2i and 2i + 1

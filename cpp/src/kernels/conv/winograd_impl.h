@@ -439,8 +439,8 @@ void winograd_output(const WinogradGrid& g, const Conv2dGeometry& cg, const floa
 // out (K, TH, TW) tile rows [ty0, ty1) = act(max of each tile's 2x2 outputs + bias): the fused
 // 2x2 max pool, whose windows are exactly the tiles, by max_pool2d's window rule (a NaN input can
 // reach only some of a tile's outputs: a plain max dropped it). Pooling before the bias and
-// activation gives the same floats as after (see pool_rows_bias_act). Tiles are contiguous in
-// both Mt and out.
+// activation gives the same floats as after (see pool_rows_bias_act; act: one of pool_commutes).
+// Tiles are contiguous in both Mt and out.
 template <class V>
 void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base, int64_t K,
                             int64_t ty0, int64_t ty1, const float* bias, Activation act,
@@ -448,29 +448,29 @@ void winograd_output_pooled(const WinogradGrid& g, const float* Mt, int64_t base
   using R = typename V::R;
   constexpr int L = V::W;
   const int64_t Tb = (ty1 - ty0) * g.TW, plane = g.TH * g.TW;
-  const R zero = V::zero();
   const int64_t xs = K * g.ld;  // next xi in Mt
-  for (int64_t k = 0; k < K; ++k) {
-    const R vb = V::set1(bias ? bias[k] : 0.0f);
-    const float* mk = Mt + k * g.ld + base;
-    float* dst = out + k * plane + ty0 * g.TW;
-    const auto block = [&](int64_t u) {
-      R y00, y01, y10, y11;
-      winograd_output_tile<V>(mk + u, xs, y00, y01, y10, y11);
-      R v = V::add(window_max<V>(y00, y01, y10, y11), vb);
-      return act == Activation::relu ? V::max(zero, v) : v;
-    };
-    int64_t u = 0;
-    for (; u + L <= Tb; u += L) V::store(dst + u, block(u));
-    if (u < Tb) {
-      // The tail as one whole vector overlapping the previous one (same values again).
-      if (Tb >= L) {
-        V::store(dst + Tb - L, block(Tb - L));
-      } else {
-        V::store_partial(dst + u, block(u), static_cast<int>(Tb - u));
+  with_pooled_activation(act, [&](auto a) {
+    for (int64_t k = 0; k < K; ++k) {
+      const R vb = V::set1(bias ? bias[k] : 0.0f);
+      const float* mk = Mt + k * g.ld + base;
+      float* dst = out + k * plane + ty0 * g.TW;
+      const auto block = [&](int64_t u) {
+        R y00, y01, y10, y11;
+        winograd_output_tile<V>(mk + u, xs, y00, y01, y10, y11);
+        return activate<V>(a, V::add(window_max<V>(y00, y01, y10, y11), vb));
+      };
+      int64_t u = 0;
+      for (; u + L <= Tb; u += L) V::store(dst + u, block(u));
+      if (u < Tb) {
+        // The tail as one whole vector overlapping the previous one (same values again).
+        if (Tb >= L) {
+          V::store(dst + Tb - L, block(Tb - L));
+        } else {
+          V::store_partial(dst + u, block(u), static_cast<int>(Tb - u));
+        }
       }
     }
-  }
+  });
 }
 
 // out (N, K, P, Q) = act(correlation of in (N, C, H, W), placed at (pad_top, pad_left) of the

@@ -44,10 +44,10 @@ int64_t conv2d_saved_floats(const Conv2dGeometry& g) {
 void conv2d_forward_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
                                const float* b, float* y, Activation act) {
   PCNN_CHECK(g.stride_h == 1 && g.stride_w == 1, "conv2d_forward_maxpool2x2: stride 1 only");
-  // Pooling before a monotone activation is exact for ReLU; the vector tanh / sigmoid are not
-  // promised to be monotone to the last ulp, so those are fused only without the pool.
-  PCNN_CHECK(act == Activation::none || act == Activation::relu,
-             "conv2d_forward_maxpool2x2: activation none or relu only");
+  // The kernels pool first and activate the pooled quarter: exact only for these (conv2d.h).
+  PCNN_CHECK(
+      pool_commutes(act),
+      "conv2d_forward_maxpool2x2: activation none, relu, sigmoid, tanh or hard_sigmoid only");
   kernels().conv2d_forward_maxpool2x2(g, x, w, b, y, act, get_num_threads());
 }
 

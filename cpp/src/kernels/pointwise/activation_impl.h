@@ -4,6 +4,8 @@
 // gives under the same ISA.
 #pragma once
 
+#include <type_traits>
+
 #include "kernels/conv/conv2d.h"
 #include "kernels/pointwise/activation_fast_impl.h"
 #include "kernels/pointwise/vmath_impl.h"
@@ -37,6 +39,25 @@ inline typename V::R activate(Activation act, const typename V::R& v) {
       return activation_lane<V>({ActivationOp::Softplus}, v);
     default:
       return v;
+  }
+}
+
+// f(a) with a std::integral_constant of act, one of pool_commutes (conv2d.h; others: none), so
+// that activate<V>(a, v) in f's loops is the one function, not a switch per vector.
+template <class F>
+inline void with_pooled_activation(Activation act, const F& f) {
+  using A = Activation;
+  switch (act) {
+    case A::relu:
+      return f(std::integral_constant<A, A::relu>{});
+    case A::sigmoid:
+      return f(std::integral_constant<A, A::sigmoid>{});
+    case A::tanh:
+      return f(std::integral_constant<A, A::tanh>{});
+    case A::hard_sigmoid:
+      return f(std::integral_constant<A, A::hard_sigmoid>{});
+    default:
+      return f(std::integral_constant<A, A::none>{});
   }
 }
 
