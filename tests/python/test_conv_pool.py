@@ -208,6 +208,13 @@ POOL_CASES = [
     ((1, 1, 5, 5), 4, 1, 2),  # padding 2 = kernel / 2
     ((2, 2, 3, 4), 1, 1, 0),  # 1x1 windows
     ((1, 1, 3, 3), 3, 2, 1),  # windows that are mostly padding
+    # column stride 2 (pool_s2_impl.h): the stems' 3x3 / 2 with padding 1 and 0, odd sizes,
+    # wider kernels, another row stride, planes narrower and wider than a vector
+    ((2, 3, 16, 16), 3, 2, 1),
+    ((1, 2, 17, 13), 3, 2, 0),
+    ((1, 2, 5, 11), (3, 5), 2, (1, 2)),
+    ((1, 1, 9, 20), (2, 4), (1, 2), (1, 2)),
+    ((1, 2, 2, 3), 3, 2, 1),
 ]
 
 
@@ -242,6 +249,32 @@ def test_max_pool2d_gradient_goes_to_the_first_maximum_of_ties():
     x = pc.Tensor(np.ones((1, 1, 2, 4), np.float32), requires_grad=True)
     pc.ops.max_pool2d(x, 2).backward(pc.Tensor(np.array([[[[1.0, 2.0]]]], np.float32)))
     np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[1, 0, 2, 0], [0, 0, 0, 0]])
+
+
+def test_max_pool2d_overlapping_ties_go_to_each_windows_first_element():
+    # 3x3 / stride 2 / padding 1 on a constant plane: every window's first real element (row-major)
+    # gets its window's gradient; elements shared by windows sum them.
+    x = pc.Tensor(np.ones((1, 1, 7, 6), np.float32), requires_grad=True)
+    y = pc.ops.max_pool2d(x, 3, 2, 1)
+    dy = np.arange(1, 1 + y.shape[2] * y.shape[3], dtype=np.float32).reshape(y.shape)
+    y.backward(pc.Tensor(dy))
+    want = np.zeros((7, 6), np.float32)
+    for p in range(y.shape[2]):
+        for q in range(y.shape[3]):
+            want[max(2 * p - 1, 0), max(2 * q - 1, 0)] += dy[0, 0, p, q]
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], want)
+
+
+def test_max_pool2d_overlapping_nan_in_one_channel():
+    # A NaN makes its channel take the NaN-aware kernel; the other channels must be unaffected.
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    x[1, 2, 3, 3] = np.nan
+    y = pc.ops.max_pool2d(pc.Tensor(x), 3, 2, 1).numpy()
+    want = max_pool2d_np(x.astype(np.float64), (3, 3), (2, 2), (1, 1))
+    nan = np.isnan(y)
+    assert nan.sum() == 4 and nan[1, 2, 1:3, 1:3].all()
+    np.testing.assert_array_equal(y[~nan], want[~nan].astype(np.float32))
 
 
 def test_max_pool2d_propagates_nan_and_handles_inf():

@@ -276,7 +276,16 @@ void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t
   const int nt = threads_for_bytes(NC, 4.0 * NC * (HW + 2 * PQ), threads);
   parallel_for(NC, nt, [&](int64_t b, int64_t e) {
     if (!is_2x2_stride2(g)) {
-      max_pool2d_backward_ref(planes(g, b, e), dy + b * PQ, argmax + b * PQ, dx + b * HW);
+      // Overlapping windows: the reference's scatter, but one plane at a time (zeroed, then its
+      // gradients added while it is still in cache) instead of zeroing all planes first. Same
+      // additions in the same order: the reference's sums bit for bit.
+      for (int64_t nc = b; nc < e; ++nc) {
+        float* d = dx + nc * HW;
+        const float* gy = dy + nc * PQ;
+        const int32_t* am = argmax + nc * PQ;
+        std::memset(d, 0, HW * sizeof(float));
+        for (int64_t i = 0; i < PQ; ++i) d[am[i]] += gy[i];
+      }
       return;
     }
     // Windows do not overlap: every input element receives at most one gradient, so dx is

@@ -21,6 +21,7 @@
 #include "kernels/pool/avg_pool2d_ref.h"
 #include "kernels/pool/pool_geometry.h"
 #include "kernels/pool/pool_global_impl.h"
+#include "kernels/pool/pool_s2_impl.h"
 #include "kernels/runtime/parallel.h"
 
 namespace pocketcnn::kernels::impl {
@@ -42,6 +43,7 @@ PoolScratch pool_scratch(const Pool2dGeometry& g) {
   s.Qv = (g.Q + V::W - 1) / V::W * V::W;
   s.row_len = std::max<int64_t>((s.Qv - 1) * g.stride_w + g.kernel_w, g.W + 2 * g.pad_w) +
               std::max<int64_t>(g.stride_w, 2) * V::W + 1;
+  s.row_len = std::max(s.row_len, pool_s2_row_len<V>(g, s.Qv));  // pool_s2_impl.h's row
   return s;
 }
 
@@ -231,8 +233,9 @@ void for_pool_planes(const Pool2dGeometry& g, int threads, double bytes_per_plan
   const PoolScratch sc = pool_scratch<V>(g);
   const int nt = threads_for_bytes(NC, bytes_per_plane * NC, threads);
   parallel_for(NC, nt, [&](int64_t b, int64_t e) {
+    // (tcol also serves as avg_pool_s2_backward_plane's tz)
     std::vector<float> buf(scratch ? sc.row_len : 0), t(scratch ? g.H * sc.Qv : 0),
-        tcol(scratch ? g.H * sc.Qv : 0);
+        tcol(scratch ? std::max(g.H * sc.Qv, pool_s2_tz_len<V>(g, sc.Qv)) : 0);
     for (int64_t nc = b; nc < e; ++nc) plane(nc, sc, buf.data(), t.data(), tcol.data());
   });
 }
@@ -241,11 +244,17 @@ template <class V>
 void max_pool2d_forward_general(const Pool2dGeometry& g, const float* x, float* y, int32_t* argmax,
                                 int threads) {
   const int64_t HW = g.H * g.W, PQ = g.P * g.Q;
-  for_pool_planes<V>(g, threads, 4.0 * (HW + PQ),
-                     [&](int64_t nc, const PoolScratch& sc, float* buf, float* t, float* tcol) {
-                       max_pool_plane<V>(g, sc, x + nc * HW, y + nc * PQ,
-                                         argmax ? argmax + nc * PQ : nullptr, buf, t, tcol);
-                     });
+  const bool s2 = pool_s2_ok(g);
+  for_pool_planes<V>(
+      g, threads, 4.0 * (HW + PQ),
+      [&](int64_t nc, const PoolScratch& sc, float* buf, float* t, float* tcol) {
+        int32_t* am = argmax ? argmax + nc * PQ : nullptr;
+        // pool_s2_impl.h; a plane with a NaN is redone by the NaN-aware rule.
+        if (s2 && max_pool_s2_plane<V>(g, sc.Qv, x + nc * HW, y + nc * PQ, am, buf, t, tcol)) {
+          return;
+        }
+        max_pool_plane<V>(g, sc, x + nc * HW, y + nc * PQ, am, buf, t, tcol);
+      });
 }
 
 // The 2x2 / stride 2 / no padding average pool (LeNet's) without the scratch row: one
@@ -328,6 +337,10 @@ void avg_pool2d_forward(const Pool2dGeometry& g, bool include_pad, const float* 
   const std::vector<float> counts = column_counts<V>(g, pool_scratch<V>(g));
   for_pool_planes<V>(g, threads, 4.0 * (HW + PQ),
                      [&](int64_t nc, const PoolScratch& sc, float* buf, float* t, float*) {
+                       if (pool_s2_ok(g)) {  // pool_s2_impl.h
+                         return avg_pool_s2_plane<V>(g, sc.Qv, include_pad, counts.data(),
+                                                     x + nc * HW, y + nc * PQ, buf, t);
+                       }
                        avg_pool_plane<V>(g, sc, include_pad, counts.data(), x + nc * HW,
                                          y + nc * PQ, buf, t);
                      });
@@ -404,7 +417,12 @@ void avg_pool2d_backward(const Pool2dGeometry& g, bool include_pad, const float*
   }
   const std::vector<float> counts = column_counts<V>(g, pool_scratch<V>(g));
   for_pool_planes<V>(g, threads, 4.0 * (HW + PQ),
-                     [&](int64_t nc, const PoolScratch& sc, float* buf, float* t, float*) {
+                     [&](int64_t nc, const PoolScratch& sc, float* buf, float* t, float* tz) {
+                       if (pool_s2_ok(g)) {  // pool_s2_impl.h
+                         return avg_pool_s2_backward_plane<V>(g, sc.Qv, include_pad, counts.data(),
+                                                              dy + nc * PQ, dx + nc * HW, buf, t,
+                                                              tz);
+                       }
                        avg_pool_backward_plane<V>(g, sc, include_pad, counts.data(), dy + nc * PQ,
                                                   dx + nc * HW, buf, t);
                      });
