@@ -25,6 +25,7 @@ namespace {
 
 struct TrainCase {
   int64_t N, C, H, W, K, R, S, pt, pl, pb, pr;
+  int64_t sh = 1, sw = 1;
 };
 
 std::vector<TrainCase> train_cases() {
@@ -40,19 +41,28 @@ std::vector<TrainCase> train_cases() {
       {2, 6, 5, 5, 16, 5, 5, 0, 0, 0, 0},     // one output pixel
       {3, 1, 28, 28, 25, 3, 3, 0, 0, 0, 0},   // lecture conv 1 (C = 1)
       {2, 2, 9, 13, 70, 5, 3, 2, 1, 2, 1},    // K past one register block
+      // Strides (the offset table, images grouped to fill a chunk of pixels).
+      {2, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 2, 2},  // allconv_s2 conv 2
+      {5, 64, 8, 8, 128, 3, 3, 1, 1, 1, 1, 2, 2},   // allconv_s2 conv 3 (groups of 3 images)
+      {5, 7, 11, 9, 20, 3, 3, 1, 0, 1, 1, 2, 2},    // odd sizes, asymmetric padding, K = 20
+      {3, 8, 13, 10, 32, 5, 3, 2, 1, 2, 1, 2, 1},   // non-square kernel and stride
+      {4, 5, 14, 14, 24, 7, 7, 3, 3, 3, 3, 3, 3},   // stride 3
+      {7, 16, 9, 9, 40, 3, 3, 1, 1, 1, 1, 2, 2},    // a last group of fewer images
+      {2, 3, 20, 20, 32, 7, 7, 3, 3, 3, 3, 2, 2},   // a 7x7 stride-2 stem
   };
 }
 
 Conv2dGeometry geometry(const TrainCase& c) {
   return make_conv2d_geometry({c.N, c.C, c.H, c.W}, {c.K, c.C, c.R, c.S},
-                              {1, 1, c.pt, c.pl, c.pb, c.pr});
+                              {c.sh, c.sw, c.pt, c.pl, c.pb, c.pr});
 }
 
 std::string describe(const TrainCase& c) {
   return "N" + std::to_string(c.N) + " C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" +
          std::to_string(c.W) + " K" + std::to_string(c.K) + " " + std::to_string(c.R) + "x" +
          std::to_string(c.S) + " pad " + std::to_string(c.pt) + "," + std::to_string(c.pl) + "," +
-         std::to_string(c.pb) + "," + std::to_string(c.pr);
+         std::to_string(c.pb) + "," + std::to_string(c.pr) + " stride " + std::to_string(c.sh) +
+         "," + std::to_string(c.sw);
 }
 
 struct Problem {
@@ -139,7 +149,7 @@ TEST(ConvWgradBcast, EveryBlockingAgreesWithTheReference) {
   check_wgrad_bcast<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
 }
 
-// The automatic choice: stride 1 with >= 16 output channels and >= 64 rows C*R*S (not the
+// The automatic choice: any stride, >= 16 output channels and >= 64 rows C*R*S (not the
 // lecture net's conv 1, whose transpose of dy would cost as much as its FMAs), not 1x1.
 TEST(ConvWgradBcast, ChosenForStride1LayersWithEnoughOutputChannels) {
   EXPECT_TRUE(impl::wgrad_bcast_suits(geometry({128, 32, 16, 16, 64, 7, 7, 3, 3, 3, 3})));
@@ -149,6 +159,11 @@ TEST(ConvWgradBcast, ChosenForStride1LayersWithEnoughOutputChannels) {
   EXPECT_FALSE(impl::wgrad_bcast_suits(geometry({64, 64, 16, 16, 64, 1, 1, 0, 0, 0, 0})));
   EXPECT_FALSE(impl::wgrad_bcast_suits(
       make_conv2d_geometry({8, 3, 32, 32}, {32, 3, 3, 3}, {2, 2, 1, 1, 1, 1})));
+  // Strided, with enough channels: allconv_s2's conv 2 and 3.
+  EXPECT_TRUE(impl::wgrad_bcast_suits(
+      make_conv2d_geometry({128, 32, 16, 16}, {64, 32, 3, 3}, {2, 2, 1, 1, 1, 1})));
+  EXPECT_TRUE(impl::wgrad_bcast_suits(
+      make_conv2d_geometry({128, 64, 8, 8}, {128, 64, 3, 3}, {2, 2, 1, 1, 1, 1})));
 }
 
 }  // namespace
