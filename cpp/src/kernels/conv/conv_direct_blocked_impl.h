@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv_act_impl.h"
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/conv/conv_geometry.h"
 #include "kernels/conv/frozen_weights_impl.h"
@@ -108,7 +109,7 @@ void direct_tile(const Conv2dGeometry& g, const DirectPlanes& d, const DirectBuf
     for (int j = 0; j < NQ; ++j) {
       float* dst = buf.yb + ((p0 + i) * g.Q + q0 + j) * KB;
       for (int v = 0; v < KV; ++v) {
-        V::store(dst + v * W, activate<V>(act, V::add(acc[i][j][v], V::load(bias + v * W))));
+        V::store(dst + v * W, conv_act<V>(act, V::add(acc[i][j][v], V::load(bias + v * W))));
       }
     }
 }
