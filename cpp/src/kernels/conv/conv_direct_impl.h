@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv_act_impl.h"
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/conv/conv_geometry.h"
 #include "kernels/conv/conv_rows_impl.h"
@@ -35,15 +36,15 @@ void copy_rows_bias_act(const float* src, int64_t ld, int64_t rows, int64_t Q, f
     float* d = dst + p * Q;
     int64_t q = 0;
     for (; q + W <= Q; q += W) {
-      V::store(d + q, activate<V>(act, V::add(V::load(s + q), vb)));
+      V::store(d + q, conv_act<V>(act, V::add(V::load(s + q), vb)));
     }
     if (q < Q && Q >= W && s != d) {
       // One more whole vector ending at Q, overlapping the last one (it stores the same values
       // again): partial stores cost ~10x a whole one on AMD, and rows here are often ~11-26 wide.
-      V::store(d + Q - W, activate<V>(act, V::add(V::load(s + Q - W), vb)));
+      V::store(d + Q - W, conv_act<V>(act, V::add(V::load(s + Q - W), vb)));
     } else if (q < Q) {
       const int t = static_cast<int>(Q - q);
-      V::store_partial(d + q, activate<V>(act, V::add(V::load_partial(s + q, t), vb)), t);
+      V::store_partial(d + q, conv_act<V>(act, V::add(V::load_partial(s + q, t), vb)), t);
     }
   }
 }

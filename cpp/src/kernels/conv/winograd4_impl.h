@@ -449,7 +449,7 @@ inline void winograd4_tile_outputs(const float* m, int64_t xs, const typename V:
   const int side = pool2x2 ? 2 : 4;
   for (int e = 0; e < side * side; ++e) {
     y[e] = V::add(y[e], vb);
-    y[e] = activate<V>(act, y[e]);
+    y[e] = conv_act<V>(act, y[e]);
   }
 }
 

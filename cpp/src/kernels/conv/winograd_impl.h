@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "kernels/conv/conv2d.h"
+#include "kernels/conv/conv_act_impl.h"
 #include "kernels/conv/conv_common_impl.h"
 #include "kernels/conv/frozen_weights.h"
 #include "kernels/gemm/gemm_impl.h"
@@ -418,8 +419,8 @@ void winograd_output(const WinogradGrid& g, const Conv2dGeometry& cg, const floa
         R y00, y01, y10, y11;
         winograd_output_tile<V>(mt + v, xs, y00, y01, y10, y11);
         y00 = V::add(y00, vb), y01 = V::add(y01, vb), y10 = V::add(y10, vb), y11 = V::add(y11, vb);
-        y00 = activate<V>(act, y00), y01 = activate<V>(act, y01);
-        y10 = activate<V>(act, y10), y11 = activate<V>(act, y11);
+        y00 = conv_act<V>(act, y00), y01 = conv_act<V>(act, y01);
+        y10 = conv_act<V>(act, y10), y11 = conv_act<V>(act, y11);
         R lo, hi;
         V::interleave(y00, y01, lo, hi);
         V::store(s0 + 2 * v, lo);
