@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "kernels/pool/avg_pool2d_ref.h"
+#include "kernels/pool/pool_avg_rows_impl.h"
 #include "kernels/pool/pool_geometry.h"
 #include "kernels/pool/pool_global_impl.h"
 #include "kernels/pool/pool_s2_impl.h"
@@ -122,13 +123,6 @@ void pool_row_horizontal(const Pool2dGeometry& g, const PoolScratch& sc, const f
       V::store(col + q0, V::select(inside, V::max(start, V::zero()), c));
     }
   }
-}
-
-// Rows [h0, h1) of window row p, clipped to the input.
-inline void window_rows(const Pool2dGeometry& g, int64_t p, int64_t* h0, int64_t* h1) {
-  const int64_t hs = p * g.stride_h - g.pad_h;
-  *h0 = std::max<int64_t>(hs, 0);
-  *h1 = std::min(hs + g.kernel_h, g.H);
 }
 
 // Each q's divisor (count_include_pad: the kernel's area; else the in-input columns, to be
@@ -381,23 +375,7 @@ template <class V>
 void avg_pool_backward_plane(const Pool2dGeometry& g, const PoolScratch& sc, bool include_pad,
                              const float* counts, const float* dy, float* dx, float* buf,
                              float* t) {
-  using R = typename V::R;
-  std::fill(t, t + g.H * sc.Qv, 0.0f);
-  const R area = V::set1(
-      static_cast<float>(static_cast<double>(g.kernel_h) * static_cast<double>(g.kernel_w)));
-  for (int64_t p = 0; p < g.P; ++p) {
-    int64_t h0, h1;
-    window_rows(g, p, &h0, &h1);
-    const R nrows = V::set1(static_cast<float>(h1 - h0));
-    for (int64_t q0 = 0; q0 < g.Q; q0 += V::W) {
-      const int n = static_cast<int>(std::min<int64_t>(V::W, g.Q - q0));
-      const R d = n == V::W ? V::load(dy + p * g.Q + q0) : V::load_partial(dy + p * g.Q + q0, n);
-      const R share = V::div(d, include_pad ? area : V::mul(nrows, V::load(counts + q0)));
-      for (int64_t h = h0; h < h1; ++h) {
-        V::store(t + h * sc.Qv + q0, V::add(V::load(t + h * sc.Qv + q0), share));
-      }
-    }
-  }
+  avg_pool_scatter_rows<V>(g, sc.Qv, include_pad, counts, dy, t);
   for (int64_t h = 0; h < g.H; ++h) pool_row_scatter<V>(g, sc, t + h * sc.Qv, buf, dx + h * g.W);
 }
 

@@ -19,6 +19,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/pool/pool_avg_rows_impl.h"
 #include "kernels/pool/pool_geometry.h"
 
 namespace pocketcnn::kernels::impl {
@@ -203,23 +204,8 @@ void avg_pool_s2_backward_plane_kw(const Pool2dGeometry& g, int64_t Qv, bool inc
                                    const float* counts, const float* dy, float* dx, float* buf,
                                    float* t, float* tz) {
   using R = typename V::R;
-  std::fill(t, t + g.H * Qv, 0.0f);
+  avg_pool_scatter_rows<V>(g, Qv, include_pad, counts, dy, t);
   std::fill(tz, tz + pool_s2_tz_len<V>(g, Qv), 0.0f);  // V::W zeros, the row, zeros past it
-  const R area = V::set1(
-      static_cast<float>(static_cast<double>(g.kernel_h) * static_cast<double>(g.kernel_w)));
-  for (int64_t p = 0; p < g.P; ++p) {
-    const int64_t hs = p * g.stride_h - g.pad_h;
-    const int64_t h0 = std::max<int64_t>(hs, 0), h1 = std::min(hs + g.kernel_h, g.H);
-    const R nrows = V::set1(static_cast<float>(h1 - h0));
-    for (int64_t q0 = 0; q0 < g.Q; q0 += V::W) {
-      const int n = static_cast<int>(std::min<int64_t>(V::W, g.Q - q0));
-      const R d = n == V::W ? V::load(dy + p * g.Q + q0) : V::load_partial(dy + p * g.Q + q0, n);
-      const R share = V::div(d, include_pad ? area : V::mul(nrows, V::load(counts + q0)));
-      for (int64_t h = h0; h < h1; ++h) {
-        V::store(t + h * Qv + q0, V::add(V::load(t + h * Qv + q0), share));
-      }
-    }
-  }
   const int64_t M = pool_s2_even_blocks(g, V::W);
   float* row = tz + V::W;
   for (int64_t h = 0; h < g.H; ++h) {
