@@ -48,6 +48,8 @@ Isa detect_best_isa() {
 
 // The ISA this thread's current op runs with (-1: none pinned, follow the cap); see IsaPin.
 thread_local int t_pinned_isa = -1;
+// Whether this thread is a SerialWorker (its kernels run on it alone).
+thread_local bool t_serial = false;
 
 // Whether a parallel kernel opened an OpenMP region of > 1 threads in this process (so its pool
 // exists), and whether this process is a fork child that inherited a pool.
@@ -157,7 +159,17 @@ void set_num_threads(int64_t n) {
 }
 
 int get_num_threads() {
-  return thread_setting().load();
+  return t_serial ? 1 : thread_setting().load();
+}
+
+SerialWorker::SerialWorker(Isa isa) : saved_isa_(t_pinned_isa), saved_serial_(t_serial) {
+  t_pinned_isa = static_cast<int>(isa);
+  t_serial = true;
+}
+
+SerialWorker::~SerialWorker() {
+  t_pinned_isa = saved_isa_;
+  t_serial = saved_serial_;
 }
 
 void note_thread_pool_started() {

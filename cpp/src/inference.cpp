@@ -9,6 +9,7 @@
 #include "kernels/conv/frozen_weights.h"
 #include "ops/conv_fused.h"
 #include "ops/plan_activation.h"
+#include "plan_chunks.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 
@@ -233,9 +234,22 @@ void InferencePlan::fold_batch_norm(const Step& s, Tensor* w, Tensor* b) {
 
 Tensor InferencePlan::run(const Tensor& x) const {
   PCNN_CHECK_TYPE(x.defined(), "InferencePlan.run: input is None");
+  // The steps before the first dense layer run in chunks of images (plan_chunks.h); a dense layer
+  // runs on the whole batch, which reads its weight matrix once instead of once per chunk.
+  size_t per_image = 0;
+  while (per_image < steps_.size() && steps_[per_image].kind != Kind::linear) ++per_image;
+  if (per_image > 0 && x.ndim() >= 1 && detail::runs_in_chunks(x.dim(0))) {
+    const Tensor h =
+        detail::run_in_chunks(x, [&](const Tensor& c) { return run_steps(c, 0, per_image); });
+    return run_steps(h, per_image, steps_.size());
+  }
+  return run_steps(x, 0, steps_.size());
+}
+
+Tensor InferencePlan::run_steps(const Tensor& x, size_t begin, size_t end) const {
   NoGradGuard no_grad;
   Tensor h = x;
-  for (size_t i = 0; i < steps_.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     const Step& s = steps_[i];
     Tensor w, b;
     uint64_t stamp = 0;
@@ -244,7 +258,7 @@ Tensor InferencePlan::run(const Tensor& x) const {
     const kernels::FrozenWeightsScope frozen(stamp);
     switch (s.kind) {
       case Kind::conv2d: {
-        const bool next_2x2 = i + 1 < steps_.size() && is_2x2_pool(steps_[i + 1].pool);
+        const bool next_2x2 = i + 1 < end && is_2x2_pool(steps_[i + 1].pool);
         const bool next_max = next_2x2 && steps_[i + 1].kind == Kind::max_pool2d;
         const bool next_avg = next_2x2 && steps_[i + 1].kind == Kind::avg_pool2d;
         kernels::Activation act = kernels::Activation::none;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/pointwise/merge_sum.h"
+#include "plan_chunks.h"
 #include "pocketcnn/autograd.h"
 #include "pocketcnn/error.h"
 #include "pocketcnn/ops.h"
@@ -105,6 +106,18 @@ Tensor GraphPlan::run_sum(const Step& s, std::vector<Tensor>& values, const Tens
 Tensor GraphPlan::run(const Tensor& x) const {
   PCNN_CHECK_TYPE(x.defined(), "GraphPlan.run: input is None");
   PCNN_CHECK(output_ >= 0, "GraphPlan.run: no output slot (call set_output after the steps)");
+  // In chunks of images (plan_chunks.h) unless a concat joins along the batch axis, where the
+  // images are not independent (a negative dim may name it too: then not either).
+  const bool per_image = std::all_of(steps_.begin(), steps_.end(), [](const Step& s) {
+    return s.kind != Kind::concat || s.dim > 0;
+  });
+  if (per_image && x.ndim() >= 1 && detail::runs_in_chunks(x.dim(0))) {
+    return detail::run_in_chunks(x, [&](const Tensor& c) { return run_whole(c); });
+  }
+  return run_whole(x);
+}
+
+Tensor GraphPlan::run_whole(const Tensor& x) const {
   NoGradGuard no_grad;
   std::vector<Tensor> values(steps_.size() + 1);
   values[0] = x;

@@ -56,6 +56,22 @@ void set_num_threads(int64_t n);
 int get_num_threads();
 // Whether this process is a fork child that was dropped to 1 thread (see set_num_threads).
 bool forked_after_threads();
+// While alive, this thread's ops run serially (get_num_threads() returns 1) with `isa` pinned
+// (as IsaPin does): for a worker of work already spread over threads one level up (the inference
+// plan runs chunks of a batch on threads), whose kernels must not open nested regions and must
+// use the ISA the caller's op started with.
+class SerialWorker {
+ public:
+  explicit SerialWorker(Isa isa);
+  ~SerialWorker();
+  SerialWorker(const SerialWorker&) = delete;
+  SerialWorker& operator=(const SerialWorker&) = delete;
+
+ private:
+  int saved_isa_;
+  bool saved_serial_;
+};
+
 // Called by run_parallel before it opens a region of > 1 threads (the pool then exists).
 void note_thread_pool_started();
 // Whether the library was built with OpenMP (if not, every kernel runs on one thread).

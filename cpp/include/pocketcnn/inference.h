@@ -48,6 +48,7 @@ class InferencePlan {
                       const Tensor& var, double eps, const std::string& activation);
 
   // The forward pass of x (no graph is recorded). Bad shapes raise ValueError like the ops do.
+  // A large batch runs in chunks of images, on all threads (src/plan_chunks.h): the same floats.
   Tensor run(const Tensor& x) const;
   size_t size() const { return steps_.size(); }
 
@@ -93,6 +94,8 @@ class InferencePlan {
   // where a source is untracked.
   static void current_weights(const Step& s, Tensor* w, Tensor* b, uint64_t* stamp);
   static void fold_batch_norm(const Step& s, Tensor* w, Tensor* b);
+  // Steps [begin, end) on x (run: the whole plan, possibly a chunk of the batch at a time).
+  Tensor run_steps(const Tensor& x, size_t begin, size_t end) const;
   std::vector<Step> steps_;
 };
 

@@ -33,6 +33,7 @@ class GraphPlan {
   void set_output(int slot);
 
   // The forward pass of x (no graph is recorded). Bad shapes raise ValueError like the ops do.
+  // A large batch runs in chunks of images, on all threads (src/plan_chunks.h): the same floats.
   Tensor run(const Tensor& x) const;
   size_t size() const { return steps_.size(); }
 
@@ -47,6 +48,7 @@ class GraphPlan {
     std::vector<int> release;  // slots whose last reader this step is (set_output fills it)
   };
   int add_step(Step s);
+  Tensor run_whole(const Tensor& x) const;  // every step on all of x
   Tensor run_sum(const Step& s, std::vector<Tensor>& values, const Tensor& x) const;
   std::vector<Step> steps_;
   int output_ = -1;
