@@ -271,7 +271,10 @@ template <class V>
 inline void add_floats(const float* src, int64_t n, float* dst) {
   int64_t i = 0;
   for (; i + V::W <= n; i += V::W) V::store(dst + i, V::add(V::load(dst + i), V::load(src + i)));
-  for (; i < n; ++i) dst[i] += src[i];
+  // The tail as one masked vector: rows of Q = 4 (allconv's 64->128 s2 layer) had only a tail.
+  const int t = static_cast<int>(n - i);
+  if (t > 0)
+    V::store_partial(dst + i, V::add(V::load_partial(dst + i, t), V::load_partial(src + i, t)), t);
 }
 
 // Stride 2 across: each row of dx takes both column phases of plane row i at once,
