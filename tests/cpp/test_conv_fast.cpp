@@ -58,6 +58,10 @@ std::vector<ConvCase> conv_cases() {
       // Strided input gradient: 9x9 outputs, so 3 images share a GEMM (kDgradStridedColumns); 7
       // images leave a partial last group under 1 and 2 threads.
       {7, 5, 17, 18, 6, 3, 3, 2, 2, 1, 1, 1, 1},
+      // Stride-2 input gradient's paired column scatter (col2im_scatter_pairs): odd widths with
+      // asymmetric padding (a column of each phase falls outside dx), and a 1x1 output.
+      {3, 12, 11, 13, 20, 3, 3, 2, 2, 0, 1, 1, 0},
+      {2, 9, 3, 3, 10, 3, 3, 2, 2, 1, 1, 0, 0},
       // Strided forwards on phase planes (conv_strided_impl.h): first layers, 5x5 / 7x7,
       // non-square kernels with unequal strides, padding beyond a phase, tiny inputs, and enough
       // channels for several bands of output rows.
