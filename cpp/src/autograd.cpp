@@ -3,6 +3,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "kernels/pointwise/merge_sum.h"
 #include "pocketcnn/error.h"
 #include "tensor_ownership.h"
 
@@ -11,9 +12,11 @@ namespace pocketcnn {
 namespace {
 thread_local bool t_grad_enabled = true;
 
-// dst += src, elementwise; shapes are equal.
+// dst += src, elementwise; shapes are equal. merge_sum is the vectorised (and, when the traffic
+// pays, threaded) sum; float addition is commutative, so dst + src equals the old scalar loop.
 void accumulate(float* dst, const float* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+  const float* xs[2] = {dst, src};
+  kernels::merge_sum(2, xs, n, /*relu=*/false, dst);
 }
 
 // Nodes reachable from `root`, ordered so that every node comes before the nodes of its inputs.
@@ -228,11 +231,21 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph,
         if (found == pending.end()) {
           pending.emplace(producer, gi);
         } else {
-          // A tensor used more than once: sum its gradients. Copy first if the stored gradient
-          // might alias memory someone else owns.
-          Tensor sum = found->second.clone();
-          accumulate(sum.data(), gi.data(), gi.numel());
-          found->second = sum;
+          // A tensor used more than once (the residual input): sum its gradients. Add in place
+          // into whichever of the two owns its memory alone; clone only when both may alias
+          // memory someone else owns (a saved tensor, or a gradient passed through twice).
+          Tensor& stored = found->second;
+          if (owns_data_alone(stored)) {
+            accumulate(stored.data(), gi.data(), gi.numel());
+          } else if (owns_data_alone(gi)) {
+            Tensor sum = gi;
+            accumulate(sum.data(), stored.data(), stored.numel());
+            stored = std::move(sum);
+          } else {
+            Tensor sum = stored.clone();
+            accumulate(sum.data(), gi.data(), gi.numel());
+            stored = std::move(sum);
+          }
         }
       } else {
         accumulate_leaf_grad(in.leaf, gi);

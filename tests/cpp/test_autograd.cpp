@@ -60,6 +60,22 @@ TEST(Autograd, ChainRuleAndDiamondAccumulation) {
   for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(a.grad().data()[i], 5.0f);
 }
 
+TEST(Autograd, InnerTensorUsedManyTimesSumsInPlaceWithoutTouchingAliases) {
+  // h is used four times: twice through `plus` (which passes the caller's gradient g through to
+  // both inputs, so those gradients alias g and must be copied before summing) and twice through
+  // `scale` (fresh gradients, summed in place). dy/da = 1 + 1 + 2 + 3 = 7 per unit of g.
+  Tensor a = Tensor::full({5}, 1.0f);
+  a.set_requires_grad(true);
+  Tensor h = scale(a, 1);
+  Tensor y = plus(plus(h, h), plus(scale(h, 2), scale(h, 3)));
+  Tensor g = Tensor::full({5}, 0.5f);
+  y.backward(g);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FLOAT_EQ(a.grad().data()[i], 3.5f);
+    EXPECT_FLOAT_EQ(g.data()[i], 0.5f);  // the caller's gradient is not summed into
+  }
+}
+
 TEST(Autograd, LeafGradsAccumulateAcrossBackwardCalls) {
   Tensor a = Tensor::full({1}, 1.0f);
   a.set_requires_grad(true);
