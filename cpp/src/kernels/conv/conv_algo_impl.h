@@ -101,18 +101,23 @@ bool use_direct_blocked(ConvAlgo algo, const Conv2dGeometry& g) {
          strided;
 }
 
-// The few-input-channels kernel (conv_small_c_impl.h) takes first layers with 5x5 taps or more
+// The few-input-channels kernel (conv_small_c_impl.h) would take first layers with 5x5 taps+
 // and channels enough out (K >= 16). Measured against the banded GEMM that ran them (AVX2, 1
 // thread, thread CPU time, min of 10-200 reps, benchmarks/first_layers.cpp), batch 64 / batch 1:
 // 3->32 5x5 on 32x32 3847 vs 4114 us / 59 vs 64 us; 7x7 6948 vs 7043 / 107 vs 107; the stem's
 // 7x7 stride 2 on 64x64 7501 vs 7843 / 114 vs 123. Not taken: 3x3 (3->32 at par, 1->25 on 28x28
 // 0.9x at batch 64) and LeNet's 1->6 5x5 (0.9x: 2 of its 3 channel lanes tiles wasted on K = 6).
+constexpr bool kSmallCAuto = false;
+
 template <class V>
 bool use_small_c(ConvAlgo algo, const Conv2dGeometry& g) {
   if (!small_c_applies<V>(g)) return false;
   if (algo == ConvAlgo::small_c) return true;
-  // AVX-512 (16 lanes: 2 vectors per 32-wide row, 6 accumulators) is unmeasured: it stays off.
-  return algo == ConvAlgo::automatic && V::W <= 8 && g.R * g.S >= 25 && g.K >= 16;
+  // Off for now: end to end (benchmarks/compare_builds.py against bench-suite's main, 3 rounds,
+  // 1 thread) conv5x5_rgb inference b256 ran 0.81x and the stem 0.90x with it taken as above
+  // (the fused 2x2 pool then goes through memory, and the plan's kept weights are not used).
+  // kSmallCAuto re-enables it for measuring. AVX-512 (16 lanes) is unmeasured.
+  return kSmallCAuto && algo == ConvAlgo::automatic && V::W <= 8 && g.R * g.S >= 25 && g.K >= 16;
 }
 
 }  // namespace
