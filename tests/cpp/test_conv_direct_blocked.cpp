@@ -144,8 +144,8 @@ TEST(ConvDirectBlocked, EveryTileNoBias) {
   for (const impl::DirectTile& t : impl::kDirectTiles16) run_tile(t, simd::GenericVec<8>{});
 }
 
-// The choice: strided layers with C, K >= 16 take it; stride 1, 1x1, few channels and outputs
-// narrower than every tile do not.
+// The choice: strided layers with C, K >= 16 take it, and 3x3 stride-2 first layers (C <= 4);
+// stride 1, 1x1, other few-channel layers and outputs narrower than every tile do not.
 TEST(ConvDirectBlocked, AutomaticChoice) {
   using V = simd::GenericVec<16>;
   const auto picks = [](const Case& c) {
@@ -153,7 +153,9 @@ TEST(ConvDirectBlocked, AutomaticChoice) {
   };
   EXPECT_TRUE(picks({64, 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1}));
   EXPECT_TRUE(picks({64, 64, 8, 8, 128, 3, 3, 2, 2, 1, 1, 1, 1}));
-  EXPECT_FALSE(picks({64, 3, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1}));
+  EXPECT_TRUE(picks({64, 3, 32, 32, 32, 3, 3, 2, 2, 1, 1, 1, 1}));    // allconv's first layer
+  EXPECT_FALSE(picks({64, 3, 64, 64, 32, 7, 7, 2, 2, 3, 3, 3, 3}));   // the stem: conv_small_c
+  EXPECT_FALSE(picks({64, 3, 32, 32, 8, 3, 3, 2, 2, 1, 1, 1, 1}));    // K = 8
   EXPECT_FALSE(picks({1, 64, 4, 4, 64, 3, 3, 2, 2, 1, 1, 1, 1}));     // 2x2 outputs
   EXPECT_FALSE(picks({64, 64, 16, 16, 64, 1, 1, 1, 1, 0, 0, 0, 0}));  // 1x1: one GEMM
   EXPECT_FALSE(picks({64, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1}));  // Winograd's

@@ -9,6 +9,7 @@
 
 #include "kernels/conv/conv_direct_blocked_impl.h"
 #include "kernels/conv/conv_geometry.h"
+#include "kernels/conv/conv_small_c_impl.h"
 #include "kernels/conv/winograd4_impl.h"
 #include "kernels/conv/winograd_impl.h"
 
@@ -22,7 +23,8 @@ namespace {
 // A strided forward takes the phase planes (conv_strided_impl.h) or im2col by cost; direct forces
 // the phase planes, im2col forces im2col. direct_blocked forces the register-blocked direct
 // kernel (conv_direct_blocked_impl.h) where it applies (else the automatic choice).
-enum class ConvAlgo { automatic, direct, winograd, winograd4, im2col, direct_blocked };
+// small_c forces the few-input-channels direct kernel (conv_small_c_impl.h) where it applies.
+enum class ConvAlgo { automatic, direct, winograd, winograd4, im2col, direct_blocked, small_c };
 
 // Winograd F(2x2, 3x3) (winograd_impl.h) for 3x3 stride-1 layers with enough channels on both
 // sides for its 16 GEMMs (J = C, M = K) to keep the microkernel busy: 2.25x fewer FMAs than the
@@ -89,8 +91,33 @@ template <class V>
 bool use_direct_blocked(ConvAlgo algo, const Conv2dGeometry& g) {
   if (!direct_blocked_applies<V>(g)) return false;
   if (algo == ConvAlgo::direct_blocked) return true;
-  return algo == ConvAlgo::automatic && g.C >= kDirectBlockedMinChannels &&
-         g.K >= kDirectBlockedMinChannels && g.R * g.S > 1 && (g.stride_h > 1 || g.stride_w > 1);
+  if (algo != ConvAlgo::automatic) return false;
+  const bool strided = g.stride_h > 1 || g.stride_w > 1;
+  // A first layer (C <= 4) with 3x3 taps at stride 2: allconv's 3->32 on 32x32, 530 against 600
+  // us at batch 64 and 9.2 against 10.6 us at batch 1 on the phase planes (AVX2, 1 thread,
+  // thread CPU time, benchmarks/first_layers.cpp). Its 7x7 stride-2 stem stays off (0.95x).
+  if (g.C <= kSmallCMaxChannels && strided && g.R * g.S <= 9 && g.K >= 16) return true;
+  return g.C >= kDirectBlockedMinChannels && g.K >= kDirectBlockedMinChannels && g.R * g.S > 1 &&
+         strided;
+}
+
+// The few-input-channels kernel (conv_small_c_impl.h) would take first layers with 5x5 taps+
+// and channels enough out (K >= 16). Measured against the banded GEMM that ran them (AVX2, 1
+// thread, thread CPU time, min of 10-200 reps, benchmarks/first_layers.cpp), batch 64 / batch 1:
+// 3->32 5x5 on 32x32 3847 vs 4114 us / 59 vs 64 us; 7x7 6948 vs 7043 / 107 vs 107; the stem's
+// 7x7 stride 2 on 64x64 7501 vs 7843 / 114 vs 123. Not taken: 3x3 (3->32 at par, 1->25 on 28x28
+// 0.9x at batch 64) and LeNet's 1->6 5x5 (0.9x: 2 of its 3 channel lanes tiles wasted on K = 6).
+constexpr bool kSmallCAuto = false;
+
+template <class V>
+bool use_small_c(ConvAlgo algo, const Conv2dGeometry& g) {
+  if (!small_c_applies<V>(g)) return false;
+  if (algo == ConvAlgo::small_c) return true;
+  // Off for now: end to end (benchmarks/compare_builds.py against bench-suite's main, 3 rounds,
+  // 1 thread) conv5x5_rgb inference b256 ran 0.81x and the stem 0.90x with it taken as above
+  // (the fused 2x2 pool then goes through memory, and the plan's kept weights are not used).
+  // kSmallCAuto re-enables it for measuring. AVX-512 (16 lanes) is unmeasured.
+  return kSmallCAuto && algo == ConvAlgo::automatic && V::W <= 8 && g.R * g.S >= 25 && g.K >= 16;
 }
 
 }  // namespace

@@ -28,8 +28,9 @@ inline Pool2dGeometry avgpool2x2_of(const Conv2dGeometry& g) {
   return pg;
 }
 
-// Layers the direct path does not take (Winograd, strides > 1): the conv into a buffer from the
-// tensor memory cache, then the pool (the two steps as they are, so the same floats).
+// Layers the direct path does not take (Winograd, strides > 1, conv_small_c_impl.h's): the conv
+// into a buffer from the tensor memory cache, then the pool (the two steps as they are, so the same
+// floats).
 template <class V, class Cfg>
 void conv2d_then_avgpool2x2(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                             float* y, Activation act, int threads) {
@@ -50,9 +51,9 @@ void conv2d_forward_avgpool2x2(const Conv2dGeometry& g, const float* x, const fl
                                const float* b, float* y, Activation act, int threads) {
   const int64_t Pp = g.P / 2, Qp = g.Q / 2;
   if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
-  const bool direct = g.stride_h == 1 && g.stride_w == 1 &&
-                      !use_winograd4<V>(ConvAlgo::automatic, g, false) &&
-                      !use_winograd(ConvAlgo::automatic, g);
+  const bool direct =
+      g.stride_h == 1 && g.stride_w == 1 && !use_winograd4<V>(ConvAlgo::automatic, g, false) &&
+      !use_winograd(ConvAlgo::automatic, g) && !use_small_c<V>(ConvAlgo::automatic, g);
   if (!direct) return conv2d_then_avgpool2x2<V, Cfg>(g, x, w, b, y, act, threads);
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * g.C * g.R * g.S * g.P * g.Q, threads, &outer, &inner);

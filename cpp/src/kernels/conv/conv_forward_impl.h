@@ -54,6 +54,11 @@ void conv2d_forward_algo(const Conv2dGeometry& g, const float* x, const float* w
                                saved ? winograd_wgrad_group_bytes(g.C) : 0, saved);
     return;
   }
+  if (use_small_c<V>(algo, g)) {
+    conv2d_forward_small_c<V>(g, x, w, b, y, act, threads);
+    return;
+  }
+  if (algo == ConvAlgo::small_c) algo = ConvAlgo::automatic;  // does not apply
   if (use_direct_blocked<V>(algo, g)) {
     conv2d_forward_direct_blocked<V>(g, x, w, b, y, act, threads);
     return;
@@ -120,6 +125,10 @@ void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, con
   }
   if (use_winograd(algo, g)) {
     winograd_correlate<V, Cfg>(g, x, w, b, y, act, true, threads);
+    return;
+  }
+  if (use_small_c<V>(algo, g)) {  // the plain forward's floats, then the pool
+    conv2d_forward_small_c_maxpool2x2<V>(g, x, w, b, y, act, threads);
     return;
   }
   int outer, inner;
