@@ -21,12 +21,13 @@ namespace {
 struct NNCase {
   int64_t M, N, J;
   bool transposed_a, offsets, accumulate;
+  int64_t ldb = 0;  // 0: N + 3
 };
 
 // Runs `run` (the fast kernel) and gemm_nn_ref on the same random problem and compares.
 template <typename Run>
 void check_nn(const NNCase& t, uint32_t seed, Run run) {
-  const int64_t ldb = t.N + 3, ldc = t.N + 5;
+  const int64_t ldb = t.ldb ? t.ldb : t.N + 3, ldc = t.N + 5;
   // B rows for the offset case: row j starts at 2*j + (j % 3) -- overlapping, unaligned rows, as
   // in the convolution's shifted-input trick.
   std::vector<int64_t> off(t.J);
@@ -88,6 +89,14 @@ std::vector<NNCase> nn_cases() {
       }
   cases.push_back({64, 200, 1600, false, true, false});  // several J blocks (kc)
   cases.push_back({10, 1250, 100, false, false, true});  // dense backward-input shape
+  // B rows 4 KB / 8 KB apart: copied to panels (nn_b_rows_alias), with row and column tails,
+  // several J blocks, transposed A (the dense weight gradient) and a single row block (no copy).
+  for (int64_t ldb : {1024, 2048}) {
+    cases.push_back({13, 1000, 37, false, false, false, ldb});
+    cases.push_back({29, 1021, 300, true, false, true, ldb});
+    cases.push_back({64, 257, 9, true, false, false, ldb});
+    cases.push_back({4, 100, 17, false, false, true, ldb});
+  }
   return cases;
 }
 

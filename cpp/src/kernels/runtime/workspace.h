@@ -10,9 +10,9 @@
 namespace pocketcnn::kernels {
 
 // a, b: per-image buffers of the conv drivers; c: tables shared by a conv call's threads;
-// d: GEMM offset tables; e: packed GEMM operands.
-enum class Scratch { a = 0, b = 1, c = 2, d = 3, e = 4 };
-constexpr int kScratchSlots = 5;
+// d: GEMM offset tables; e: packed GEMM operands; f: gemm_nn's per-thread packed B panels.
+enum class Scratch { a = 0, b = 1, c = 2, d = 3, e = 4, f = 5 };
+constexpr int kScratchSlots = 6;
 
 // At least `n` floats, 64-byte aligned, contents undefined; valid until the next call with the
 // same slot on this thread.
