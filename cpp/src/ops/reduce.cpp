@@ -1,7 +1,6 @@
 // sum / mean over all elements or over dims (keepdim like numpy), and reshape (shares data).
 #include "kernels/pointwise/reduce.h"
 
-#include "kernels/pointwise/broadcast.h"
 #include "kernels/pointwise/elementwise_loops.h"
 #include "ops/dims.h"
 #include "pocketcnn/autograd.h"
@@ -32,16 +31,12 @@ Tensor reduce_op(const char* name, const Tensor& x, const std::vector<bool>& mas
   if (is_mean)
     kernels::scalar_forward(kernels::ScalarOp::Mul, y.numel(), y.data(), scale, y.data());
   const Shape x_shape = x.shape();
-  return record(
-      name, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
-        Tensor dx = Tensor::empty(x_shape);
-        kernels::broadcast_to(x_shape, kernels::broadcast_strides(kept, x_shape), dy.data(),
-                              dx.data());
-        if (is_mean) {
-          kernels::scalar_forward(kernels::ScalarOp::Mul, dx.numel(), dx.data(), scale, dx.data());
-        }
-        return {dx};
-      });
+  return record(name, y, {x},
+                [=](const Tensor& dy, const std::vector<bool>&) -> std::vector<Tensor> {
+                  Tensor dx = Tensor::empty(x_shape);
+                  kernels::sum_to_shape_backward(x_shape, kept, dy.data(), scale, dx.data());
+                  return {dx};
+                });
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "kernels/pointwise/reduce.h"
 
 #include "kernels/pointwise/broadcast.h"
+#include "kernels/pointwise/elementwise_loops.h"
+#include "kernels/runtime/parallel.h"
+#include "pocketcnn/cpu.h"
 
 namespace pocketcnn::kernels {
 
@@ -22,7 +25,37 @@ int64_t trailing_row(const std::vector<int64_t>& x_shape, const std::vector<int6
   return row;
 }
 
+// dx row j = dy[j] * scale for rows [j0, j1) of `row` floats.
+void repeat_rows_scaled(int64_t j0, int64_t j1, int64_t row, const float* dy, float scale,
+                        float* dx) {
+  for (int64_t j = j0; j < j1; ++j) {
+    const float v = dy[j] * scale;
+    float* out = dx + j * row;
+    for (int64_t i = 0; i < row; ++i) out[i] = v;
+  }
+}
+
 }  // namespace
+
+void sum_to_shape_backward(const std::vector<int64_t>& x_shape, const std::vector<int64_t>& y_shape,
+                           const float* dy, float scale, float* dx) {
+  const int64_t row = trailing_row(x_shape, y_shape);
+  if (row == 0) {  // the reference: the index walk, then a second pass for the scale
+    int64_t n = 1;
+    for (int64_t d : x_shape) n *= d;
+    broadcast_to(x_shape, broadcast_strides(y_shape, x_shape), dy, dx);
+    if (scale != 1.0f) scalar_forward(ScalarOp::Mul, n, dx, scale, dx);
+    return;
+  }
+  // The global average pool's gradient (small ResNet: 64 x 64 rows of 49): one threaded pass
+  // instead of a serial fill and a serial scalar multiply (0.36 ms a step on the calling thread).
+  int64_t rows = 1;
+  for (int64_t d : y_shape) rows *= d;
+  const double bytes = 4.0 * static_cast<double>(rows) * static_cast<double>(row + 1);
+  const int nt = threads_for_bytes(rows, bytes, get_num_threads());
+  parallel_for(rows, nt,
+               [&](int64_t j0, int64_t j1) { repeat_rows_scaled(j0, j1, row, dy, scale, dx); });
+}
 
 void sum_to_shape(const std::vector<int64_t>& x_shape, const float* x,
                   const std::vector<int64_t>& y_shape, float* y) {

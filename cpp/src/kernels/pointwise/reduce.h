@@ -16,4 +16,10 @@ namespace pocketcnn::kernels {
 void sum_to_shape(const std::vector<int64_t>& x_shape, const float* x,
                   const std::vector<int64_t>& y_shape, float* y);
 
+// The backward of sum_to_shape (scale 1) or of a mean (scale 1 / count): dx (x_shape) = dy
+// (y_shape, as above) broadcast back to x_shape, times scale. Bit for bit broadcast_to followed
+// by a multiplication by scale (which scale 1 skips), whatever the thread count.
+void sum_to_shape_backward(const std::vector<int64_t>& x_shape, const std::vector<int64_t>& y_shape,
+                           const float* dy, float scale, float* dx);
+
 }  // namespace pocketcnn::kernels
