@@ -1,5 +1,6 @@
 // Times the suite's first layers (C <= 4) on each forward path the AVX2 kernels can take
-// (automatic choice, forced register-blocked direct, forced small-C direct), thread CPU time, min
+// (automatic choice, forced register-blocked direct, forced small-C direct, and the automatic
+// conv + relu + 2x2 average pool), thread CPU time, min
 // of reps, 1 thread. Build (after the core library, e.g. in /work/build-X): g++ -O3 -std=c++17
 // -fopenmp -DPOCKETCNN_X86=1 -mavx2 -mfma -mf16c -Icpp/include -Icpp/src
 // benchmarks/first_layers.cpp BUILD/libpocketcnn_core.a.  usage: OMP_NUM_THREADS=1 first_layers
@@ -26,6 +27,8 @@ struct Shape {
 const Shape kShapes[] = {
     {"lecture1_1-25_3x3_28", 1, 28, 28, 25, 3, 3, 1, 0},
     {"lenet_c1_1-6_5x5_32", 1, 32, 32, 6, 5, 5, 1, 0},
+    {"lenet5_c1_1-6_5x5p2_28", 1, 28, 28, 6, 5, 5, 1, 2},
+    {"lenet5_c2_6-16_5x5_14", 6, 14, 14, 16, 5, 5, 1, 0},
     {"cifar_3-32_3x3_32", 3, 32, 32, 32, 3, 3, 1, 1},
     {"col5_3-32_5x5_32", 3, 32, 32, 32, 5, 5, 1, 2},
     {"col7_3-32_7x7_32", 3, 32, 32, 32, 7, 7, 1, 3},
@@ -49,7 +52,7 @@ int main(int argc, char** argv) {
   using V = simd::Avx2Vec;
   const impl::ConvAlgo algos[] = {impl::ConvAlgo::automatic, impl::ConvAlgo::direct_blocked,
                                   impl::ConvAlgo::small_c};
-  const char* names[] = {"auto", "blocked", "small_c"};
+  const char* names[] = {"auto", "blocked", "small_c", "auto+avgpool"};
   for (const Shape& s : kShapes) {
     const Conv2dGeometry g = make_conv2d_geometry({N, s.C, s.H, s.W}, {s.K, s.C, s.R, s.S},
                                                   {s.stride, s.stride, s.pad, s.pad, s.pad, s.pad});
@@ -57,12 +60,17 @@ int main(int argc, char** argv) {
     std::vector<float> y(N * s.K * g.P * g.Q);
     const double flops = 2.0 * N * s.K * s.C * s.R * s.S * g.P * g.Q;
     printf("%-26s N%-4ld", s.name, static_cast<long>(N));
-    for (int a = 0; a < 3; ++a) {
+    for (int a = 0; a < 4; ++a) {
       double best = 1e30;
       for (int r = 0; r < reps; ++r) {
         const double t0 = cpu_now();
-        impl::conv2d_forward_algo<V, Avx2Cfg>(g, x.data(), w.data(), b.data(), y.data(),
-                                              Activation::relu, 1, algos[a]);
+        if (a < 3) {
+          impl::conv2d_forward_algo<V, Avx2Cfg>(g, x.data(), w.data(), b.data(), y.data(),
+                                                Activation::relu, 1, algos[a]);
+        } else {  // the fused relu + 2x2 average pool the inference plan runs (automatic)
+          impl::conv2d_forward_avgpool2x2<V, Avx2Cfg>(g, x.data(), w.data(), b.data(), y.data(),
+                                                      Activation::relu, 1);
+        }
         best = std::min(best, cpu_now() - t0);
       }
       // Zen 3 peak at ~3.7 GHz: 2 FMA x 8 lanes x 2 = 32 flop/cycle.

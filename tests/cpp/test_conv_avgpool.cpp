@@ -28,7 +28,8 @@ struct Case {
 std::vector<Case> cases() {
   return {
       {3, 1, 28, 28, 6, 5, 5, 1, 2},    // LeNet-5 conv 1 on 28x28
-      {2, 6, 14, 14, 16, 5, 5, 1, 0},   // LeNet-5 conv 2
+      {2, 6, 14, 14, 16, 5, 5, 1, 0},   // LeNet-5 conv 2 (register-blocked on AVX2)
+      {1, 5, 13, 11, 20, 5, 5, 1, 1},   // LeNet-like, odd output (11x9), blocked on AVX2
       {2, 3, 11, 9, 5, 5, 5, 1, 1},     // odd output (7x5): a row and a column dropped
       {1, 3, 32, 32, 32, 7, 7, 1, 3},   // 7x7 on colour input (row tiles)
       {1, 32, 16, 16, 64, 5, 5, 1, 2},  // 5x5 'same' on 16x16 (row tiles)

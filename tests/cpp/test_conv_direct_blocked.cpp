@@ -43,6 +43,9 @@ std::string describe(const Case& c) {
 std::vector<Case> cases() {
   return {
       {2, 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1},  // allconv layer 2
+      {2, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0},   // LeNet-5 conv 2 (automatic on 8 lanes)
+      {1, 5, 9, 11, 20, 5, 5, 1, 1, 2, 1, 0, 2},    // LeNet-like, odd sizes, asymmetric pad
+      {1, 6, 5, 5, 16, 5, 5, 1, 1, 0, 0, 0, 0},     // LeNet-like 1x1 output
       {3, 64, 8, 8, 128, 3, 3, 2, 2, 1, 1, 1, 1},   // allconv layer 3 (4x4 outputs)
       {1, 16, 28, 28, 32, 3, 3, 2, 2, 1, 1, 1, 1},  // small ResNet stage 1 conv 1
       {2, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1},
@@ -162,6 +165,21 @@ TEST(ConvDirectBlocked, AutomaticChoice) {
   EXPECT_FALSE(picks({64, 32, 16, 16, 64, 5, 5, 1, 1, 2, 2, 2, 2}));  // stride 1: banded GEMM
 }
 
+// LeNet-5's conv 2 (6->16 5x5 on 14x14, stride 1) takes it on 8 lanes only (AVX-512 unmeasured);
+// its conv 1 (K = 6) and wider stride-1 images stay on the banded GEMM.
+TEST(ConvDirectBlocked, AutomaticChoiceLeNet) {
+  const auto picks = [](const Case& c, auto vec) {
+    return impl::use_direct_blocked<decltype(vec)>(impl::ConvAlgo::automatic, geometry(c));
+  };
+  const simd::GenericVec<8> v8;
+  EXPECT_TRUE(picks({256, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, v8));
+  EXPECT_TRUE(picks({1, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, v8));
+  EXPECT_FALSE(picks({256, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, simd::GenericVec<16>()));
+  EXPECT_FALSE(picks({256, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 2, 2}, v8));   // conv 1: K = 6
+  EXPECT_FALSE(picks({64, 3, 32, 32, 32, 5, 5, 1, 1, 2, 2, 2, 2}, v8));   // 32x32 output
+  EXPECT_FALSE(picks({64, 16, 14, 14, 32, 5, 5, 1, 1, 0, 0, 0, 0}, v8));  // C = 16
+}
+
 // Through the dispatched entry point under every ISA and 1-3 threads, on the cases the automatic
 // choice sends to the blocked kernel (checked, so the test cannot silently test something else).
 class ConvDirectBlockedIsa : public pocketcnn::testing::IsaThreadsTest {};
@@ -177,7 +195,7 @@ TEST_P(ConvDirectBlockedIsa, DispatchedForwardMatchesReference) {
     EXPECT_TRUE(all_close(got, p.want, tolerance(p.g))) << describe(c);
     ++checked;
   }
-  EXPECT_GE(checked, 5);
+  EXPECT_GE(checked, 6);
 }
 
 POCKETCNN_INSTANTIATE_ISA_THREADS(ConvDirectBlockedIsa);

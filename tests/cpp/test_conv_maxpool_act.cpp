@@ -76,6 +76,8 @@ std::vector<Case> cases() {
       {2, 9, 8, 10, 10, 3, 3, 1, 1, 1, 1},     // F(2x2) with padding, even output
       {9, 9, 9, 7, 10, 3, 3, 0, 1, 0, 1},      // odd P (7), F(4x4) on AVX2
       {2, 3, 12, 11, 6, 5, 5, 2, 2, 2, 2},     // 5x5 direct, odd Q
+      {2, 6, 14, 14, 16, 5, 5, 0, 0, 0, 0},    // LeNet-5 conv 2: register-blocked on AVX2
+      {1, 5, 13, 11, 20, 5, 5, 1, 0, 0, 1},    // LeNet-like, odd P and Q
       {2, 2, 7, 9, 3, 1, 1, 0, 0, 0, 0},       // 1x1, odd P and Q
       {1, 4, 4, 5, 3, 3, 3, 0, 0, 0, 0},       // a 2x3 output: one window per row
   };

@@ -87,6 +87,15 @@ bool use_winograd4_training(ConvAlgo algo, const Conv2dGeometry& g) {
 // epilogues give the same floats as its plain forward.
 constexpr int64_t kDirectBlockedMinChannels = 16;
 
+// Stride 1 with few channels in, at least 16 out and 5x5 taps on small images (LeNet-5's conv 2,
+// 6->16 5x5 on 14x14): the banded GEMM's rows are mostly padding there. AVX2, 1 thread, thread CPU
+// time, min of reps (benchmarks/first_layers.cpp): batch 64 379 against 514 us (81 against 60
+// GFLOP/s), batch 1 10.0 against 14.4 us. AVX-512 (one K-vector) is unmeasured: off.
+template <class V>
+bool direct_blocked_lenet(const Conv2dGeometry& g) {
+  return V::W <= 8 && g.C <= 8 && g.K >= 16 && g.K <= 32 && g.R * g.S >= 25 && g.P * g.Q <= 256;
+}
+
 template <class V>
 bool use_direct_blocked(ConvAlgo algo, const Conv2dGeometry& g) {
   if (!direct_blocked_applies<V>(g)) return false;
@@ -97,6 +106,7 @@ bool use_direct_blocked(ConvAlgo algo, const Conv2dGeometry& g) {
   // us at batch 64 and 9.2 against 10.6 us at batch 1 on the phase planes (AVX2, 1 thread,
   // thread CPU time, benchmarks/first_layers.cpp). Its 7x7 stride-2 stem stays off (0.95x).
   if (g.C <= kSmallCMaxChannels && strided && g.R * g.S <= 9 && g.K >= 16) return true;
+  if (!strided && direct_blocked_lenet<V>(g)) return true;
   return g.C >= kDirectBlockedMinChannels && g.K >= kDirectBlockedMinChannels && g.R * g.S > 1 &&
          strided;
 }

@@ -53,7 +53,8 @@ void conv2d_forward_avgpool2x2(const Conv2dGeometry& g, const float* x, const fl
   if (g.N == 0 || g.K == 0 || Pp == 0 || Qp == 0) return;
   const bool direct =
       g.stride_h == 1 && g.stride_w == 1 && !use_winograd4<V>(ConvAlgo::automatic, g, false) &&
-      !use_winograd(ConvAlgo::automatic, g) && !use_small_c<V>(ConvAlgo::automatic, g);
+      !use_winograd(ConvAlgo::automatic, g) && !use_small_c<V>(ConvAlgo::automatic, g) &&
+      !use_direct_blocked<V>(ConvAlgo::automatic, g);
   if (!direct) return conv2d_then_avgpool2x2<V, Cfg>(g, x, w, b, y, act, threads);
   int outer, inner;
   split_threads(g.N, 2.0 * g.N * g.K * g.C * g.R * g.S * g.P * g.Q, threads, &outer, &inner);

@@ -13,6 +13,7 @@
 #include "kernels/conv/conv_pointwise_impl.h"
 #include "kernels/conv/conv_stacked_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
+#include "pocketcnn/memory.h"
 
 namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
@@ -111,6 +112,36 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
   conv2d_forward_algo<V, Cfg>(g, x, w, b, y, act, threads, ConvAlgo::automatic, saved);
 }
 
+// y (N, K, P / 2, Q / 2) = 2x2 max pool of conv2d_forward_direct_blocked's output (its floats,
+// then the pool as max_pool2d's: a NaN in a window gives NaN), through a buffer from the tensor
+// memory cache (the blocked kernel has no pooling epilogue).
+template <class V>
+void conv2d_forward_direct_blocked_maxpool2x2(const Conv2dGeometry& g, const float* x,
+                                              const float* w, const float* b, float* y,
+                                              Activation act, int threads) {
+  const int64_t PQ = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2;
+  const size_t bytes = static_cast<size_t>(g.N * g.K * PQ) * sizeof(float);
+  struct CachedBuffer {
+    void* p;
+    size_t bytes;
+    ~CachedBuffer() { cached_free(p, bytes); }
+  } conv{cached_alloc(bytes), bytes};
+  float* full = static_cast<float*>(conv.p);
+  conv2d_forward_direct_blocked<V>(g, x, w, b, full, act, threads);
+  const auto pick = [](float m, float v) { return v > m || v != v ? v : m; };
+  for (int64_t nk = 0; nk < g.N * g.K; ++nk) {
+    const float* src = full + nk * PQ;
+    float* dst = y + nk * Pp * Qp;
+    for (int64_t i = 0; i < Pp; ++i)
+      for (int64_t j = 0; j < Qp; ++j) {
+        const float* s = src + 2 * i * g.Q + 2 * j;
+        float m = s[0];
+        if (m == m) m = pick(pick(pick(m, s[1]), s[g.Q]), s[g.Q + 1]);
+        dst[i * Qp + j] = m;
+      }
+  }
+}
+
 // With Winograd the pooling windows are the output tiles: only the P / 2 x Q / 2 tiles the pool
 // keeps are computed. The same algorithm as conv2d_forward picks for g: the same floats.
 template <class V, class Cfg>
@@ -129,6 +160,10 @@ void conv2d_forward_maxpool2x2_algo(const Conv2dGeometry& g, const float* x, con
   }
   if (use_small_c<V>(algo, g)) {  // the plain forward's floats, then the pool
     conv2d_forward_small_c_maxpool2x2<V>(g, x, w, b, y, act, threads);
+    return;
+  }
+  if (use_direct_blocked<V>(algo, g)) {  // the plain forward's floats, then the pool
+    conv2d_forward_direct_blocked_maxpool2x2<V>(g, x, w, b, y, act, threads);
     return;
   }
   int outer, inner;
