@@ -15,7 +15,7 @@ namespace {
 
 // e^r ~ 1 + r + r^2 P(r) for a reduced argument |r| <= ln 2 / 2 (vexp's polynomial).
 template <class V>
-inline typename V::R vexp_reduced(const typename V::R& r) {
+[[gnu::always_inline]] inline typename V::R vexp_reduced(const typename V::R& r) {
   using R = typename V::R;
   R p = V::set1(1.9875691500e-4f);
   p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
@@ -26,6 +26,9 @@ inline typename V::R vexp_reduced(const typename V::R& r) {
   return V::add(V::fmadd(p, V::mul(r, r), r), V::set1(1.0f));
 }
 
+// Always inlined (vexp_any, the rare path, never): GCC otherwise kept vexp / vtanh / vsigmoid out
+// of line at most of their ~90 call sites in the AVX2 kernels, so every vector paid a call, its
+// argument and result through the stack and a reload of every constant.
 // The reduction shared by every exp: n = round(u / ln 2) by adding kRound (the float then holds
 // n + 127 in its low bits, which V::pow2_bits turns into 2^n), r = u - n ln 2 in two parts (the
 // first exact), p = e^r on |r| <= ln 2 / 2; e^u = p 2^n. One FMA rounds the exact product, where
@@ -33,7 +36,7 @@ inline typename V::R vexp_reduced(const typename V::R& r) {
 constexpr float kRound = 12583039.0f;  // 1.5 * 2^23 + 127
 
 template <class V>
-inline typename V::R vexp_reduce(const typename V::R& u, typename V::R& t) {
+[[gnu::always_inline]] inline typename V::R vexp_reduce(const typename V::R& u, typename V::R& t) {
   t = V::fmadd(u, V::set1(1.44269504088896341f), V::set1(kRound));
   const typename V::R n = V::sub(t, V::set1(kRound));
   typename V::R r = V::fmadd(n, V::set1(-0.693359375f), u);
@@ -44,7 +47,7 @@ inline typename V::R vexp_reduce(const typename V::R& u, typename V::R& t) {
 // e^u for u in [-87, 88.3] (or NaN): 2^n is a normal float, so p 2^n is one multiply (rounded
 // once also where the result is denormal).
 template <class V>
-inline typename V::R vexp_normal(const typename V::R& u) {
+[[gnu::always_inline]] inline typename V::R vexp_normal(const typename V::R& u) {
   typename V::R t;
   const typename V::R p = vexp_reduce<V>(u, t);
   return V::mul(p, V::pow2_bits(t));
@@ -54,7 +57,7 @@ inline typename V::R vexp_normal(const typename V::R& u) {
 // to inf through ldexp), so n stays in ldexp's range, whose two factors round a denormal result
 // once. Bit for bit vexp_normal's result wherever that applies.
 template <class V>
-inline typename V::R vexp_any(const typename V::R& x) {
+[[gnu::noinline]] typename V::R vexp_any(const typename V::R& x) {
   using R = typename V::R;
   const R xc = V::min(V::max(x, V::set1(-104.0f)), V::set1(89.0f));
   R t;
@@ -66,7 +69,7 @@ inline typename V::R vexp_any(const typename V::R& x) {
 // e^x: vexp_normal unless a lane needs vexp_any (|x| > 87: in a network almost never, so the
 // branch predicts well; the result does not depend on which path a lane's vector took).
 template <class V>
-inline typename V::R vexp(const typename V::R& x) {
+[[gnu::always_inline]] inline typename V::R vexp(const typename V::R& x) {
   if (V::any(V::gt(V::abs(x), V::set1(87.0f)))) return vexp_any<V>(x);
   return vexp_normal<V>(x);
 }
@@ -111,7 +114,7 @@ inline typename V::R vlog(const typename V::R& x) {
 // sign of x, also for -0 (whose polynomial may round to +0). NaN survives the clamp (min keeps
 // its second operand's NaN) and goes through exp.
 template <class V>
-inline typename V::R vtanh(const typename V::R& x) {
+[[gnu::always_inline]] inline typename V::R vtanh(const typename V::R& x) {
   using R = typename V::R;
   const R one = V::set1(1.0f), a = V::abs(x);
   const R z = V::mul(a, a);
@@ -137,7 +140,7 @@ inline typename V::R vtanh(const typename V::R& x) {
 // former e / (1 + e) for x < 0 was not: e and 1 + e round separately, and 198,180 floats in
 // [-2, 0) gave a result 1 ulp below their predecessor's. NaN propagates (through exp).
 template <class V>
-inline typename V::R vsigmoid(const typename V::R& x) {
+[[gnu::always_inline]] inline typename V::R vsigmoid(const typename V::R& x) {
   using R = typename V::R;
   const R one = V::set1(1.0f);
   const R xc = V::min(V::set1(20.0f), x);               // keeps NaN
