@@ -122,6 +122,30 @@ TEST_P(VmathTest, SaturatesWithoutNanOrOverflow) {
   }
 }
 
+// exp and sigmoid take a clamped two-factor ldexp only for vectors with a lane that needs it
+// (vmath_impl.h: |x| > 87 for exp, x < -87 for sigmoid); a lane's result must not depend on
+// which path its vector took (nor, so, on its neighbours in a batch). Blocks of 16 (every
+// ISA's vector width divides it): each block once alone, once with lane 0 forcing the rare path.
+TEST_P(VmathTest, RarePathGivesTheSameFloatsAsTheCommonOne) {
+  std::vector<float> plain, mixed;
+  for (int i = 0; i < 16 * 64; ++i) {
+    const float v = -86.0f + 172.0f * static_cast<float>((i * 7919) % 1021) / 1021.0f;
+    plain.push_back(v);
+    mixed.push_back(i % 16 == 0 ? -100.0f : v);
+  }
+  const int64_t n = static_cast<int64_t>(plain.size());
+  for (UnaryOp op : {UnaryOp::Exp, UnaryOp::Sigmoid}) {
+    std::vector<float> a(plain.size()), b(plain.size());
+    unary_forward(op, n, plain.data(), a.data());
+    unary_forward(op, n, mixed.data(), b.data());
+    for (int64_t i = 0; i < n; ++i) {
+      if (i % 16 == 0) continue;
+      ASSERT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0)
+          << static_cast<int>(op) << " at x = " << plain[i] << ": " << a[i] << " vs " << b[i];
+    }
+  }
+}
+
 POCKETCNN_INSTANTIATE_ISA_THREADS(VmathTest);
 
 }  // namespace

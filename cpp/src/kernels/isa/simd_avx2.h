@@ -66,6 +66,9 @@ struct Avx2Vec {
         _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(k, h), bias), 23));
     return _mm256_mul_ps(_mm256_mul_ps(a, f1), f2);
   }
+  static R pow2_bits(R t) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+  }
   static R exponent(R a, R& mant) {
     const __m256i b = _mm256_castps_si256(a);
     mant = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),

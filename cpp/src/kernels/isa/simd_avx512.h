@@ -37,6 +37,9 @@ struct Avx512Vec {
     return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, s));
   }
   static R ldexp(R a, R n) { return _mm512_scalef_ps(a, n); }
+  static R pow2_bits(R t) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));
+  }
   static R exponent(R a, R& mant) {
     mant = _mm512_getmant_ps(a, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
     return _mm512_getexp_ps(a);

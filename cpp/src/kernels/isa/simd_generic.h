@@ -129,6 +129,16 @@ struct GenericVec {
     }
     return r;
   }
+  // 2^k for the float whose bit pattern ends in k + 127 (k + 127 in [1, 254]): vmath's exp
+  // rounds x / ln 2 by adding 1.5 * 2^23 + 127, which leaves k + 127 in the low bits; shifting
+  // them into the exponent field is one integer op, instead of a convert and ldexp's two factors.
+  static R pow2_bits(const R& t) {
+    R r;
+    for (int i = 0; i < W; ++i) {
+      r.v[i] = from_bits(static_cast<int32_t>(static_cast<uint32_t>(bits(t.v[i])) << 23));
+    }
+    return r;
+  }
   // For positive normal a = m * 2^e with m in [1, 2): e (as a float); m in `mant`.
   static R exponent(const R& a, R& mant) {
     R r;
