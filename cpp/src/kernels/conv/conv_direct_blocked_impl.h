@@ -41,6 +41,15 @@ struct DirectTile {
 // 14x14 at 43.5 and 42.4 us per image against 2x4's 28.4 and 28.7 and 2x5's 26.9 and 33.5
 // (batch 16, 1 thread, thread CPU time, min of 4 alternating rounds on the loaded Zen 3), so
 // the 16-register tiles stop at 10. List order breaks cost ties (2x4 before 2x5).
+// 12 accumulators that do fit 16 registers lose on allconv_s2 too (AVX2 Zen 3, batch 64, 1
+// thread, thread CPU time, benchmarks/conv_shapes.cpp with each tile forced, 2 rounds, % of 100
+// GFLOP/s): layers 1 / 2 / 3 ran 51-52 / 73 / 78-79% on 2x1x4, 27-40 / 49-69 / 52-72% on 3x1x4,
+// 30-51 / 46-67 / 42-56% on 2x2x3 and 26-35 / 42-52 / 56-57% on 4x1x2 (1x2x4: 28-36 / 53-57 /
+// 61-65%). Its inner loop (8 FMAs, 2 weight loads, 4 broadcasts, one offset load a tap) is clean
+// in the disassembly, so what these layers lose is no longer in the register tile. Nor is it
+// L1 capacity (all channels' planes + a block's weights are 55-57 KB on layers 2 / 3): passes
+// over the taps in chunks of whole channels sized to 24 KB, partial sums kept in yb, ran no
+// faster (best of 3 alternating rounds 46 / 66 / 71% against 52 / 72 / 74%).
 constexpr DirectTile kDirectTiles32[] = {{2, 2, 4}, {2, 2, 7}, {2, 1, 8},  {2, 1, 14}, {1, 4, 4},
                                          {1, 4, 7}, {1, 3, 8}, {1, 2, 14}, {1, 1, 14}};
 constexpr DirectTile kDirectTiles16[] = {{2, 1, 4}, {2, 1, 5}, {1, 2, 4}, {1, 1, 8}};
