@@ -34,13 +34,8 @@ inline Pool2dGeometry avgpool2x2_of(const Conv2dGeometry& g) {
 template <class V, class Cfg>
 void conv2d_then_avgpool2x2(const Conv2dGeometry& g, const float* x, const float* w, const float* b,
                             float* y, Activation act, int threads) {
-  const size_t bytes = static_cast<size_t>(g.N * g.K * g.P * g.Q) * sizeof(float);
-  struct CachedBuffer {
-    void* p;
-    size_t bytes;
-    ~CachedBuffer() { cached_free(p, bytes); }
-  } conv{cached_alloc(bytes), bytes};
-  float* c = static_cast<float*>(conv.p);
+  const CachedFloats conv(g.N * g.K * g.P * g.Q);
+  float* c = conv.data;
   conv2d_forward_algo<V, Cfg>(g, x, w, b, c, act, threads, ConvAlgo::automatic);
   avg_pool2d_forward<V>(avgpool2x2_of(g), true, c, y, threads);
 }

@@ -104,5 +104,24 @@ float copy_sum_floats(const float* src, int64_t n, float* dst) {
   return V::hsum(V::add(V::add(a0, a1), V::add(a2, a3)));
 }
 
+// y (planes, P / 2, Q / 2) = the 2x2 max pool of full (planes, P, Q), as max_pool2d gives it
+// (a NaN in a window gives NaN): the pooling step of the fused conv + pool paths whose conv
+// kernel has no pooling epilogue.
+inline void max_pool2x2_planes(const float* full, int64_t planes, int64_t P, int64_t Q, float* y) {
+  const int64_t Pp = P / 2, Qp = Q / 2;
+  const auto pick = [](float m, float v) { return v > m || v != v ? v : m; };
+  for (int64_t nk = 0; nk < planes; ++nk) {
+    const float* src = full + nk * P * Q;
+    float* dst = y + nk * Pp * Qp;
+    for (int64_t i = 0; i < Pp; ++i)
+      for (int64_t j = 0; j < Qp; ++j) {
+        const float* s = src + 2 * i * Q + 2 * j;
+        float m = s[0];
+        if (m == m) m = pick(pick(pick(m, s[1]), s[Q]), s[Q + 1]);
+        dst[i * Qp + j] = m;
+      }
+  }
+}
+
 }  // namespace
 }  // namespace pocketcnn::kernels::impl

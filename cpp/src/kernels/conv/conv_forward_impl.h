@@ -19,6 +19,19 @@ namespace pocketcnn::kernels::impl {
 // Internal linkage per ISA translation unit (see conv2d_impl.h).
 namespace {
 
+// floats from the tensor memory cache for the lifetime of the object: the conv output of a fused
+// conv + pool whose conv kernel has no pooling epilogue (large: too big for a scratch slot).
+struct CachedFloats {
+  explicit CachedFloats(int64_t n)
+      : bytes(static_cast<size_t>(n) * sizeof(float)),
+        data(static_cast<float*>(cached_alloc(bytes))) {}
+  ~CachedFloats() { cached_free(data, bytes); }
+  CachedFloats(const CachedFloats&) = delete;
+  CachedFloats& operator=(const CachedFloats&) = delete;
+  size_t bytes;
+  float* data;
+};
+
 // Floats of what a training forward can keep for the backward: Winograd's transformed input (0
 // for other algorithms, and for empty layers).
 template <class V, class Cfg>
@@ -119,27 +132,10 @@ template <class V>
 void conv2d_forward_direct_blocked_maxpool2x2(const Conv2dGeometry& g, const float* x,
                                               const float* w, const float* b, float* y,
                                               Activation act, int threads) {
-  const int64_t PQ = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2;
-  const size_t bytes = static_cast<size_t>(g.N * g.K * PQ) * sizeof(float);
-  struct CachedBuffer {
-    void* p;
-    size_t bytes;
-    ~CachedBuffer() { cached_free(p, bytes); }
-  } conv{cached_alloc(bytes), bytes};
-  float* full = static_cast<float*>(conv.p);
+  const CachedFloats conv(g.N * g.K * g.P * g.Q);
+  float* full = conv.data;
   conv2d_forward_direct_blocked<V>(g, x, w, b, full, act, threads);
-  const auto pick = [](float m, float v) { return v > m || v != v ? v : m; };
-  for (int64_t nk = 0; nk < g.N * g.K; ++nk) {
-    const float* src = full + nk * PQ;
-    float* dst = y + nk * Pp * Qp;
-    for (int64_t i = 0; i < Pp; ++i)
-      for (int64_t j = 0; j < Qp; ++j) {
-        const float* s = src + 2 * i * g.Q + 2 * j;
-        float m = s[0];
-        if (m == m) m = pick(pick(pick(m, s[1]), s[g.Q]), s[g.Q + 1]);
-        dst[i * Qp + j] = m;
-      }
-  }
+  max_pool2x2_planes(full, g.N * g.K, g.P, g.Q, y);
 }
 
 // With Winograd the pooling windows are the output tiles: only the P / 2 x Q / 2 tiles the pool

@@ -202,21 +202,9 @@ void conv2d_forward_small_c(const Conv2dGeometry& g, const float* x, const float
 template <class V>
 void conv2d_forward_small_c_maxpool2x2(const Conv2dGeometry& g, const float* x, const float* w,
                                        const float* b, float* y, Activation act, int threads) {
-  const int64_t PQ = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2;
-  float* full = scratch(Scratch::d, g.N * g.K * PQ);
+  float* full = scratch(Scratch::d, g.N * g.K * g.P * g.Q);
   conv2d_forward_small_c<V>(g, x, w, b, full, act, threads);
-  const auto pick = [](float m, float v) { return v > m || v != v ? v : m; };
-  for (int64_t nk = 0; nk < g.N * g.K; ++nk) {
-    const float* src = full + nk * PQ;
-    float* dst = y + nk * Pp * Qp;
-    for (int64_t i = 0; i < Pp; ++i)
-      for (int64_t j = 0; j < Qp; ++j) {
-        const float* s = src + 2 * i * g.Q + 2 * j;
-        float m = s[0];
-        if (m == m) m = pick(pick(pick(m, s[1]), s[g.Q]), s[g.Q + 1]);
-        dst[i * Qp + j] = m;
-      }
-  }
+  max_pool2x2_planes(full, g.N * g.K, g.P, g.Q, y);
 }
 
 }  // namespace
