@@ -74,6 +74,43 @@ TEST_P(PlanChunksTest, SequentialPlanEqualsTheOpsOnTheWholeBatch) {
   }
 }
 
+// The first n images of x, as a batch of their own.
+Tensor first_images(const Tensor& x, int64_t n) {
+  Shape s = x.shape();
+  const int64_t image = x.numel() / s[0];
+  s[0] = n;
+  return Tensor::from_vector(s, {x.data(), x.data() + n * image});
+}
+
+TEST_P(PlanChunksTest, ConvGivesAnImageTheSameFloatsInEveryBatchOfAChunkOrMore) {
+  // What the chunked plans rest on: from kPlanChunkImages images up, no batch-size-dependent
+  // choice of a conv path (Winograd F(4x4) image blocks, im2col pixel-major or stacked, ...)
+  // changes an image's floats. Small outputs of strided layers (1, 2 and 4 pixels) included.
+  struct Case {
+    int64_t C, H, W, K, R, S, stride, pad;
+  };
+  const Case cases[] = {{12, 4, 4, 6, 3, 3, 2, 1},   {8, 2, 2, 6, 3, 3, 2, 1},
+                        {8, 4, 2, 5, 3, 3, 2, 1},    {3, 16, 16, 8, 3, 3, 1, 1},
+                        {8, 8, 8, 8, 3, 3, 1, 1},    {16, 8, 8, 32, 3, 3, 2, 1},
+                        {6, 14, 14, 16, 5, 5, 1, 0}, {8, 6, 6, 12, 1, 1, 1, 0},
+                        {4, 9, 9, 7, 2, 2, 2, 0},    {3, 32, 32, 32, 3, 3, 2, 1}};
+  const int64_t batches[] = {16, 17, 31, 32, 64};
+  uint32_t seed = 100;
+  for (const Case& c : cases) {
+    const Tensor w = rand_tensor({c.K, c.C, c.R, c.S}, ++seed, 0.3f);
+    const Tensor b = rand_tensor({c.K}, ++seed, 0.1f);
+    const Tensor x = rand_tensor({64, c.C, c.H, c.W}, ++seed);
+    const std::vector<float> want =
+        values(first_images(conv2d(x, w, b, padded(c.pad, c.stride)), 16));
+    for (int64_t n : batches) {
+      const Tensor y = conv2d(first_images(x, n), w, b, padded(c.pad, c.stride));
+      EXPECT_EQ(values(first_images(y, 16)), want)
+          << c.C << "->" << c.K << " " << c.R << "x" << c.S << " stride " << c.stride << " on "
+          << c.H << "x" << c.W << ", batch " << n;
+    }
+  }
+}
+
 TEST_P(PlanChunksTest, PlanWithoutDenseLayerAndActivationOnTheInput) {
   // The first step reads the caller's input (not in place); no dense layer: every step chunked.
   const Tensor w = rand_tensor({4, 2, 3, 3}, 1, 0.4f), b = rand_tensor({4}, 2, 0.1f);

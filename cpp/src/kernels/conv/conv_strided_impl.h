@@ -154,19 +154,24 @@ int64_t im2col_stack_images(const Conv2dGeometry& g) {
   return std::clamp<int64_t>(std::min(want, fit), 1, std::max<int64_t>(g.N, 1));
 }
 
+// Batches from this many images up compute an image alike whatever their size: the inference
+// plan runs a large batch in chunks of 16-31 images (plan_chunks.h) and promises the floats of
+// the whole batch, so no batch-dependent choice may flip above it.
+constexpr int64_t kBatchInvariantImages = 16;
+
 // Outputs smaller than two thirds of a register tile of columns, in batches too small to fill two
 // tiles when stacked, take the pixel-major im2col and the dot-product GEMM (conv_stacked_impl.h):
 // one image's few columns without a mostly empty tile. Larger batches stack images side by side
 // for gemm_nn: all-conv layer 3 (64->128, 8x8 to 4x4, AVX-512, 1 thread, thread CPU time on the
 // loaded machine) ran at 44-46% of peak stacked against 31% pixel-major at batch 16 and 256, and
-// at 9-12% against 25-32% at batch 1. So every batch of at least 2 * tile / (P*Q) images gives an
-// image the same floats, and so does every smaller batch; the two differ in the last bits (as
-// Winograd F(4x4) and F(2x2) do, conv_algo_impl.h).
+// at 9-12% against 25-32% at batch 1. Batches of kBatchInvariantImages or more always stack (a
+// 2x2 output on AVX-512 would otherwise go pixel-major at 16 images and stacked at 32); the two
+// paths differ in the last bits (as Winograd F(4x4) and F(2x2) do, conv_algo_impl.h).
 template <class V, class Cfg>
 bool im2col_pixel_major_suits(const Conv2dGeometry& g) {
   const int64_t tile = static_cast<int64_t>(choose_nn_shape<Cfg>(g.K).nr) * V::W;
   const int64_t PQ = g.P * g.Q;
-  return 3 * PQ < 2 * tile && g.N * PQ < 2 * tile;
+  return 3 * PQ < 2 * tile && g.N * PQ < 2 * tile && g.N < kBatchInvariantImages;
 }
 
 // Whether the phase planes beat im2col + GEMM for this strided layer. Their GEMM computes
