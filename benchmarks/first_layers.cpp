@@ -1,9 +1,10 @@
-// Times the suite's first layers (C <= 4) on each forward path the AVX2 kernels can take
-// (automatic choice, forced register-blocked direct, forced small-C direct, and the automatic
-// conv + relu + 2x2 average pool), thread CPU time, min
-// of reps, 1 thread. Build (after the core library, e.g. in /work/build-X): g++ -O3 -std=c++17
-// -fopenmp -DPOCKETCNN_X86=1 -mavx2 -mfma -mf16c -Icpp/include -Icpp/src
-// benchmarks/first_layers.cpp BUILD/libpocketcnn_core.a.  usage: OMP_NUM_THREADS=1 first_layers
+// Times the suite's first layers (C <= 8) on each forward path the AVX2 (or, built with
+// -DFIRST_LAYERS_AVX512, the AVX-512) kernels can take (automatic choice, forced register-blocked
+// direct, forced small-C direct, and the automatic conv + relu + 2x2 average pool), thread CPU
+// time, min of reps, 1 thread. Build (after the core library, e.g. in /work/build-X): g++ -O3
+// -std=c++17 -fopenmp -DPOCKETCNN_X86=1 -mavx2 -mfma -mf16c -Icpp/include -Icpp/src
+// benchmarks/first_layers.cpp BUILD/libpocketcnn_core.a (AVX-512: add -DFIRST_LAYERS_AVX512
+// -mavx512f -mavx512bw -mavx512dq -mavx512vl).  usage: OMP_NUM_THREADS=1 first_layers
 // [--batch N] [--reps N]
 #include <time.h>
 
@@ -16,8 +17,19 @@
 #include "kernels/conv/conv2d_impl.h"
 #include "kernels/isa/block_configs.h"
 #include "kernels/isa/simd_avx2.h"
+#ifdef FIRST_LAYERS_AVX512
+#include "kernels/isa/simd_avx512.h"
+#endif
 
 using namespace pocketcnn::kernels;
+
+#ifdef FIRST_LAYERS_AVX512
+using V = simd::Avx512Vec;
+using Cfg = Avx512Cfg;
+#else
+using V = simd::Avx2Vec;
+using Cfg = Avx2Cfg;
+#endif
 
 namespace {
 struct Shape {
@@ -49,7 +61,6 @@ int main(int argc, char** argv) {
     if (!strcmp(argv[i], "--batch")) N = atoi(argv[i + 1]);
     if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
   }
-  using V = simd::Avx2Vec;
   const impl::ConvAlgo algos[] = {impl::ConvAlgo::automatic, impl::ConvAlgo::direct_blocked,
                                   impl::ConvAlgo::small_c};
   const char* names[] = {"auto", "blocked", "small_c", "auto+avgpool"};
@@ -65,15 +76,14 @@ int main(int argc, char** argv) {
       for (int r = 0; r < reps; ++r) {
         const double t0 = cpu_now();
         if (a < 3) {
-          impl::conv2d_forward_algo<V, Avx2Cfg>(g, x.data(), w.data(), b.data(), y.data(),
+          impl::conv2d_forward_algo<V, Cfg>(g, x.data(), w.data(), b.data(), y.data(),
                                                 Activation::relu, 1, algos[a]);
         } else {  // the fused relu + 2x2 average pool the inference plan runs (automatic)
-          impl::conv2d_forward_avgpool2x2<V, Avx2Cfg>(g, x.data(), w.data(), b.data(), y.data(),
+          impl::conv2d_forward_avgpool2x2<V, Cfg>(g, x.data(), w.data(), b.data(), y.data(),
                                                       Activation::relu, 1);
         }
         best = std::min(best, cpu_now() - t0);
       }
-      // Zen 3 peak at ~3.7 GHz: 2 FMA x 8 lanes x 2 = 32 flop/cycle.
       printf(" %s %7.1fus %5.1fGF/s", names[a], best * 1e6, flops / best * 1e-9);
     }
     printf("\n");
