@@ -51,6 +51,9 @@ const Shape kShapes[] = {
     {"c5_32-64_5x5_16", 32, 16, 16, 64, 5, 5, 1, 2},
     {"c7_32-64_7x7_16", 32, 16, 16, 64, 7, 7, 1, 3},
     {"c3_32-32_3x3_32", 32, 32, 32, 32, 3, 3, 1, 1},
+    // Keras CIFAR-10's second pair and the stem net's 3x3 layer.
+    {"c3_32-64_3x3_16", 32, 16, 16, 64, 3, 3, 1, 1},
+    {"c3_64-64_3x3_16", 64, 16, 16, 64, 3, 3, 1, 1},
     // The small ResNet's 3x3 layers (benchmarks/graph_networks.py small_resnet_nodes).
     {"res0_16-16_3x3_28", 16, 28, 28, 16, 3, 3, 1, 1},
     {"res1_16-32_3x3s2_28", 16, 28, 28, 32, 3, 3, 2, 1},
