@@ -39,9 +39,17 @@ namespace pocketcnn::kernels::impl {
 namespace {
 
 // A block's transformed input (36 C tiles-per-image V::W floats) must stay below this: beyond it
-// (large images) a block no longer fits the caches and F(2x2), banded along tile rows, takes over.
+// (large images) F(2x2), banded along tile rows, takes over. It need not fit the 1 MB L2 (each of
+// the 36 GEMMs streams its own slice): on a Zen 4 (1 thread, batch 64, thread CPU time,
+// benchmarks/conv_shapes.cpp) raising the limit from 1 to 8 MB moved the forward of 32->64 3x3 on
+// 16x16 (a 1.2 MB block at 16 lanes) from 86-107% to 171-217% of the direct-FLOP peak, 64->64 on
+// 16x16 (2.4 MB) from 117-119% to 194-248% (AVX2: 1.2 MB, 117-146% to 204-226%), 16->16 on 28x28
+// from 88% to 159-168%, 32->32 on 32x32 (4.7 MB) from 107-110% to 139-176%; end to end
+// (suite_pocketcnn.py, AVX-512) Keras CIFAR-10 inference 107-122 -> 72-105 ms per batch of 256,
+// its training step 197-224 -> 135-209 ms, the stem net's 66-68 -> 57-58 and 40-43 -> 30-36 ms.
+// 64->64 on 56x56 (14-29 MB) ran at par either way and stays on F(2x2).
 // For 4-byte floats the lecture net's conv 2 needs 259 KB with 8 lanes (518 KB with 16).
-constexpr int64_t kWinograd4MaxBlockBytes = 1 << 20;
+constexpr int64_t kWinograd4MaxBlockBytes = 8 << 20;
 
 struct Winograd4Grid {
   int64_t TH = 0, TW = 0, T = 0;  // tiles per image (tile (ty, tx) = outputs 4 ty.., 4 tx..)
