@@ -165,8 +165,8 @@ TEST(ConvDirectBlocked, AutomaticChoice) {
   EXPECT_FALSE(picks({64, 32, 16, 16, 64, 5, 5, 1, 1, 2, 2, 2, 2}));  // stride 1: banded GEMM
 }
 
-// LeNet-5's conv 2 (6->16 5x5 on 14x14, stride 1) takes it on 8 lanes only (AVX-512 unmeasured);
-// its conv 1 (K = 6) and wider stride-1 images stay on the banded GEMM.
+// LeNet-5's conv 2 (6->16 5x5 on 14x14, stride 1) takes it on 8 and 16 lanes; its conv 1 (K = 6)
+// and wider stride-1 images stay on the banded GEMM.
 TEST(ConvDirectBlocked, AutomaticChoiceLeNet) {
   const auto picks = [](const Case& c, auto vec) {
     return impl::use_direct_blocked<decltype(vec)>(impl::ConvAlgo::automatic, geometry(c));
@@ -174,7 +174,8 @@ TEST(ConvDirectBlocked, AutomaticChoiceLeNet) {
   const simd::GenericVec<8> v8;
   EXPECT_TRUE(picks({256, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, v8));
   EXPECT_TRUE(picks({1, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, v8));
-  EXPECT_FALSE(picks({256, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, simd::GenericVec<16>()));
+  EXPECT_TRUE(picks({256, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0}, simd::GenericVec<16>()));
+  EXPECT_FALSE(picks({256, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 2, 2}, simd::GenericVec<16>()));
   EXPECT_FALSE(picks({256, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 2, 2}, v8));   // conv 1: K = 6
   EXPECT_FALSE(picks({64, 3, 32, 32, 32, 5, 5, 1, 1, 2, 2, 2, 2}, v8));   // 32x32 output
   EXPECT_FALSE(picks({64, 16, 14, 14, 32, 5, 5, 1, 1, 0, 0, 0, 0}, v8));  // C = 16
