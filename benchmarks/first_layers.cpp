@@ -77,10 +77,10 @@ int main(int argc, char** argv) {
         const double t0 = cpu_now();
         if (a < 3) {
           impl::conv2d_forward_algo<V, Cfg>(g, x.data(), w.data(), b.data(), y.data(),
-                                                Activation::relu, 1, algos[a]);
+                                            Activation::relu, 1, algos[a]);
         } else {  // the fused relu + 2x2 average pool the inference plan runs (automatic)
           impl::conv2d_forward_avgpool2x2<V, Cfg>(g, x.data(), w.data(), b.data(), y.data(),
-                                                      Activation::relu, 1);
+                                                  Activation::relu, 1);
         }
         best = std::min(best, cpu_now() - t0);
       }
