@@ -487,6 +487,12 @@ void check_winograd(const char* blocking) {
     impl::conv2d_forward_algo<V, Cfg>(g, p.x.data(), p.w.data(), nullptr, got_nb.data(),
                                       Activation::none, 2, impl::ConvAlgo::winograd);
     EXPECT_TRUE(all_close(got_nb, want_nb, tolerance(g))) << describe(c) << " no bias";
+    // Outputs at most 16 wide take the narrow vectors there (winograd_narrow_suits): the same
+    // floats as this width's.
+    std::vector<float> full_width(p.dy.size(), 6.0f);
+    impl::winograd_correlate<V, Cfg>(g, p.x.data(), p.w.data(), nullptr, full_width.data(),
+                                     Activation::none, false, 2);
+    EXPECT_EQ(got_nb, full_width) << describe(c) << " " << blocking << " narrow vectors";
     // Weight gradient: every grouping and thread count against the reference; db null.
     std::vector<float> want_dw(p.w.size()), want_db(c.K);
     conv2d_backward_weight_ref(g, p.x.data(), p.dy.data(), want_dw.data(), want_db.data());
@@ -769,6 +775,20 @@ TEST(ConvWinograd, ChosenFor3x3LayersWithEnoughChannels) {
                                   geometry({2, 16, 12, 12, 16, 3, 3, 2, 2, 1, 1, 1, 1})));
   EXPECT_FALSE(impl::use_winograd(impl::ConvAlgo::direct,
                                   geometry({64, 25, 13, 13, 50, 3, 3, 1, 1, 0, 0, 0, 0})));
+}
+
+// F(2x2) inference on 16 lanes narrows to 8 for outputs at most 16 wide (the small ResNet's 7x7
+// and 14x14 layers, the lecture net's 11x11); 8 lanes have nothing narrower.
+TEST(ConvWinograd, NarrowVectorsForNarrowOutputs) {
+  using V16 = simd::GenericVec<16>;
+  EXPECT_TRUE(
+      impl::winograd_narrow_suits<V16>(geometry({1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1})));
+  EXPECT_TRUE(
+      impl::winograd_narrow_suits<V16>(geometry({1, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1})));
+  EXPECT_FALSE(
+      impl::winograd_narrow_suits<V16>(geometry({1, 16, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1})));
+  EXPECT_FALSE(impl::winograd_narrow_suits<simd::GenericVec<8>>(
+      geometry({1, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1})));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ namespace pocketcnn::kernels::simd {
 struct Avx2Vec {
   static constexpr int W = 8;
   using R = __m256;
+  using Narrow = Avx2Vec;  // no narrower vector worth a kernel (see Avx512Vec::Narrow)
   static R zero() { return _mm256_setzero_ps(); }
   static R set1(float x) { return _mm256_set1_ps(x); }
   static R load(const float* p) { return _mm256_loadu_ps(p); }

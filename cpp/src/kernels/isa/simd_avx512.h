@@ -6,11 +6,16 @@
 
 #include <cstdint>
 
+#include "kernels/isa/simd_avx2.h"
+
 namespace pocketcnn::kernels::simd {
 
 struct Avx512Vec {
   static constexpr int W = 16;
   using R = __m512;
+  // Half-width vectors for kernels whose lanes run over too few elements (conv_forward_impl.h):
+  // 8-lane ymm, which with AVX-512 enabled still have 32 registers.
+  using Narrow = Avx2Vec;
   static R zero() { return _mm512_setzero_ps(); }
   static R set1(float x) { return _mm512_set1_ps(x); }
   static R load(const float* p) { return _mm512_loadu_ps(p); }

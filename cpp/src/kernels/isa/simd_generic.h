@@ -14,6 +14,8 @@ namespace pocketcnn::kernels::simd {
 template <int Width>
 struct GenericVec {
   static constexpr int W = Width;
+  // As Avx512Vec::Narrow: the 16-lane stand-in for AVX-512 narrows to 8 lanes.
+  using Narrow = GenericVec<(Width > 8 ? Width / 2 : Width)>;
   struct R {
     float v[Width];
   };
