@@ -62,6 +62,12 @@ std::vector<ConvCase> conv_cases() {
       // asymmetric padding (a column of each phase falls outside dx), and a 1x1 output.
       {3, 12, 11, 13, 20, 3, 3, 2, 2, 0, 1, 1, 0},
       {2, 9, 3, 3, 10, 3, 3, 2, 2, 1, 1, 0, 0},
+      // The strided input gradient's phases (conv_dgrad_phases_impl.h): allconv's layer (the
+      // blocked direct kernel per phase), strides beyond the kernel (rows and columns no tap
+      // reaches), and a 6x5 kernel whose 3x3 sub-kernels Winograd must not take.
+      {3, 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1},
+      {2, 4, 10, 11, 5, 2, 2, 3, 3, 1, 0, 1, 1},
+      {17, 5, 14, 13, 16, 6, 5, 2, 2, 2, 2, 2, 2},
       // Strided forwards on phase planes (conv_strided_impl.h): first layers, 5x5 / 7x7,
       // non-square kernels with unequal strides, padding beyond a phase, tiny inputs, and enough
       // channels for several bands of output rows.
@@ -387,7 +393,7 @@ void check_dgrad_paths(const char* blocking) {
     conv2d_backward_input_ref(p.g, p.dy.data(), p.w.data(), want.data());
     for (impl::DgradPath path :
          {impl::DgradPath::correlate, impl::DgradPath::col, impl::DgradPath::winograd}) {
-      const char* names[] = {"auto", "correlate", "col", "winograd"};
+      const char* names[] = {"auto", "correlate", "col", "winograd", "phases"};
       const std::string what = describe(c) + " " + blocking + " " + names[static_cast<int>(path)];
       std::vector<float> got1(p.x.size(), 123.0f), got2(p.x.size(), -5.0f);
       impl::conv2d_backward_input_path<V, Cfg>(p.g, p.dy.data(), p.w.data(), got1.data(), 1, path);
@@ -404,6 +410,58 @@ void check_dgrad_paths(const char* blocking) {
       EXPECT_TRUE(std::equal(alone.begin(), alone.end(), got1.end() - nx)) << what << ": alone";
     }
   }
+}
+
+// The strided input-gradient algorithms (col + col2im, the phases on the blocked kernel) on every
+// register blocking against the reference; bitwise the same for any thread count and for an image
+// alone or in a batch.
+template <class V, class Cfg>
+void check_strided_dgrad_paths(const char* blocking) {
+  uint32_t seed = 900;
+  for (const ConvCase& c : conv_cases()) {
+    if (c.sh == 1 && c.sw == 1) continue;
+    Problem p = make_problem(c, seed += 10);
+    std::vector<float> want(p.x.size());
+    conv2d_backward_input_ref(p.g, p.dy.data(), p.w.data(), want.data());
+    for (impl::DgradPath path : {impl::DgradPath::col, impl::DgradPath::phases}) {
+      const std::string what =
+          describe(c) + " " + blocking + (path == impl::DgradPath::col ? " col" : " phases");
+      std::vector<float> got1(p.x.size(), 123.0f), got2(p.x.size(), -5.0f);
+      impl::conv2d_backward_input_path<V, Cfg>(p.g, p.dy.data(), p.w.data(), got1.data(), 1, path);
+      impl::conv2d_backward_input_path<V, Cfg>(p.g, p.dy.data(), p.w.data(), got2.data(), 2, path);
+      EXPECT_TRUE(all_close(got1, want, tolerance(p.g))) << what;
+      EXPECT_EQ(got1, got2) << what << ": 1 vs 2 threads";
+      Conv2dGeometry g1 = p.g;
+      g1.N = 1;
+      const int64_t nx = c.C * c.H * c.W, ny = c.K * p.g.P * p.g.Q;
+      std::vector<float> alone(nx, 7.0f);
+      impl::conv2d_backward_input_path<V, Cfg>(g1, p.dy.data() + (c.N - 1) * ny, p.w.data(),
+                                               alone.data(), 1, path);
+      EXPECT_TRUE(std::equal(alone.begin(), alone.end(), got1.end() - nx)) << what << ": alone";
+    }
+  }
+}
+
+TEST(ConvDgradPaths, StridedAgreeWithTheReference) {
+  check_strided_dgrad_paths<simd::GenericVec<8>, ScalarCfg>("scalar blocking");
+  check_strided_dgrad_paths<simd::GenericVec<8>, Avx2Cfg>("avx2 blocking");
+  check_strided_dgrad_paths<simd::GenericVec<16>, Avx512Cfg>("avx512 blocking");
+}
+
+// The phases run on the blocked kernel wherever its tiles fit every phase's output: the cases above
+// that exercise it (rows and columns no tap reaches, 3x3 sub-kernels, odd padding) and the suite's
+// layers; a 3x3 input's 2x2 output takes col, as does a padding as large as the kernel.
+TEST(ConvDgradPaths, PhasesApplyWhereTheBlockedTilesFit) {
+  auto applies = [](const ConvCase& c) {
+    return impl::make_dgrad_phase_plan<simd::GenericVec<16>>(geometry(c)).applies();
+  };
+  EXPECT_TRUE(applies({3, 32, 16, 16, 64, 3, 3, 2, 2, 1, 1, 1, 1}));
+  EXPECT_TRUE(applies({3, 64, 8, 8, 128, 3, 3, 2, 2, 1, 1, 1, 1}));
+  EXPECT_TRUE(applies({2, 4, 10, 11, 5, 2, 2, 3, 3, 1, 0, 1, 1}));
+  EXPECT_TRUE(applies({17, 5, 14, 13, 16, 6, 5, 2, 2, 2, 2, 2, 2}));
+  EXPECT_TRUE(applies({3, 12, 11, 13, 20, 3, 3, 2, 2, 0, 1, 1, 0}));
+  EXPECT_FALSE(applies({2, 9, 3, 3, 10, 3, 3, 2, 2, 1, 1, 0, 0}));
+  EXPECT_FALSE(applies({1, 16, 16, 16, 16, 3, 3, 2, 2, 3, 1, 1, 1}));  // padding >= the kernel
 }
 
 TEST(ConvDgradPaths, AgreeWithTheReference) {

@@ -30,14 +30,16 @@
 // - Other strides (conv_strided_impl.h): the input split into stride_h x stride_w phase planes,
 //   on which every tap is a shifted row again, so the forward is the stride-1 offset GEMM on them
 //   (or im2col + GEMM where the phase planes' junk columns cost more, small outputs); im2col
-//   (weight gradient) and col2im (input gradient) copy and add whole rows of phase planes.
+//   (weight gradient) copies whole rows of phase planes. The input gradient is one stride-1
+//   correlation of dy per phase on the blocked direct kernel (conv_dgrad_phases_impl.h), or, with
+//   few channels or tiny outputs, col = w^T dy added back by rows of phase planes (col2im).
 // - Threads: over images when there are at least as many images as threads (no synchronisation
 //   inside a layer), else inside each GEMM over column tiles.
 //
 // The parts: conv_direct_impl.h (building blocks), conv_algo_impl.h (the choice),
-// conv_forward_impl.h, conv_dgrad_impl.h (input gradient), conv_wgrad_impl.h (weight
-// gradient), conv_strided_impl.h (strides > 1), winograd_impl.h (F(2x2, 3x3)), winograd4_impl.h
-// (F(4x4, 3x3)); here the backward that takes both gradients.
+// conv_forward_impl.h, conv_dgrad_impl.h (input gradient; conv_dgrad_phases_impl.h strided),
+// conv_wgrad_impl.h (weight gradient), conv_strided_impl.h (strides > 1), winograd_impl.h
+// (F(2x2, 3x3)), winograd4_impl.h (F(4x4, 3x3)); here the backward that takes both gradients.
 #pragma once
 
 #include "kernels/conv/conv_avgpool_impl.h"

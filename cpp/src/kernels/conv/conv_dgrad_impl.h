@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/conv/conv_algo_impl.h"
+#include "kernels/conv/conv_dgrad_phases_impl.h"
 #include "kernels/conv/conv_direct_impl.h"
 #include "kernels/conv/conv_pointwise_impl.h"
 #include "kernels/conv/conv_strided_impl.h"
@@ -17,7 +18,8 @@ namespace pocketcnn::kernels::impl {
 namespace {
 
 // Which algorithm conv2d_backward_input uses (tests force each one; the op picks by cost).
-enum class DgradPath { automatic, correlate, col, winograd };
+// phases: strided only (conv_dgrad_phases_impl.h).
+enum class DgradPath { automatic, correlate, col, winograd, phases };
 
 // Bands of output rows for the stride-1 col path of the input gradient: a band's col (CRS, rows *
 // Q, rounded up to whole tiles) is gathered while it is still in L2. (Gathering a few channels'
@@ -281,6 +283,16 @@ inline void gather_dy_images(const float* dy, int64_t nb, int64_t K, int64_t PQ,
   }
 }
 
+// Strided input gradients with this many input channels or more take the phases on the blocked
+// direct kernel (conv_dgrad_phases_impl.h), whose vectors run over the C channels of dx.
+// Intel Xeon (AVX-512, 2 FMA pipes), 1 thread, batch 128, thread CPU time, 2 alternating rounds
+// (benchmarks/conv_shapes.cpp), % of peak against col + col2im: allconv's 32->64 and 64->128 3x3
+// s2 layers 21 / 23 -> 39 / 39-40%, the small ResNet's 16->32 and 32->64 17 / 20 -> 33 / 36%;
+// capped at AVX2 25 / 26 / 20 / 23 -> 31 / 30 / 26 / 27%. With C = 3 (a first layer, whose input
+// gradient training does not ask for) the phases took 6% of peak, as forward convolutions with 3
+// output channels, against col's 23%.
+constexpr int64_t kDgradPhasesMinChannels = 16;
+
 template <class V, class Cfg>
 void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
                                 int threads, DgradPath path) {
@@ -351,6 +363,11 @@ void conv2d_backward_input_path(const Conv2dGeometry& g, const float* dy, const 
       }
     });
     return;
+  }
+  if (path == DgradPath::phases ||
+      (path == DgradPath::automatic && g.C >= kDgradPhasesMinChannels)) {
+    const DgradPhasePlan plan = make_dgrad_phase_plan<V>(g);
+    if (plan.applies()) return conv2d_backward_input_phases<V>(g, plan, dy, w, dx, threads);
   }
   // Other strides: col (CRS, nb PQ) = w^T [dy[n] ... dy[n + nb - 1]] (K, nb PQ), then each
   // image's columns scattered back to its input positions (col2im). Several images share one GEMM

@@ -90,6 +90,9 @@ struct DirectBuffers {
   const float* x;      // the image's padded planes (C, Hp, Wp)
   const int64_t* off;  // tap t = (c, r, s) at x + off[t]: c*plane + r*Wp + s
   float* yb;           // pixel-major tile outputs: yb[m][KB], m = p*Q + q (rows padded to W)
+  // Floats between yb's output rows and columns; 0: dense, Q * KB and KB. (The strided input
+  // gradient stores its phases' pixels straight to their places in dx's pixels.)
+  int64_t yb_row = 0, yb_col = 0;
 };
 
 // One tile: yb[(p0 + i)*Q + q0 + j][0 .. KB) = act(bias + sum over taps t of
@@ -118,19 +121,21 @@ void direct_tile(const Conv2dGeometry& g, const DirectPlanes& d, const DirectBuf
         for (int v = 0; v < KV; ++v) acc[i][j][v] = V::fmadd(xv, wv[v], acc[i][j][v]);
       }
   }
+  const int64_t yr = buf.yb_row ? buf.yb_row : g.Q * KB, yc = buf.yb_col ? buf.yb_col : KB;
   for (int i = 0; i < NR; ++i)
     for (int j = 0; j < NQ; ++j) {
-      float* dst = buf.yb + ((p0 + i) * g.Q + q0 + j) * KB;
+      float* dst = buf.yb + (p0 + i) * yr + (q0 + j) * yc;
       for (int v = 0; v < KV; ++v) {
         V::store(dst + v * W, conv_act<V>(act, V::add(acc[i][j][v], V::load(bias + v * W))));
       }
     }
 }
 
-// out[k][m] = yb[m][k] for k < kvalid, m < PQ (out rows PQ apart): W x W blocks transposed in
+// out[k][m] = yb[m][k] for k < kvalid, m < PQ (out rows ld apart): W x W blocks transposed in
 // registers. yb has rows up to PQ rounded up to W (their contents unused).
 template <class V>
-void direct_transpose_out(const float* yb, int64_t KB, int64_t kvalid, int64_t PQ, float* out) {
+void direct_transpose_out(const float* yb, int64_t KB, int64_t kvalid, int64_t PQ, int64_t ld,
+                          float* out) {
   constexpr int W = V::W;
   typename V::R r[W];
   for (int64_t m0 = 0; m0 < PQ; m0 += W) {
@@ -140,7 +145,7 @@ void direct_transpose_out(const float* yb, int64_t KB, int64_t kvalid, int64_t P
       V::transpose(r);
       const int64_t kn = std::min<int64_t>(W, kvalid - k0);
       for (int64_t l = 0; l < kn; ++l) {
-        float* o = out + (k0 + l) * PQ + m0;
+        float* o = out + (k0 + l) * ld + m0;
         if (n == W) {
           V::store(o, r[l]);
         } else {
@@ -152,8 +157,8 @@ void direct_transpose_out(const float* yb, int64_t KB, int64_t kvalid, int64_t P
 }
 
 // Every tile of output-channel blocks [kb0, kb1) of one image, each block then transposed into
-// NCHW. Row and column tiles that would pass the edge start earlier (overlap; needs P >= NR and
-// Q >= NQ).
+// NCHW (out null: left in buf.yb). Row and column tiles that would pass the edge start earlier
+// (overlap; needs P >= NR and Q >= NQ).
 template <class V, int KV, int NR, int NQ, int SW>
 void direct_image_blocks(const Conv2dGeometry& g, const DirectPlanes& d, const DirectBuffers& buf,
                          const float* wp, const float* bias, int64_t kb0, int64_t kb1,
@@ -170,7 +175,7 @@ void direct_image_blocks(const Conv2dGeometry& g, const DirectPlanes& d, const D
       }
     }
     const int64_t kvalid = std::min<int64_t>(KB, g.K - kb * KB);
-    direct_transpose_out<V>(buf.yb, KB, kvalid, PQ, out + kb * KB * PQ);
+    if (out) direct_transpose_out<V>(buf.yb, KB, kvalid, PQ, PQ, out + kb * KB * PQ);
   }
 }
 
@@ -191,12 +196,14 @@ double direct_tile_cost(const Conv2dGeometry& g, const DirectTile& t) {
   return k * rows * cols / busy;
 }
 
-// The best compiled tile for g on this ISA's registers; kv == 0: none fits (output too small).
+// The best compiled tile for g on this ISA's registers (with `kv` vectors of channels, if not 0);
+// kv == 0: none fits (output too small).
 template <class V>
-DirectTile direct_choose_tile(const Conv2dGeometry& g) {
+DirectTile direct_choose_tile(const Conv2dGeometry& g, int kv = 0) {
   DirectTile best{0, 0, 0};
   double best_cost = 1e299;
   const auto consider = [&](const DirectTile& t) {
+    if (kv != 0 && t.kv != kv) return;
     const double c = direct_tile_cost<V>(g, t);
     if (c < best_cost) best_cost = c, best = t;
   };
